@@ -1,0 +1,23 @@
+//! fetchspan: browser `fetch` instrumentation that never clones a response.
+//!
+//! One request, top to bottom:
+//! 1. [`patch`] — the patched `fetch` opens a span and hands the app the native promise; `Response.prototype`'s
+//!    body accessors are patched once, gated by a `WeakMap` of tracked responses.
+//! 2. [`span`] — the span records the response's headers, then waits for the body's end, a cancel, an abort, an
+//!    error, or abandonment (idle timeout, or the response being garbage-collected).
+//! 3. [`body`] — a body read as a stream goes through a pass-through `TransformStream` whose transformer counts
+//!    bytes; whole-body methods are served natively with an exact size.
+//! 4. [`tracer`] — the finished span goes to `onSpanEnd` and to the exporter.
+
+pub mod body;
+mod clock;
+pub mod ids;
+pub mod options;
+pub mod patch;
+pub mod record;
+pub mod semconv;
+pub mod span;
+mod registration;
+pub mod tracer;
+
+pub use tracer::{install, Tracer};

@@ -1,0 +1,236 @@
+// Stage 1 of a request: the patched `fetch` and the gated `Response.prototype` body accessors (design C of
+// shared/reference/response-design.md). The Rust side (src/patch.rs) owns the object this returns and calls
+// `restore()` from its `Drop`.
+//
+// Owns: the fetch wrapper, the patched descriptors, the WeakMap of tracked responses and the FinalizationRegistry
+// that reports unread responses the app dropped.
+// Never: changes what the app's promise resolves or rejects to (the app gets the native promise itself), throws
+// synchronously, clones or tees a body on its own (only the app's own `clone()` of a body it streams tees), or lets
+// a failure of ours reach the app: every call into Rust is guarded and falls back to the native behaviour.
+
+const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
+
+/**
+ * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(input, init)`
+ * returns a `RequestSpan` or undefined, `failed(error)` counts a failure of ours.
+ * Throws (before patching anything) when `fetch` can't be replaced.
+ */
+export function installPatches(scope, hooks) {
+  const fetchDescriptor = findDescriptor(scope, 'fetch');
+  if (!fetchDescriptor || typeof fetchDescriptor.value !== 'function') {
+    throw new TypeError('fetchspan: this global has no fetch function to instrument');
+  }
+  if (!fetchDescriptor.writable && !fetchDescriptor.configurable) {
+    throw new TypeError('fetchspan: globalThis.fetch is read-only and not configurable, so it cannot be instrumented');
+  }
+  const Response = scope.Response;
+  const proto = Response.prototype;
+  const nativeFetch = fetchDescriptor.value;
+  const nativeBody = Object.getOwnPropertyDescriptor(proto, 'body').get;
+  const nativeBodyUsed = Object.getOwnPropertyDescriptor(proto, 'bodyUsed').get;
+  const nativeClone = proto.clone;
+  const tracked = new WeakMap();
+  const collected = new FinalizationRegistry((span) => guard(() => span.collected()));
+  let active = true;
+
+  function guard(call, fallback) {
+    try {
+      return call();
+    } catch (error) {
+      try { hooks.failed(error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
+      return fallback;
+    }
+  }
+
+  // The entry of a response that fetchspan still instruments, or undefined to behave natively.
+  function entryOf(response) {
+    if (!active) return undefined;
+    const entry = tracked.get(response);
+    return entry === undefined || entry.native ? undefined : entry;
+  }
+
+  function fetch(input, init) {
+    if (!active) return nativeFetch.apply(this, arguments);
+    const span = guard(() => hooks.start(input, init));
+    let pending;
+    try {
+      pending = nativeFetch.apply(this, arguments);
+    } catch (error) {
+      if (span) guard(() => span.rejected(error));
+      throw error;
+    }
+    if (span) {
+      guard(() => pending.then(
+        (response) => guard(() => {
+          if (span.response(response)) {
+            tracked.set(response, { span, stream: null, native: false });
+            collected.register(response, span);
+          }
+        }),
+        (error) => guard(() => span.rejected(error)),
+      ));
+    }
+    return pending;
+  }
+
+  // Pipes the native body through the span's counting TransformStream; the app gets the readable side.
+  function interpose(entry, source) {
+    const transformer = entry.span.transformer();
+    const stream = new TransformStream(transformer);
+    source.pipeTo(stream.writable, { preventAbort: true }).catch((reason) => guard(() => {
+      transformer.pipeFailed(reason, isErrored(stream.writable));
+    }));
+    return stream.readable;
+  }
+
+  function streamOf(response, entry) {
+    if (entry.stream === null) {
+      const source = nativeBody.call(response);
+      if (source === null || source.locked) {
+        entry.native = true;
+        return source;
+      }
+      entry.stream = guard(() => interpose(entry, source), null);
+      if (entry.stream === null) {
+        entry.native = true;
+        return source;
+      }
+    }
+    return entry.stream;
+  }
+
+  const patched = {
+    body: {
+      get: function body() {
+        const entry = entryOf(this);
+        return entry === undefined ? nativeBody.call(this) : streamOf(this, entry);
+      },
+    },
+    bodyUsed: {
+      get: function bodyUsed() {
+        const entry = entryOf(this);
+        if (entry === undefined || entry.stream === null) return nativeBodyUsed.call(this);
+        return guard(() => entry.span.streamDisturbed(), true);
+      },
+    },
+    clone: {
+      value: function clone() {
+        const entry = entryOf(this);
+        if (entry === undefined || entry.stream === null || entry.stream.locked ||
+            guard(() => entry.span.streamDisturbed(), true)) {
+          return nativeClone.call(this);
+        }
+        // The app clones a body it already streams: tee our readable, like the native clone tees the native body.
+        const [mine, theirs] = entry.stream.tee();
+        entry.stream = mine;
+        const copy = new Response(theirs, { status: this.status, statusText: this.statusText, headers: this.headers });
+        Object.defineProperties(copy, {
+          url: { value: this.url },
+          redirected: { value: this.redirected },
+          type: { value: this.type },
+        });
+        return copy;
+      },
+    },
+  };
+
+  for (const name of BODY_READERS) {
+    const nativeRead = proto[name];
+    if (typeof nativeRead !== 'function') continue;
+    patched[name] = {
+      value: {
+        [name](...args) {
+          const entry = entryOf(this);
+          if (entry === undefined) return nativeRead.apply(this, args);
+          if (entry.stream === null && !guard(() => entry.span.readsThroughStream(this, name), false)) {
+            // Served natively: the byte count is exact from the value or Content-Length (see RequestSpan).
+            entry.native = true;
+            const pending = nativeRead.apply(this, args);
+            pending.then(
+              (value) => guard(() => entry.span.readNatively(name === 'blob' ? value.size : value.byteLength)),
+              (error) => guard(() => entry.span.readFailed(error)),
+            );
+            return pending;
+          }
+          const stream = streamOf(this, entry);
+          if (entry.native || stream.locked || guard(() => entry.span.streamDisturbed(), true)) {
+            return nativeRead.apply(this, args); // rejects as natively: the body is used or locked
+          }
+          return readThrough(stream, this.headers, name);
+        },
+      }[name],
+    };
+  }
+
+  // Everything is prepared; from here on nothing can fail halfway.
+  const saved = {};
+  for (const name of Object.keys(patched)) {
+    const original = Object.getOwnPropertyDescriptor(proto, name);
+    saved[name] = original;
+    Object.defineProperty(proto, name, { ...original, ...patched[name] });
+  }
+  const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+  Object.defineProperty(scope, 'fetch', {
+    value: fetch,
+    writable: fetchDescriptor.writable,
+    enumerable: fetchDescriptor.enumerable,
+    configurable: true,
+  });
+
+  return {
+    nativeFetch,
+    /** Restores every descriptor still ours; where someone patched over us, ours stays as a pass-through. */
+    restore() {
+      active = false;
+      for (const name of Object.keys(saved)) {
+        const now = Object.getOwnPropertyDescriptor(proto, name);
+        if (now && (now.get === patched[name].get && now.value === patched[name].value)) {
+          Object.defineProperty(proto, name, saved[name]);
+        }
+      }
+      const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+      if (nowFetch && nowFetch.value === fetch) {
+        if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
+        else delete scope.fetch;
+      }
+    },
+  };
+}
+
+// Reads our counting stream to its end, so that a failure rejects with exactly the stream's error (the abort
+// reason after an abort), then lets a native Response decode the bytes, so that text, JSON and form data (and
+// their parse errors) are exactly the native ones.
+async function readThrough(stream, headers, name) {
+  const reader = stream.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new Response(whole, { headers })[name]();
+}
+
+function findDescriptor(object, name) {
+  for (let o = object; o !== null; o = Object.getPrototypeOf(o)) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, name);
+    if (descriptor) return descriptor;
+  }
+  return undefined;
+}
+
+// After a pipe has released it: is the writable errored (so the app cancelled our readable)?
+function isErrored(writable) {
+  const writer = writable.getWriter();
+  const errored = writer.desiredSize === null;
+  writer.releaseLock();
+  return errored;
+}

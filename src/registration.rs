@@ -1,0 +1,68 @@
+//! RAII handles for the JS registrations a span or the tracer makes, in the style of gloo-events: the value owns
+//! the `Closure`, and `Drop` unregisters it. Nothing is ever forgotten.
+//!
+//! Dropping one of these from inside its own callback is safe: wasm-bindgen defers freeing a closure that is
+//! running until it returns.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Event, EventTarget};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
+/// An event listener that is removed when this value drops.
+pub struct EventListener {
+    target: EventTarget,
+    event_type: &'static str,
+    callback: Closure<dyn FnMut(Event)>,
+}
+
+impl EventListener {
+    /// Adds `callback` as a listener for `event_type` on `target`.
+    pub fn new(target: &EventTarget, event_type: &'static str, callback: impl FnMut(Event) + 'static) -> Self {
+        let callback = Closure::<dyn FnMut(Event)>::new(callback);
+        // Adding a listener only fails for a target that isn't one; the listener then simply never fires.
+        let _ = target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
+        EventListener { target: target.clone(), event_type, callback }
+    }
+}
+
+impl Drop for EventListener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.event_type, self.callback.as_ref().unchecked_ref());
+    }
+}
+
+/// A `setTimeout` that is cleared when this value drops.
+pub struct Timeout {
+    id: JsValue,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Timeout {
+    /// Calls `callback` once after `ms` milliseconds, unless dropped first.
+    pub fn new(ms: f64, callback: impl FnOnce() + 'static) -> Self {
+        let mut callback = Some(callback);
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if let Some(callback) = callback.take() {
+                callback();
+            }
+        });
+        let id = set_timeout(callback.as_ref().unchecked_ref(), ms);
+        Timeout { id, _callback: callback }
+    }
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        clear_timeout(&self.id);
+    }
+}

@@ -1,0 +1,59 @@
+//! Attribute names: OpenTelemetry stable HTTP semantic conventions, and fetchspan's own under `fetchspan.*`.
+
+/// `http.request.method`: the normalized method, or `_OTHER`.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.request.method_original`: the method as given, when it isn't a known one.
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// `http.response.status_code`.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `url.full`, with any credentials redacted.
+pub const URL_FULL: &str = "url.full";
+/// `server.address`.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`.
+pub const SERVER_PORT: &str = "server.port";
+/// `error.type`: the error's name, or the status code for an HTTP error status.
+pub const ERROR_TYPE: &str = "error.type";
+/// Body bytes the app received after content decoding, when known exactly.
+pub const DECODED_SIZE: &str = "fetchspan.response.decoded_size";
+/// Chunks counted through the stream (only for bodies read as a stream).
+pub const CHUNKS: &str = "fetchspan.response.chunks";
+/// How the body was read: `stream` (counted through the TransformStream) or `native` (a whole-body method).
+pub const BODY_READ: &str = "fetchspan.response.body_read";
+/// Why the span ended (also in `onSpanEnd`'s `endReason`), so the collector sees it too.
+pub const END_REASON: &str = "fetchspan.end_reason";
+
+/// The `response.headers` event: the response's headers arrived.
+pub const EVENT_HEADERS: &str = "response.headers";
+/// The `response.first_byte` event: the first body chunk reached the app's stream.
+pub const EVENT_FIRST_BYTE: &str = "response.first_byte";
+
+/// Methods the fetch spec upper-cases whatever case they come in.
+const NORMALIZED_BY_FETCH: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+/// Methods the semantic conventions know; anything else is reported as `_OTHER`.
+const KNOWN: [&str; 9] = ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"];
+
+/// The method as the semantic conventions report it, and the original when that differs.
+pub fn method(given: &str) -> (&'static str, Option<String>) {
+    let upper = given.to_ascii_uppercase();
+    let sent = if NORMALIZED_BY_FETCH.contains(&upper.as_str()) { upper.as_str() } else { given };
+    match KNOWN.iter().find(|known| **known == sent) {
+        Some(known) if sent == given => (known, None),
+        Some(known) => (known, Some(given.to_owned())),
+        None => ("_OTHER", Some(given.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method;
+
+    #[test]
+    fn methods_follow_fetch_normalization_then_semconv() {
+        assert_eq!(method("GET"), ("GET", None));
+        assert_eq!(method("post"), ("POST", Some("post".into())));
+        assert_eq!(method("PATCH"), ("PATCH", None));
+        assert_eq!(method("patch"), ("_OTHER", Some("patch".into())));
+        assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));
+    }
+}

@@ -1,0 +1,294 @@
+//! Stage 2 of a request: its span, from `fetch` being called to the end of the body.
+//!
+//! [`RequestSpan`] is the handle `patch.js` holds per request; it calls into it when the response arrives, when
+//! the app reads the body, and when anything fails. The span's state lives behind one `Rc` ([`SpanCell`]) that the
+//! body's transformer shares. The span owns its JS registrations (abort listener, idle timer): ending the span
+//! drops them, so nothing outlives it.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+use web_sys::{AbortSignal, Response, ResponseType};
+
+use crate::body::{BodyProgress, CountingTransformer};
+use crate::clock::now_ms;
+use crate::ids::SpanContext;
+use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
+use crate::registration::{EventListener, Timeout};
+use crate::semconv;
+use crate::tracer::TracerCore;
+
+/// Statuses whose responses never have a body to follow.
+const NULL_BODY_STATUSES: [u16; 5] = [101, 103, 204, 205, 304];
+
+/// What the patched `fetch` learned about a request before sending it.
+pub struct RequestInfo {
+    /// The method as given.
+    pub method: String,
+    /// The absolute URL, credentials already redacted.
+    pub url: String,
+    /// Host and port, when the URL has them.
+    pub server: Option<(String, u16)>,
+    /// The request's signal (from `init`, else from the `Request`).
+    pub signal: Option<AbortSignal>,
+}
+
+/// The shared state of one request's span.
+pub struct SpanCell {
+    tracer: Rc<TracerCore>,
+    signal: Option<AbortSignal>,
+    open: RefCell<Option<Box<OpenSpan>>>,
+    pub(crate) progress: BodyProgress,
+}
+
+/// What exists only while the span is open (boxed, so an ended span's cell is small). Taking it out ends the
+/// span and drops the registrations.
+struct OpenSpan {
+    record: SpanRecord,
+    is_head: bool,
+    exact_length: Option<u64>,
+    _abort_listener: Option<EventListener>,
+    idle_timer: Option<Timeout>,
+}
+
+impl SpanCell {
+    /// The reason to give the app when the request's signal has aborted.
+    pub(crate) fn abort_reason(&self) -> Option<JsValue> {
+        self.signal.as_ref().filter(|signal| signal.aborted()).map(AbortSignal::reason)
+    }
+
+    /// Records the `response.first_byte` event.
+    pub(crate) fn first_byte(&self) {
+        if let Some(open) = self.open.borrow_mut().as_mut() {
+            open.record.events.push(Event { name: semconv::EVENT_FIRST_BYTE, time_ms: now_ms() });
+        }
+    }
+
+    /// Ends a span whose body was read as a stream, with the counted bytes and chunks.
+    pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>) {
+        let (bytes, chunks) = (self.progress.bytes(), self.progress.chunks());
+        self.end(reason, |record| {
+            record.attributes.set(semconv::BODY_READ, Value::string("stream".into()));
+            record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+            record.attributes.set(semconv::CHUNKS, Value::Int(chunks as i64));
+            if let Some(error) = error {
+                mark_error(record, error_name(error));
+            }
+        });
+    }
+
+    /// Ends the span once; later calls do nothing.
+    fn end(&self, reason: EndReason, finish: impl FnOnce(&mut SpanRecord)) {
+        let Some(open) = self.open.borrow_mut().take() else { return };
+        let OpenSpan { mut record, _abort_listener, idle_timer, .. } = *open;
+        // The span's registrations go first: nothing of it stays registered once it has ended.
+        drop((_abort_listener, idle_timer));
+        record.end_ms = now_ms();
+        record.end_reason = reason;
+        record.attributes.set(semconv::END_REASON, Value::string(reason.as_str().into()));
+        finish(&mut record);
+        self.tracer.finish(record);
+    }
+
+    /// Ends the span after a failure: aborted when the signal fired, otherwise an error named after `error`.
+    fn end_failed(&self, error: &JsValue) {
+        match self.abort_reason() {
+            Some(_) => self.end(EndReason::Aborted, |_| {}),
+            None => self.end(EndReason::Error, |record| mark_error(record, error_name(error))),
+        }
+    }
+
+    fn arm_idle_timer(self: &Rc<Self>) {
+        let ms = self.tracer.options.idle_timeout_ms;
+        let weak = Rc::downgrade(self);
+        let chunks_seen = self.progress.chunks();
+        let timer = Timeout::new(ms, move || {
+            if let Some(cell) = weak.upgrade() {
+                if cell.progress.chunks() == chunks_seen {
+                    cell.end(EndReason::Abandoned, |_| {});
+                } else {
+                    cell.arm_idle_timer();
+                }
+            }
+        });
+        if let Some(open) = self.open.borrow_mut().as_mut() {
+            open.idle_timer = Some(timer);
+        }
+    }
+
+    fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
+        let signal = self.signal.as_ref()?;
+        let weak: Weak<SpanCell> = Rc::downgrade(self);
+        Some(EventListener::new(signal, "abort", move |_| {
+            if let Some(cell) = weak.upgrade() {
+                cell.end(EndReason::Aborted, |_| {});
+            }
+        }))
+    }
+}
+
+fn error_name(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &"name".into())
+        .ok()
+        .and_then(|name| name.as_string())
+        .unwrap_or_else(|| "Error".into())
+}
+
+fn mark_error(record: &mut SpanRecord, error_type: String) {
+    record.error = true;
+    record.attributes.set(semconv::ERROR_TYPE, Value::string(error_type));
+}
+
+/// One request's span, as `patch.js` holds it. Every method is safe to call after the span ended (it does nothing).
+#[wasm_bindgen]
+pub struct RequestSpan {
+    cell: Rc<SpanCell>,
+}
+
+impl RequestSpan {
+    /// Opens the span of a request that is about to be sent.
+    pub(crate) fn start(tracer: Rc<TracerCore>, request: RequestInfo) -> Self {
+        let (method, original) = semconv::method(&request.method);
+        let mut attributes = Attributes::default();
+        attributes.set(semconv::HTTP_REQUEST_METHOD, Value::string(method.into()));
+        if let Some(original) = original {
+            attributes.set(semconv::HTTP_REQUEST_METHOD_ORIGINAL, Value::string(original));
+        }
+        attributes.set(semconv::URL_FULL, Value::string(request.url));
+        if let Some((host, port)) = request.server {
+            attributes.set(semconv::SERVER_ADDRESS, Value::string(host));
+            attributes.set(semconv::SERVER_PORT, Value::Int(i64::from(port)));
+        }
+        let now = now_ms();
+        let record = SpanRecord {
+            context: SpanContext::random(),
+            name: method.into(),
+            start_ms: now,
+            end_ms: now,
+            error: false,
+            end_reason: EndReason::Error,
+            attributes,
+            events: Vec::new(),
+        };
+        tracer.stats.started.set(tracer.stats.started.get() + 1);
+        let open = OpenSpan {
+            record,
+            is_head: method == "HEAD",
+            exact_length: None,
+            _abort_listener: None,
+            idle_timer: None,
+        };
+        RequestSpan {
+            cell: Rc::new(SpanCell {
+                tracer,
+                signal: request.signal,
+                open: RefCell::new(Some(Box::new(open))),
+                progress: BodyProgress::default(),
+            }),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl RequestSpan {
+    /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
+    /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
+    pub fn response(&self, response: &Response) -> bool {
+        let kind = response.type_();
+        let status = response.status();
+        let is_head = {
+            let mut open = self.cell.open.borrow_mut();
+            let Some(open) = open.as_mut() else { return false };
+            let record = &mut open.record;
+            record.events.push(Event { name: semconv::EVENT_HEADERS, time_ms: now_ms() });
+            match kind {
+                ResponseType::Opaque | ResponseType::Opaqueredirect => {}
+                ResponseType::Error => mark_error(record, "network_error".into()),
+                _ => {
+                    record.attributes.set(semconv::HTTP_RESPONSE_STATUS_CODE, Value::Int(i64::from(status)));
+                    if status >= 400 {
+                        mark_error(record, status.to_string());
+                    }
+                }
+            }
+            open.is_head
+        };
+        let opaque = matches!(kind, ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error);
+        if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
+            self.cell.end(EndReason::NoBody, |_| {});
+            return false;
+        }
+        let listener = self.cell.listen_for_abort();
+        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
+            open._abort_listener = listener;
+        }
+        self.cell.arm_idle_timer();
+        true
+    }
+
+    /// `fetch` rejected (or threw).
+    pub fn rejected(&self, error: JsValue) {
+        self.cell.end_failed(&error);
+    }
+
+    /// A fresh transformer for the body's `TransformStream`.
+    pub fn transformer(&self) -> CountingTransformer {
+        CountingTransformer::new(self.cell.clone())
+    }
+
+    /// `bodyUsed` for a body the app reads as a stream.
+    #[wasm_bindgen(js_name = streamDisturbed)]
+    pub fn stream_disturbed(&self) -> bool {
+        self.cell.progress.disturbed()
+    }
+
+    /// Whether a whole-body `method` must go through the counting stream. `arrayBuffer`, `bytes` and `blob` never
+    /// need to: their value's size is exact. `text`, `json` and `formData` are served natively only when
+    /// `Content-Length` is the decoded size: a same-origin response (so `Content-Encoding` is visible) with no
+    /// content coding.
+    #[wasm_bindgen(js_name = readsThroughStream)]
+    pub fn reads_through_stream(&self, response: &Response, method: &str) -> bool {
+        if matches!(method, "arrayBuffer" | "bytes" | "blob") {
+            return false;
+        }
+        let headers = response.headers();
+        let length = (response.type_() == ResponseType::Basic
+            && headers.get("content-encoding").ok().flatten().is_none())
+        .then(|| headers.get("content-length").ok().flatten())
+        .flatten()
+        .and_then(|length| length.trim().parse::<u64>().ok());
+        match (length, self.cell.open.borrow_mut().as_mut()) {
+            (Some(length), Some(open)) => {
+                open.exact_length = Some(length);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// A whole-body method served natively resolved; `size` is its value's size when it has one.
+    #[wasm_bindgen(js_name = readNatively)]
+    pub fn read_natively(&self, size: Option<f64>) {
+        let exact = self.cell.open.borrow().as_ref().and_then(|open| open.exact_length);
+        let bytes = size.map(|size| size as u64).or(exact);
+        self.cell.end(EndReason::Completed, |record| {
+            record.attributes.set(semconv::BODY_READ, Value::string("native".into()));
+            if let Some(bytes) = bytes {
+                record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+            }
+        });
+    }
+
+    /// A whole-body method served natively rejected.
+    #[wasm_bindgen(js_name = readFailed)]
+    pub fn read_failed(&self, error: JsValue) {
+        self.cell.end_failed(&error);
+    }
+
+    /// The app dropped the response: the garbage collector took it. Ends an open span as `abandoned`.
+    pub fn collected(&self) {
+        self.cell.end(EndReason::Abandoned, |_| {});
+    }
+}
+

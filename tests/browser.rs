@@ -1,0 +1,28 @@
+//! fetchspan in a page: span lifecycle, byte counts, fidelity to the native `Response`, errors, leaks, lifecycle.
+//! Needs the test server on 127.0.0.1:47811 (the test command starts it).
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+scenarios! {
+    cancel_closes_the_connection_and_ends_span_as_cancelled => "cancelClosesTheConnectionAndEndsSpanAsCancelled",
+    slow_consumer_keeps_backpressure => "slowConsumerKeepsBackpressure",
+    exact_byte_counts_for_every_way_of_reading => "exactByteCountsForEveryWayOfReading",
+    responses_stay_genuine_and_behave_as_native => "responsesStayGenuineAndBehaveAsNative",
+    errors_reach_the_app_unchanged_with_the_right_end_reason => "errorsReachTheAppUnchangedWithTheRightEndReason",
+    already_aborted_signal_is_answered_by_the_native_promise => "alreadyAbortedSignalIsAnsweredByTheNativePromise",
+    no_per_request_leak => "noPerRequestLeak",
+    abandoned_bodies_end_by_idle_timeout_and_by_collection => "abandonedBodiesEndByIdleTimeoutAndByCollection",
+    install_and_uninstall_restore_everything => "installAndUninstallRestoreEverything",
+    bad_options_and_double_install_reject_and_patch_nothing => "badOptionsAndDoubleInstallRejectAndPatchNothing",
+    failures_of_ours_leave_requests_working => "failuresOfOursLeaveRequestsWorking",
+    ignored_urls_are_not_traced => "ignoredUrlsAreNotTraced",
+    spans_carry_semconv_attributes_and_events => "spansCarrySemconvAttributesAndEvents",
+}
+
+#[cfg(feature = "fault-injection")]
+scenarios! {
+    a_panic_leaves_the_request_working_and_does_not_poison_later_ones => "aPanicLeavesTheRequestWorkingAndDoesNotPoisonLaterOnes",
+}

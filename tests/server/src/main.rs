@@ -1,0 +1,311 @@
+//! fetchspan's test server: everything the browser tests, the benchmark and the demo talk to, on 127.0.0.1.
+//!
+//! Usage: `fetchspan-testserver [--port 47811] [--static DIR]...`. A second, switchable port (port + 1) plays a
+//! collector that can be down (connection refused) and come back. Every loop that serves a body is bounded in
+//! time, so a test that forgets a request cannot hang the suite.
+
+mod http;
+mod otlp;
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use http::{respond, start_chunked, write_chunk, Outcome, Request};
+use otlp::Receiver;
+
+/// No body loop runs longer than this.
+const MAX_SERVE: Duration = Duration::from_secs(120);
+
+/// What the server knows of one `/stream` request.
+#[derive(Default)]
+struct StreamStat {
+    sent: u64,
+    closed_at: Option<Instant>,
+}
+
+struct State {
+    streams: Mutex<HashMap<String, StreamStat>>,
+    receiver: Receiver,
+    static_dirs: Vec<PathBuf>,
+    collector_up: AtomicBool,
+    port: u16,
+}
+
+fn main() -> io::Result<()> {
+    let mut port = 47811;
+    let mut static_dirs = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = args.next().and_then(|p| p.parse().ok()).expect("--port takes a number"),
+            "--static" => static_dirs.push(PathBuf::from(args.next().expect("--static takes a folder"))),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let state = Arc::new(State {
+        streams: Mutex::new(HashMap::new()),
+        receiver: Receiver::new(),
+        static_dirs,
+        collector_up: AtomicBool::new(false),
+        port,
+    });
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    println!("fetchspan-testserver listening on http://127.0.0.1:{port}");
+    io::stdout().flush()?;
+    let handler = {
+        let state = state.clone();
+        Arc::new(move |request: &Request, stream: &mut TcpStream| route(&state, request, stream))
+    };
+    http::serve(listener, handler);
+    Ok(())
+}
+
+fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let path = request.path.as_str();
+    let json = "Content-Type: application/json\r\n";
+    match path {
+        "/stream" => serve_stream(state, request, stream),
+        "/stream-stats" => {
+            let id = request.query.get("id").cloned().unwrap_or_default();
+            let streams = state.streams.lock().unwrap();
+            let stat = streams.get(&id);
+            let body = serde_json::json!({
+                "sent": stat.map_or(0, |s| s.sent),
+                "closed": stat.is_some_and(|s| s.closed_at.is_some()),
+                "closedMsAgo": stat.and_then(|s| s.closed_at).map(|t| t.elapsed().as_millis() as u64),
+            });
+            respond(stream, 200, json, body.to_string().as_bytes()).map(|_| Outcome::Done)
+        }
+        "/bytes" => serve_bytes(request, stream),
+        "/slow" => serve_slow(request, stream),
+        "/status" => {
+            let code = request.number("code", 200) as u16;
+            let body: &[u8] = if matches!(code, 204 | 304) { b"" } else { b"status body" };
+            respond(stream, code, "Content-Type: text/plain\r\n", body).map(|_| Outcome::Done)
+        }
+        "/redirect" => {
+            let to = request.query.get("to").cloned().unwrap_or_else(|| "/bytes?n=10".into());
+            respond(stream, 302, &format!("Location: {to}\r\n"), b"").map(|_| Outcome::Done)
+        }
+        "/reset" => {
+            // Chunked, then the connection drops without the final chunk: a network error mid-body.
+            start_chunked(stream, "application/octet-stream")?;
+            let chunk = vec![7u8; 64 * 1024];
+            for _ in 0..request.number("chunks", 4) {
+                write_chunk(stream, &chunk)?;
+            }
+            stream.flush()?;
+            thread::sleep(Duration::from_millis(request.number("afterMs", 300)));
+            let _ = stream.shutdown(Shutdown::Both);
+            Ok(Outcome::Close)
+        }
+        "/hang" => hang(stream, None),
+        "/wasm" => respond(stream, 200, "Content-Type: application/wasm\r\n", b"\0asm\x01\0\0\0").map(|_| Outcome::Done),
+        "/json" => {
+            let body = br#"{"ok":true,"items":[1,2,3]}"#;
+            respond(stream, 200, json, body).map(|_| Outcome::Done)
+        }
+        "/echo" => {
+            let kind = request.headers.get("content-type").cloned().unwrap_or_else(|| "text/plain".into());
+            let extra = format!("Content-Type: {kind}\r\nX-Echo-Method: {}\r\n", request.method);
+            respond(stream, 200, &extra, &request.body).map(|_| Outcome::Done)
+        }
+        "/rss" => respond(stream, 200, json, renderer_rss().to_string().as_bytes()).map(|_| Outcome::Done),
+        "/collector" => {
+            let up = request.query.get("up").is_some_and(|v| v == "1");
+            switch_collector(state, up);
+            respond(stream, 200, json, b"{}").map(|_| Outcome::Done)
+        }
+        _ if path.starts_with("/c/") => collector(state, request, stream),
+        _ => serve_static(state, path, stream),
+    }
+}
+
+/// `/c/<tenant>/<mode>/v1/traces` (POST) and `/c/<tenant>/received` (GET).
+/// Modes: `ok`, `s503once` (503 with Retry-After: 1, then ok), `s400`, `hang`, `partial` (2 spans rejected).
+fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let parts: Vec<&str> = request.path.trim_start_matches("/c/").split('/').collect();
+    let json = "Content-Type: application/json\r\n";
+    match parts.as_slice() {
+        [tenant, "received"] => {
+            let report = state.receiver.report(tenant);
+            respond(stream, 200, json, report.to_string().as_bytes()).map(|_| Outcome::Done)
+        }
+        [tenant, mode, "v1", "traces"] if request.method == "POST" => {
+            let attempts_before = state.receiver.report(tenant)["attempts"].as_array().map_or(0, Vec::len);
+            let decoded = state.receiver.receive(tenant, &request.body);
+            match (*mode, decoded) {
+                ("hang", _) => hang(stream, Some((state, tenant))),
+                ("s400", _) => respond(stream, 400, json, b"{}").map(|_| Outcome::Done),
+                ("s503once", _) if attempts_before == 0 => {
+                    respond(stream, 503, &format!("{json}Retry-After: 1\r\n"), b"{}").map(|_| Outcome::Done)
+                }
+                (_, Err(reason)) => {
+                    let body = serde_json::json!({ "error": reason });
+                    respond(stream, 400, json, body.to_string().as_bytes()).map(|_| Outcome::Done)
+                }
+                ("partial", Ok(_)) => {
+                    let body = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"two spans refused by test"}}"#;
+                    respond(stream, 200, json, body).map(|_| Outcome::Done)
+                }
+                (_, Ok(_)) => respond(stream, 200, json, b"{}").map(|_| Outcome::Done),
+            }
+        }
+        _ => respond(stream, 404, "", b"no such collector path").map(|_| Outcome::Done),
+    }
+}
+
+/// Opens or closes the switchable collector port (port + 1): closed means connection refused.
+fn switch_collector(state: &Arc<State>, up: bool) {
+    let was_up = state.collector_up.swap(up, Ordering::SeqCst);
+    let address = ("127.0.0.1", state.port + 1);
+    if up && !was_up {
+        let listener = TcpListener::bind(address).expect("collector port is free");
+        let state = state.clone();
+        thread::spawn(move || {
+            for connection in listener.incoming() {
+                if !state.collector_up.load(Ordering::SeqCst) {
+                    return; // dropping the listener closes the port
+                }
+                let Ok(connection) = connection else { continue };
+                let state = state.clone();
+                thread::spawn(move || {
+                    let _ = http::serve_connection(connection, &|r: &Request, s: &mut TcpStream| route(&state, r, s));
+                });
+            }
+        });
+    } else if !up && was_up {
+        let _ = TcpStream::connect(address); // wakes the accept loop so it sees the switch and closes
+    }
+}
+
+/// Holds the request open without answering until the client leaves (or the time bound passes).
+fn hang(stream: &mut TcpStream, tenant: Option<(&State, &str)>) -> io::Result<Outcome> {
+    if let Some((state, name)) = tenant {
+        state.receiver.tenants.lock().unwrap().entry(name.to_owned()).or_default().hanging += 1;
+    }
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let started = Instant::now();
+    let mut buffer = [0u8; 256];
+    let client_left = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => break true,
+        }
+        if started.elapsed() > MAX_SERVE {
+            break false;
+        }
+    };
+    if let Some((state, name)) = tenant {
+        let mut tenants = state.receiver.tenants.lock().unwrap();
+        let entry = tenants.entry(name.to_owned()).or_default();
+        entry.hanging -= 1;
+        if client_left {
+            entry.abandoned_by_client += 1;
+        }
+    }
+    Ok(Outcome::Close)
+}
+
+/// `/stream?id=`: endless chunked bytes, counting what was written per id and when the connection closed.
+fn serve_stream(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let id = request.query.get("id").cloned().unwrap_or_default();
+    let chunk = vec![b'x'; request.number("chunk", 64 * 1024) as usize];
+    state.streams.lock().unwrap().insert(id.clone(), StreamStat::default());
+    start_chunked(stream, "application/octet-stream")?;
+    let started = Instant::now();
+    let result = loop {
+        if let Err(e) = write_chunk(stream, &chunk) {
+            break Err(e);
+        }
+        state.streams.lock().unwrap().entry(id.clone()).or_default().sent += chunk.len() as u64;
+        if started.elapsed() > MAX_SERVE {
+            break Ok(());
+        }
+    };
+    state.streams.lock().unwrap().entry(id).or_default().closed_at = Some(Instant::now());
+    result.map(|_| Outcome::Close)
+}
+
+/// `/bytes?n=&gzip=1`: exactly n bytes (decoded), with Content-Length; gzip-encoded when asked.
+fn serve_bytes(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let n = request.number("n", 0) as usize;
+    let body: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+    if request.query.contains_key("gzip") {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&body)?;
+        let encoded = encoder.finish()?;
+        respond(stream, 200, "Content-Type: text/plain\r\nContent-Encoding: gzip\r\n", &encoded)?;
+    } else {
+        respond(stream, 200, "Content-Type: text/plain\r\n", &body)?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// `/slow?chunks=&size=&delayMs=`: a finite chunked body, one chunk per delay.
+fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let chunk = vec![b's'; request.number("size", 1024) as usize];
+    let delay = Duration::from_millis(request.number("delayMs", 50));
+    start_chunked(stream, "text/plain")?;
+    for _ in 0..request.number("chunks", 5) {
+        write_chunk(stream, &chunk)?;
+        stream.flush()?;
+        thread::sleep(delay);
+    }
+    stream.write_all(b"0\r\n\r\n")?;
+    Ok(Outcome::Done)
+}
+
+fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let relative = path.trim_start_matches('/');
+    let relative = if relative.is_empty() { "index.html" } else { relative };
+    if relative.split('/').any(|part| part == "..") {
+        return respond(stream, 404, "", b"not found").map(|_| Outcome::Done);
+    }
+    for dir in &state.static_dirs {
+        if let Ok(body) = std::fs::read(dir.join(relative)) {
+            let kind = match relative.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js" | "mjs") => "text/javascript",
+                Some("wasm") => "application/wasm",
+                Some("json") => "application/json",
+                Some("css") => "text/css",
+                _ => "application/octet-stream",
+            };
+            return respond(stream, 200, &format!("Content-Type: {kind}\r\n"), &body).map(|_| Outcome::Done);
+        }
+    }
+    respond(stream, 404, "", b"not found").map(|_| Outcome::Done)
+}
+
+/// `RssAnon` of every Chromium renderer process, read from /proc.
+fn renderer_rss() -> serde_json::Value {
+    let mut renderers = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if !cmdline.contains("--type=renderer") {
+                continue;
+            }
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+            let kib = status
+                .lines()
+                .find_map(|line| line.strip_prefix("RssAnon:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let Some(kib) = kib {
+                renderers.push(serde_json::json!({ "pid": pid, "rssAnonKiB": kib }));
+            }
+        }
+    }
+    serde_json::json!({ "renderers": renderers })
+}

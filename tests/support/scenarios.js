@@ -1,0 +1,656 @@
+// Browser scenarios for fetchspan's tests, run against real servers on 127.0.0.1 (tests/server). Each scenario
+// throws an Error saying what differed. Where behaviour must equal the browser's own, the scenario runs the same
+// steps uninstrumented first and compares.
+
+export const SERVER = 'http://127.0.0.1:47811';
+const MiB = 1 << 20;
+const nativeFetch = globalThis.fetch;
+const raw = (url, init) => nativeFetch.call(globalThis, url, init);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Harness
+
+let installNow;
+let wasmMemory;
+const open = [];
+
+/** Runs scenario `name` with `install` (fetchspan's, throwing on bad options); always uninstalls afterwards. */
+export async function runScenario(name, install, memory) {
+  installNow = install;
+  wasmMemory = memory;
+  const scenario = SCENARIOS[name];
+  if (!scenario) throw new Error(`no scenario ${name}`);
+  try {
+    await scenario();
+  } finally {
+    while (open.length) await open.pop().uninstall();
+  }
+}
+
+/** Installs fetchspan collecting every span; returns the tracer and the span list. */
+function traced(options = {}) {
+  const spans = [];
+  const tracer = installNow({ onSpanEnd: (span) => spans.push(span), ...options });
+  open.push(tracer);
+  return { tracer, spans };
+}
+
+async function uninstall(tracer) {
+  open.splice(open.indexOf(tracer), 1);
+  await tracer.uninstall();
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function equal(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(predicate, what, timeoutMs = 5000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The one span whose url.full contains `part`, once it has ended. */
+async function spanFor(spans, part, timeoutMs = 5000) {
+  await until(() => spans.some((s) => s.attributes['url.full'].includes(part)), `the span of ${part}`, timeoutMs);
+  const found = spans.filter((s) => s.attributes['url.full'].includes(part));
+  equal(found.length, 1, `spans for ${part}`);
+  return found[0];
+}
+
+let unique = 0;
+const id = (label) => `${label}-${Date.now()}-${unique++}`;
+
+async function readAll(stream) {
+  const reader = stream.getReader();
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return bytes;
+    bytes += value.byteLength;
+  }
+}
+
+async function serverStream(streamId) {
+  return (await raw(`${SERVER}/stream-stats?id=${streamId}`)).json();
+}
+
+/** Runs `steps` and reports how it settled: the value, or the error's type, name and message. */
+async function outcome(steps) {
+  try {
+    return { ok: await steps() };
+  } catch (error) {
+    return { error: [Object.prototype.toString.call(error), error?.name, error?.message] };
+  }
+}
+
+function collect() {
+  globalThis.gc?.();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory: renderer RSS read from outside the page, through the test server's /proc probe.
+
+async function renderers() {
+  const { renderers } = await (await raw(`${SERVER}/rss`)).json();
+  return new Map(renderers.map((r) => [r.pid, r.rssAnonKiB]));
+}
+
+/** Finds this page's renderer: the one whose RssAnon jumps when the page touches 96 MiB. */
+async function findRenderer() {
+  const before = await renderers();
+  let ballast = new Uint8Array(96 * MiB).fill(1);
+  const after = await renderers();
+  check(ballast[ballast.length - 1] === 1, 'ballast touched');
+  ballast = null;
+  collect();
+  let best = null;
+  for (const [pid, kib] of after) {
+    const grew = kib - (before.get(pid) ?? kib);
+    if (best === null || grew > best.grew) best = { pid, grew };
+  }
+  check(best && best.grew > 64 * 1024, `no renderer grew by 64 MiB when the page touched 96 MiB: ${JSON.stringify([...after])}`);
+  return best.pid;
+}
+
+async function rssMiB(pid) {
+  return ((await renderers()).get(pid) ?? NaN) / 1024;
+}
+
+/** Reads `totalMiB` of an endless stream fetched with `fetcher`; samples renderer RSS and how far the server ran ahead. */
+async function endlessRead(pid, fetcher, label, totalMiB) {
+  collect();
+  await sleep(300);
+  const baseline = await rssMiB(pid);
+  const streamId = id(label);
+  const response = await fetcher(`${SERVER}/stream?id=${streamId}`);
+  const reader = response.body.getReader();
+  let read = 0;
+  let peakRss = baseline;
+  let peakAhead = 0;
+  let nextSample = 32 * MiB;
+  const deadline = performance.now() + 90_000;
+  while (read < totalMiB * MiB && performance.now() < deadline) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    read += value.byteLength;
+    if (read >= nextSample) {
+      nextSample += 32 * MiB;
+      peakRss = Math.max(peakRss, await rssMiB(pid));
+      peakAhead = Math.max(peakAhead, ((await serverStream(streamId)).sent - read) / MiB);
+    }
+  }
+  await reader.cancel();
+  return { label, readMiB: read / MiB, rssGrowthMiB: peakRss - baseline, aheadMiB: peakAhead };
+}
+
+const RSS_BOUND_MIB = 32;
+const AHEAD_BOUND_MIB = 16;
+const flat = (run) => run.rssGrowthMiB <= RSS_BOUND_MIB && run.aheadMiB <= AHEAD_BOUND_MIB;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fidelity: what an app can observe of a response.
+
+async function observe(response) {
+  const copy = response.clone();
+  return {
+    isResponse: response instanceof Response,
+    proto: Object.getPrototypeOf(response) === Response.prototype,
+    ownKeys: Reflect.ownKeys(response).map(String),
+    status: response.status,
+    statusText: response.statusText,
+    url: response.url,
+    redirected: response.redirected,
+    type: response.type,
+    ok: response.ok,
+    headers: [...response.headers].filter(([name]) => name !== 'date'),
+    bodyIsNull: response.body === null,
+    bodyUsed: response.bodyUsed,
+    clone: { url: copy.url, redirected: copy.redirected, type: copy.type, status: copy.status, text: await copy.text() },
+    text: await response.text(),
+    bodyUsedAfter: response.bodyUsed,
+    secondRead: await outcome(() => response.text()),
+    cloneAfterRead: await outcome(async () => response.clone().status),
+  };
+}
+
+/** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
+async function sameAsNative(what, steps, options) {
+  const native = await outcome(steps);
+  const { spans, tracer } = traced(options);
+  const instrumented = await outcome(steps);
+  equal(instrumented, native, `${what} (instrumented vs native)`);
+  await until(() => tracer.stats().open === 0, `${what}: every span ended`);
+  await uninstall(tracer);
+  return spans;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const SCENARIOS = {
+  async endlessStreamKeepsMemoryFlatAndTheCloneControlDoesNot() {
+    const pid = await findRenderer();
+    const baseline = await endlessRead(pid, raw, 'uninstrumented', 512);
+    const { spans } = traced();
+    const instrumented = await endlessRead(pid, (url) => fetch(url), 'fetchspan', 512);
+    const span = await spanFor(spans, 'id=fetchspan');
+    await uninstall(open[open.length - 1]);
+    // The positive control: a naive instrumentation that clones and never reads the clone.
+    const clones = [];
+    const control = await endlessRead(pid, async (url) => {
+      const response = await raw(url);
+      clones.push(response.clone());
+      return response;
+    }, 'clone-control', 512);
+    await Promise.all(clones.map((clone) => clone.body.cancel()));
+    clones.length = 0;
+    console.log(JSON.stringify({ baseline, instrumented, control }));
+    check(instrumented.readMiB >= 512, `read ${instrumented.readMiB} MiB through fetchspan`);
+    equal(span.attributes['fetchspan.response.decoded_size'], instrumented.readMiB * MiB, 'decoded_size of the cancelled stream');
+    equal(span.endReason, 'cancelled', 'endReason of the cancelled stream');
+    check(flat(instrumented), `fetchspan: RSS grew ${instrumented.rssGrowthMiB.toFixed(1)} MiB (bound ${RSS_BOUND_MIB}), server ran ${instrumented.aheadMiB.toFixed(1)} MiB ahead (bound ${AHEAD_BOUND_MIB})`);
+    check(control.rssGrowthMiB > RSS_BOUND_MIB && control.aheadMiB > AHEAD_BOUND_MIB,
+      `the clone control must break both bounds, but RSS grew ${control.rssGrowthMiB.toFixed(1)} MiB and the server ran ${control.aheadMiB.toFixed(1)} MiB ahead: this memory test cannot see the leak`);
+  },
+
+  async cancelClosesTheConnectionAndEndsSpanAsCancelled() {
+    const { spans } = traced();
+    const streamId = id('cancel');
+    const response = await fetch(`${SERVER}/stream?id=${streamId}`);
+    const reader = response.body.getReader();
+    let read = 0;
+    while (read < 8 * MiB) read += (await reader.read()).value.byteLength;
+    await reader.cancel();
+    const cancelledAt = performance.now();
+    const span = await spanFor(spans, streamId);
+    equal(span.endReason, 'cancelled', 'endReason');
+    equal(span.status, 'unset', 'status');
+    equal(span.attributes['fetchspan.response.decoded_size'], read, 'decoded_size equals what the app read');
+    let server;
+    for (;;) {
+      server = await serverStream(streamId);
+      if (server.closed || performance.now() - cancelledAt > 2000) break;
+      await sleep(20);
+    }
+    check(server.closed, `the server still streams 2 s after cancel (sent ${server.sent})`);
+    check(server.sent - read < 16 * MiB, `server sent ${server.sent - read} bytes past what the app read`);
+  },
+
+  async slowConsumerKeepsBackpressure() {
+    const { spans } = traced();
+    const streamId = id('slow');
+    const response = await fetch(`${SERVER}/stream?id=${streamId}`);
+    const reader = response.body.getReader();
+    let read = 0;
+    let worstAhead = 0;
+    const stop = performance.now() + 3000;
+    while (performance.now() < stop) {
+      read += (await reader.read()).value.byteLength;
+      await sleep(10);
+      worstAhead = Math.max(worstAhead, (await serverStream(streamId)).sent - read);
+    }
+    await reader.cancel();
+    check(read > 0, 'read something');
+    check(worstAhead <= 16 * MiB, `the server ran ${(worstAhead / MiB).toFixed(1)} MiB ahead of a slow reader`);
+    equal((await spanFor(spans, streamId)).endReason, 'cancelled', 'endReason');
+  },
+
+  async exactByteCountsForEveryWayOfReading() {
+    const { spans } = traced();
+    const sizes = [0, 1, 65535, 65536, 10_000_000];
+    const ways = {
+      stream: async (r) => readAll(r.body),
+      arrayBuffer: async (r) => (await r.arrayBuffer()).byteLength,
+      text: async (r) => (await r.text()).length,
+      blob: async (r) => (await r.blob()).size,
+      bytes: async (r) => (await r.bytes()).byteLength,
+    };
+    for (const size of sizes) {
+      for (const [way, read] of Object.entries(ways)) {
+        const tag = id(`${way}-${size}`);
+        const got = await read(await fetch(`${SERVER}/bytes?n=${size}&tag=${tag}`));
+        equal(got, size, `${way} of ${size} bytes`);
+        const span = await spanFor(spans, tag);
+        equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', size], `span of ${way} ${size}`);
+      }
+    }
+    for (const way of ['stream', 'text', 'arrayBuffer']) {
+      const tag = id(`gzip-${way}`);
+      equal(await ways[way](await fetch(`${SERVER}/bytes?n=100000&gzip=1&tag=${tag}`)), 100000, `gzip ${way}`);
+      equal((await spanFor(spans, tag)).attributes['fetchspan.response.decoded_size'], 100000, `gzip ${way}: decoded bytes`);
+    }
+    await (await fetch(`${SERVER}/json?tag=j`)).json();
+    const json = await spanFor(spans, 'json?tag=j');
+    equal(json.attributes['fetchspan.response.decoded_size'], 27, 'json decoded size');
+  },
+
+  async responsesStayGenuineAndBehaveAsNative() {
+    const cases = {
+      plain: () => fetch(`${SERVER}/bytes?n=100`).then(observe),
+      redirect: () => fetch(`${SERVER}/redirect?to=${encodeURIComponent(`${SERVER}/bytes?n=5`)}`).then(observe),
+      noContent: () => fetch(`${SERVER}/status?code=204`).then(observe),
+      notFound: () => fetch(`${SERVER}/status?code=404`).then(observe),
+      head: () => fetch(`${SERVER}/bytes?n=10`, { method: 'HEAD' }).then(observe),
+      opaque: () => fetch(`${SERVER}/bytes?n=10`, { mode: 'no-cors' }).then(async (r) => ({ type: r.type, status: r.status, body: r.body === null, url: r.url })),
+      wasm: async () => (await WebAssembly.compileStreaming(fetch(`${SERVER}/wasm`))) instanceof WebAssembly.Module,
+      cache: async () => {
+        const cache = await caches.open('fetchspan-test');
+        const url = `${SERVER}/bytes?n=42`;
+        await cache.put(url, await fetch(url));
+        const hit = await caches.match(url);
+        await caches.delete('fetchspan-test');
+        return { url: hit.url, type: hit.type, status: hit.status, text: (await hit.text()).length };
+      },
+      streamThenClone: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=300`);
+        const body = r.body;
+        const copy = r.clone();
+        return { sameBody: r.body === body, copyUrl: copy.url, copyType: copy.type, copyText: (await copy.text()).length, text: (await r.text()).length, used: r.bodyUsed };
+      },
+      bodyThenText: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=70000`);
+        const before = r.bodyUsed;
+        r.body;
+        const text = await r.text();
+        return { before, text: text.length, after: r.bodyUsed, locked: r.body.locked };
+      },
+      lockedBody: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=10`);
+        r.body.getReader();
+        return { used: r.bodyUsed, text: await outcome(() => r.text()), clone: await outcome(async () => r.clone()) };
+      },
+      requestInput: async () => {
+        const request = new Request(`${SERVER}/echo`, { method: 'POST', body: 'from-request', headers: { 'x-a': '1' } });
+        const r = await fetch(request);
+        return { text: await r.text(), used: request.bodyUsed, method: r.headers.get('x-echo-method') };
+      },
+      requestWithInit: async () => {
+        const request = new Request(`${SERVER}/echo`, { method: 'POST', body: 'original', headers: { 'x-a': '1' } });
+        const headers = new Headers({ 'content-type': 'text/plain', 'x-b': '2' });
+        const init = { method: 'PUT', body: 'from-init', headers };
+        const r = await fetch(request, init);
+        return { text: await r.text(), requestUsed: request.bodyUsed, init: Object.keys(init), headers: [...headers], method: r.headers.get('x-echo-method') };
+      },
+      streamingUpload: async () => {
+        const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
+        return outcome(async () => (await fetch(`${SERVER}/echo`, { method: 'POST', body, duplex: 'half' })).text());
+      },
+      tupleHeaders: async () => {
+        const init = { method: 'POST', body: 'x', headers: [['content-type', 'text/plain'], ['x-c', '3']] };
+        const r = await fetch(`${SERVER}/echo`, init);
+        return { text: await r.text(), headers: init.headers };
+      },
+    };
+    for (const [name, steps] of Object.entries(cases)) {
+      // compileStreaming and cache.put read the body natively, past our accessors: those spans end as abandoned.
+      const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
+      check(spans.length >= 1, `${name}: a span`);
+      if (name === 'wasm' || name === 'cache') equal(spans.map((s) => s.endReason).includes('abandoned'), true, `${name}: abandoned`);
+    }
+    const endOf = async (url, init) => {
+      const { spans, tracer } = traced();
+      await fetch(url, init);
+      const span = await spanFor(spans, url.slice(SERVER.length));
+      await uninstall(tracer);
+      return [span.endReason, span.attributes['http.response.status_code'] ?? null];
+    };
+    equal(await endOf(`${SERVER}/status?code=204&t=1`), ['no-body', 204], '204');
+    equal(await endOf(`${SERVER}/status?code=304&t=2`), ['no-body', 304], '304');
+    equal(await endOf(`${SERVER}/bytes?n=9&t=3`, { method: 'HEAD' }), ['no-body', 200], 'HEAD');
+    equal(await endOf(`${SERVER}/bytes?n=9&t=4`, { mode: 'no-cors' }), ['no-body', null], 'opaque');
+  },
+
+  async errorsReachTheAppUnchangedWithTheRightEndReason() {
+    const cases = {
+      refused: { steps: () => fetch('http://127.0.0.1:9/refused'), end: 'error', part: '/refused' },
+      resetMidBody: { steps: async () => (await fetch(`${SERVER}/reset?x=1`)).text(), end: 'error', part: '/reset?x=1' },
+      resetMidStream: { steps: async () => readAll((await fetch(`${SERVER}/reset?x=2`)).body), end: 'error', part: '/reset?x=2' },
+      abortBeforeHeaders: {
+        steps: () => { const c = new AbortController(); setTimeout(() => c.abort(), 100); return fetch(`${SERVER}/hang?x=1`, { signal: c.signal }); },
+        end: 'aborted', part: '/hang?x=1',
+      },
+      abortMidBody: {
+        steps: async () => {
+          const c = new AbortController();
+          const r = await fetch(`${SERVER}/stream?id=${id('abort')}`, { signal: c.signal });
+          const reader = r.body.getReader();
+          await reader.read();
+          c.abort();
+          for (;;) await reader.read();
+        },
+        end: 'aborted', part: '/stream?id=abort',
+      },
+      abortThenText: {
+        steps: async () => {
+          const c = new AbortController();
+          const r = await fetch(`${SERVER}/slow?chunks=20&x=1`, { signal: c.signal });
+          c.abort();
+          return r.text();
+        },
+        end: 'aborted', part: '/slow?chunks=20&x=1',
+      },
+      timeoutMidBody: {
+        steps: async () => readAll((await fetch(`${SERVER}/slow?chunks=50&x=2`, { signal: AbortSignal.timeout(300) })).body),
+        end: 'aborted', part: '/slow?chunks=50&x=2',
+      },
+      alreadyAborted: { steps: () => fetch(`${SERVER}/bytes?n=1&x=9`, { signal: AbortSignal.abort() }), end: 'aborted', part: '/bytes?n=1&x=9' },
+      badUrl: { steps: () => fetch('http://[bad'), end: 'error', part: 'http://[bad' },
+      readerClosedAfterLateError: {
+        steps: async () => {
+          const reader = (await fetch(`${SERVER}/reset?x=3`)).body.getReader();
+          return reader.closed;
+        },
+        end: 'error', part: '/reset?x=3',
+      },
+    };
+    for (const [name, { steps, end, part }] of Object.entries(cases)) {
+      const spans = await sameAsNative(name, steps);
+      const span = spans.find((s) => s.attributes['url.full'].includes(part));
+      check(span, `${name}: no span for ${part} among ${JSON.stringify(spans.map((s) => s.attributes['url.full']))}`);
+      equal(span.endReason, end, `${name}: endReason`);
+      if (end === 'error') {
+        equal(span.status, 'error', `${name}: status`);
+        check(span.attributes['error.type'], `${name}: error.type`);
+      } else {
+        equal(span.status, 'unset', `${name}: an abort is not an error`);
+      }
+    }
+    const notFound = await sameAsNative('404', () => fetch(`${SERVER}/status?code=404&x=1`).then((r) => r.text()));
+    equal([notFound[0].status, notFound[0].attributes['error.type']], ['error', '404'], '404 span');
+  },
+
+  async alreadyAbortedSignalIsAnsweredByTheNativePromise() {
+    const order = async () => {
+      const events = [];
+      const pending = fetch(`${SERVER}/bytes?n=1`, { signal: AbortSignal.abort() });
+      pending.catch(() => events.push('rejected'));
+      Promise.resolve().then(() => events.push('tick1')).then(() => events.push('tick2')).then(() => events.push('tick3'));
+      await sleep(50);
+      return events;
+    };
+    const native = await order();
+    traced();
+    equal(await order(), native, 'microtask order of the rejection');
+  },
+
+  async noPerRequestLeak() {
+    const { tracer } = traced();
+    const requests = async (count, signal) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < count) {
+          next++;
+          const r = await fetch(`${SERVER}/bytes?n=16`, signal ? { signal } : undefined);
+          await r.text();
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+    };
+    const settle = async () => {
+      await until(() => tracer.stats().open === 0, 'every span ended', 10_000);
+      for (let i = 0; i < 3; i++) {
+        collect();
+        await sleep(50);
+      }
+    };
+    await requests(10_000);
+    await settle();
+    const warm = wasmMemory.buffer.byteLength;
+    await requests(10_000);
+    await settle();
+    equal(tracer.stats().open, 0, 'open spans after 10,000 requests');
+    equal(tracer.stats().passthroughFailures, 0, 'failures');
+    check(wasmMemory.buffer.byteLength === warm, `wasm memory grew from ${warm} to ${wasmMemory.buffer.byteLength} bytes over 10,000 requests`);
+
+    const controller = new AbortController();
+    const signal = controller.signal;
+    let listeners = 0;
+    let peak = 0;
+    const add = signal.addEventListener;
+    const remove = signal.removeEventListener;
+    signal.addEventListener = function (...args) { listeners++; peak = Math.max(peak, listeners); return add.apply(this, args); };
+    signal.removeEventListener = function (...args) { listeners--; return remove.apply(this, args); };
+    await requests(10_000, signal);
+    await settle();
+    equal(listeners, 0, 'listeners left on a long-lived signal after 10,000 requests');
+    check(peak <= 16, `at most one listener per request in flight (peak ${peak})`);
+  },
+
+  async abandonedBodiesEndByIdleTimeoutAndByCollection() {
+    const { spans, tracer } = traced({ idleTimeoutMs: 300 });
+    const streamId = id('idle');
+    const response = await fetch(`${SERVER}/stream?id=${streamId}`);
+    const reader = response.body.getReader();
+    await reader.read();
+    const span = await spanFor(spans, streamId, 3000);
+    equal(span.endReason, 'abandoned', 'a stream left unread');
+    reader.cancel();
+    const slow = await fetch(`${SERVER}/slow?chunks=8&delayMs=100&x=idle`);
+    equal((await readAll(slow.body)), 8 * 1024, 'a slow but active body');
+    equal((await spanFor(spans, 'x=idle')).endReason, 'completed', 'activity keeps a body from being abandoned');
+    await uninstall(tracer);
+
+    const long = traced({ idleTimeoutMs: 600_000 });
+    await (async () => { await fetch(`${SERVER}/bytes?n=1000&x=dropped`); })();
+    for (let i = 0; i < 20 && long.spans.length === 0; i++) {
+      collect();
+      await sleep(50);
+    }
+    equal((await spanFor(long.spans, 'x=dropped', 3000)).endReason, 'abandoned', 'a response dropped unread');
+    equal(long.tracer.stats().open, 0, 'open after collection');
+  },
+
+  async installAndUninstallRestoreEverything() {
+    const names = ['body', 'bodyUsed', 'clone', 'arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
+    const snapshot = () => ({
+      fetch: globalThis.fetch,
+      descriptors: names.map((n) => Object.getOwnPropertyDescriptor(Response.prototype, n)),
+    });
+    const same = (a, b) => a.fetch === b.fetch && a.descriptors.every((d, i) =>
+      ['get', 'set', 'value', 'writable', 'enumerable', 'configurable'].every((k) => d[k] === b.descriptors[i][k]));
+    const before = snapshot();
+    const cycle = async () => {
+      const { tracer } = traced();
+      check(globalThis.fetch !== before.fetch, 'installed');
+      await uninstall(tracer);
+    };
+    for (let i = 0; i < 200; i++) await cycle();
+    collect();
+    await sleep(50);
+    const warm = wasmMemory.buffer.byteLength;
+    for (let i = 0; i < 1000; i++) await cycle();
+    collect();
+    await sleep(50);
+    check(same(snapshot(), before), 'fetch and Response.prototype restored exactly');
+    equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 install/uninstall cycles');
+
+    // A wrapper installed before us is what uninstall restores.
+    const calls = [];
+    const outer = function fetch(...args) { calls.push('before'); return before.fetch.apply(this, args); };
+    globalThis.fetch = outer;
+    const first = traced();
+    await (await fetch(`${SERVER}/bytes?n=3&x=before`)).text();
+    equal(calls, ['before'], 'the earlier wrapper still runs');
+    await spanFor(first.spans, 'x=before');
+    await uninstall(first.tracer);
+    check(globalThis.fetch === outer, 'uninstall restores the earlier wrapper');
+
+    // A wrapper installed after us survives our uninstall; ours becomes a pass-through.
+    const second = traced();
+    const ours = globalThis.fetch;
+    const later = function fetch(...args) { calls.push('after'); return ours.apply(this, args); };
+    globalThis.fetch = later;
+    const inFlight = await fetch(`${SERVER}/slow?chunks=3&x=inflight`);
+    await uninstall(second.tracer);
+    check(globalThis.fetch === later, 'uninstall leaves a later wrapper in place');
+    equal(await readAll(inFlight.body), 3 * 1024, 'a body in flight at uninstall still reads');
+    await (await fetch(`${SERVER}/bytes?n=3&x=passthrough`)).text();
+    check(!second.spans.some((s) => s.attributes['url.full'].includes('passthrough')), 'no span after uninstall');
+    equal(second.tracer.stats().started, 1, 'spans started before uninstall only');
+    equal((await spanFor(second.spans, 'x=inflight')).endReason, 'completed', 'a span in flight at uninstall still ends');
+    globalThis.fetch = before.fetch;
+  },
+
+  async badOptionsAndDoubleInstallRejectAndPatchNothing() {
+    const before = globalThis.fetch;
+    const rejects = (options, pattern) => {
+      let error;
+      try {
+        const tracer = installNow(options);
+        open.push(tracer);
+      } catch (e) {
+        error = e;
+      }
+      check(error, `install(${JSON.stringify(options)}) should fail`);
+      check(pattern.test(error.message), `message "${error.message}" should match ${pattern}`);
+      check(globalThis.fetch === before, 'nothing patched after a rejected install');
+    };
+    rejects({ colour: 'red' }, /unknown option "colour"/);
+    rejects({ idleTimeoutMs: 'soon' }, /option "idleTimeoutMs" must be .*got "soon"/);
+    rejects({ onSpanEnd: 3 }, /option "onSpanEnd" must be a function, got 3/);
+    rejects({ ignoreUrls: [4] }, /option "ignoreUrls\[0\]"/);
+    rejects({ endpoint: 'ftp://x' }, /option "endpoint" must be an absolute http\(s\) URL/);
+    rejects({ maxQueueSize: 10, maxExportBatchSize: 20 }, /maxExportBatchSize/);
+    rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad name"/);
+    rejects('fast', /takes an options object, got "fast"/);
+    traced();
+    const patched = globalThis.fetch;
+    let error;
+    try { installNow({}); } catch (e) { error = e; }
+    check(error && /already installed/.test(error.message), 'a second install is refused clearly');
+    check(globalThis.fetch === patched, 'the second install changed nothing');
+  },
+
+  async failuresOfOursLeaveRequestsWorking() {
+    const { spans, tracer } = traced({ onSpanEnd: () => { throw new Error('hook broke'); } });
+    equal(await (await fetch(`${SERVER}/bytes?n=12`)).text(), 'abcdefghijkl', 'body with a throwing hook');
+    await until(() => tracer.stats().ended === 1, 'the span ended');
+    equal(tracer.stats().passthroughFailures, 1, 'a throwing hook is counted');
+    check(spans.length === 0, 'the collecting hook was replaced by the throwing one');
+  },
+
+  async aPanicLeavesTheRequestWorkingAndDoesNotPoisonLaterOnes() {
+    const { spans, tracer } = traced();
+    equal(await (await fetch(`${SERVER}/bytes?n=5&__fetchspan_panic__`)).text(), 'abcde', 'the request that panicked');
+    equal(tracer.stats().passthroughFailures, 1, 'the panic is counted');
+    for (let i = 0; i < 3; i++) {
+      equal(await (await fetch(`${SERVER}/bytes?n=4&after=${i}`)).text(), 'abcd', 'a request after the panic');
+      equal((await spanFor(spans, `after=${i}`)).endReason, 'completed', 'later requests are instrumented');
+    }
+  },
+
+  async ignoredUrlsAreNotTraced() {
+    const { spans, tracer } = traced({ ignoreUrls: [`${SERVER}/json`, /x=skip/] });
+    await (await fetch(`${SERVER}/json`)).json();
+    await (await fetch(`${SERVER}/bytes?n=1&x=skip`)).text();
+    await (await fetch(`${SERVER}/bytes?n=1&x=keep`)).text();
+    await spanFor(spans, 'x=keep');
+    equal(tracer.stats().started, 1, 'only the kept request');
+  },
+
+  async spansCarrySemconvAttributesAndEvents() {
+    const { spans } = traced();
+    const response = await fetch(`${SERVER}/slow?chunks=2&x=attrs`, { method: 'post' });
+    await readAll(response.body);
+    const span = await spanFor(spans, 'x=attrs');
+    equal(span.name, 'POST', 'name');
+    equal(span.kind, 'client', 'kind');
+    check(/^[0-9a-f]{32}$/.test(span.traceId) && /^[0-9a-f]{16}$/.test(span.spanId), 'hex ids');
+    equal(span.attributes['http.request.method'], 'POST', 'method');
+    equal(span.attributes['http.request.method_original'], 'post', 'original method');
+    equal(span.attributes['server.address'], '127.0.0.1', 'server.address');
+    equal(span.attributes['server.port'], 47811, 'server.port');
+    equal(span.attributes['http.response.status_code'], 200, 'status code');
+    equal(span.attributes['fetchspan.response.chunks'], 2, 'chunks');
+    equal(span.events.map((e) => e.name), ['response.headers', 'response.first_byte'], 'events');
+    check(span.startTime <= span.events[0].time && span.events[1].time <= span.endTime, 'event times inside the span');
+    check(Math.abs(span.startTime - Date.now()) < 60_000, 'epoch milliseconds');
+    check(Math.abs(span.durationMs - (span.endTime - span.startTime)) < 1e-6, 'duration');
+    const secret = await fetch(`http://user:pw@127.0.0.1:47811/bytes?n=1&x=cred`).catch(() => null);
+    const credentials = await spanFor(spans, 'x=cred');
+    check(!credentials.attributes['url.full'].includes('pw'), `credentials redacted: ${credentials.attributes['url.full']}`);
+    secret?.body?.cancel();
+  },
+
+  async workerSpansEndLikeThePageOnes() {
+    const { spans } = traced();
+    equal(await readAll((await fetch(`${SERVER}/bytes?n=70000&x=worker`)).body), 70000, 'stream in a worker');
+    const span = await spanFor(spans, 'x=worker');
+    equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', 70000], 'worker span');
+    const reader = (await fetch(`${SERVER}/stream?id=${id('worker')}`)).body.getReader();
+    await reader.read();
+    await reader.cancel();
+    equal((await spanFor(spans, 'id=worker')).endReason, 'cancelled', 'cancel in a worker');
+    check(typeof document === 'undefined', 'this ran in a worker');
+  },
+};
