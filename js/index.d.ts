@@ -13,7 +13,8 @@ export interface SpanData {
   /**
    * `http.request.method`, `url.full`, `server.address`, `server.port`, `http.response.status_code`, `error.type`,
    * `fetchspan.response.decoded_size` (exact, when known), `fetchspan.response.chunks`,
-   * `fetchspan.response.body_read` (`stream` or `native`), `fetchspan.end_reason`.
+   * `fetchspan.response.size_source` (`stream`, `value`, `content-length`, `resource-timing` or `unknown`),
+   * `fetchspan.end_reason`.
    */
   attributes: Record<string, string | number | boolean>;
   /** `response.headers` and `response.first_byte`. */

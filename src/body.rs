@@ -48,27 +48,21 @@ impl BodyProgress {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. JS calls `start`, `transform` and `flush` on it
-/// directly; `flush` and `pipeFailed` consume it, so the end of the stream and its cleanup are one code path.
+/// The transformer object handed to `new TransformStream(...)`. JS calls `transform` and `flush` on it directly;
+/// `flush` and `pipeFailed` consume it, so the end of the stream and its cleanup are one code path.
 #[wasm_bindgen]
 pub struct CountingTransformer {
     span: Rc<SpanCell>,
-    controller: Option<TransformStreamDefaultController>,
 }
 
 impl CountingTransformer {
     pub(crate) fn new(span: Rc<SpanCell>) -> Self {
-        CountingTransformer { span, controller: None }
+        CountingTransformer { span }
     }
 }
 
 #[wasm_bindgen]
 impl CountingTransformer {
-    /// Keeps the controller, to error the app's stream with the right reason if the pipe fails.
-    pub fn start(&mut self, controller: TransformStreamDefaultController) {
-        self.controller = Some(controller);
-    }
-
     /// Counts a chunk and passes the very same chunk on.
     pub fn transform(&self, chunk: JsValue, controller: &TransformStreamDefaultController) -> Result<(), JsValue> {
         if self.span.progress.record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length()) {
@@ -83,20 +77,18 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None);
     }
 
-    /// The pipe rejected: the app cancelled our readable (`writable_errored`), the request's signal aborted, or
-    /// the network failed. Errors the app's stream with what it would have seen natively (the signal's reason
-    /// after an abort), then ends the span.
+    /// The pipe rejected with `reason`: the request's signal aborted, the app cancelled our readable (`cancelled`:
+    /// the source closed rather than failed), or the network failed. The app's stream already carries the
+    /// source's own error; this ends the span.
     #[wasm_bindgen(js_name = pipeFailed)]
-    pub fn pipe_failed(self, reason: JsValue, writable_errored: bool) {
-        let abort_reason = self.span.abort_reason();
-        if let Some(controller) = &self.controller {
-            controller.error_with_reason(abort_reason.as_ref().unwrap_or(&reason));
-        }
+    pub fn pipe_failed(self, reason: JsValue, cancelled: bool) {
         self.span.progress.disturbed.set(true);
-        match abort_reason {
-            Some(_) => self.span.end_body(EndReason::Aborted, None),
-            None if writable_errored => self.span.end_body(EndReason::Cancelled, None),
-            None => self.span.end_body(EndReason::Error, Some(&reason)),
+        if self.span.abort_reason().is_some() {
+            self.span.end_body(EndReason::Aborted, None);
+        } else if cancelled {
+            self.span.end_body(EndReason::Cancelled, None);
+        } else {
+            self.span.end_body(EndReason::Error, Some(&reason));
         }
     }
 }

@@ -17,3 +17,8 @@ extern "C" {
 pub fn now_ms() -> f64 {
     TIME_ORIGIN.with(|origin| *origin) + performance_now()
 }
+
+/// Converts a `performance.now()`-style timestamp (milliseconds since the time origin) to epoch milliseconds.
+pub fn from_performance_ms(ms: f64) -> f64 {
+    TIME_ORIGIN.with(|origin| *origin) + ms
+}

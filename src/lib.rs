@@ -6,7 +6,8 @@
 //! 2. [`span`] — the span records the response's headers, then waits for the body's end, a cancel, an abort, an
 //!    error, or abandonment (idle timeout, or the response being garbage-collected).
 //! 3. [`body`] — a body read as a stream goes through a pass-through `TransformStream` whose transformer counts
-//!    bytes; whole-body methods are served natively with an exact size.
+//!    bytes; whole-body methods are served natively, their size taken from the value, `Content-Length` or
+//!    resource timing.
 //! 4. [`tracer`] — the finished span goes to `onSpanEnd` and to the exporter.
 
 pub mod body;
@@ -16,8 +17,9 @@ pub mod options;
 pub mod patch;
 pub mod record;
 pub mod semconv;
-pub mod span;
 mod registration;
+pub mod span;
+mod timing;
 pub mod tracer;
 
 pub use tracer::{install, Tracer};

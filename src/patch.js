@@ -32,6 +32,14 @@ export function installPatches(scope, hooks) {
   const tracked = new WeakMap();
   const collected = new FinalizationRegistry((span) => guard(() => span.collected()));
   let active = true;
+  // Tracked responses whose span is still open. Our accessors stay until the last of them ends, so that spans in
+  // flight at uninstall still end; untracked responses get the native accessors either way.
+  let live = 0;
+  let restoreWhenIdle = null;
+  const untracked = () => {
+    live--;
+    if (live === 0 && restoreWhenIdle) restoreWhenIdle();
+  };
 
   function guard(call, fallback) {
     try {
@@ -44,7 +52,6 @@ export function installPatches(scope, hooks) {
 
   // The entry of a response that fetchspan still instruments, or undefined to behave natively.
   function entryOf(response) {
-    if (!active) return undefined;
     const entry = tracked.get(response);
     return entry === undefined || entry.native ? undefined : entry;
   }
@@ -62,8 +69,9 @@ export function installPatches(scope, hooks) {
     if (span) {
       guard(() => pending.then(
         (response) => guard(() => {
-          if (span.response(response)) {
-            tracked.set(response, { span, stream: null, native: false });
+          if (span.response(response, untracked)) {
+            live++;
+            tracked.set(response, { span, stream: null, native: false, teed: false });
             collected.register(response, span);
           }
         }),
@@ -73,13 +81,14 @@ export function installPatches(scope, hooks) {
     return pending;
   }
 
-  // Pipes the native body through the span's counting TransformStream; the app gets the readable side.
+  // Pipes the native body through the span's counting TransformStream; the app gets the readable side. A source
+  // error aborts the writable with that same error, so the app's stream fails exactly as the native one would.
   function interpose(entry, source) {
     const transformer = entry.span.transformer();
     const stream = new TransformStream(transformer);
-    source.pipeTo(stream.writable, { preventAbort: true }).catch((reason) => guard(() => {
-      transformer.pipeFailed(reason, isErrored(stream.writable));
-    }));
+    source.pipeTo(stream.writable).catch((reason) => sourceFailed(source).then(
+      (failed) => guard(() => transformer.pipeFailed(reason, !failed)),
+    ));
     return stream.readable;
   }
 
@@ -99,6 +108,12 @@ export function installPatches(scope, hooks) {
     return entry.stream;
   }
 
+  // `bodyUsed` of the stream the app holds: the span's own count for our readable; for a branch of the app's own
+  // clone(), which we can't observe, whether it is locked.
+  function isDisturbed(entry) {
+    return entry.teed ? entry.stream.locked : guard(() => entry.span.streamDisturbed(), true);
+  }
+
   const patched = {
     body: {
       get: function body() {
@@ -109,20 +124,19 @@ export function installPatches(scope, hooks) {
     bodyUsed: {
       get: function bodyUsed() {
         const entry = entryOf(this);
-        if (entry === undefined || entry.stream === null) return nativeBodyUsed.call(this);
-        return guard(() => entry.span.streamDisturbed(), true);
+        return entry === undefined || entry.stream === null ? nativeBodyUsed.call(this) : isDisturbed(entry);
       },
     },
     clone: {
       value: function clone() {
         const entry = entryOf(this);
-        if (entry === undefined || entry.stream === null || entry.stream.locked ||
-            guard(() => entry.span.streamDisturbed(), true)) {
+        if (entry === undefined || entry.stream === null || entry.stream.locked || isDisturbed(entry)) {
           return nativeClone.call(this);
         }
         // The app clones a body it already streams: tee our readable, like the native clone tees the native body.
         const [mine, theirs] = entry.stream.tee();
         entry.stream = mine;
+        entry.teed = true;
         const copy = new Response(theirs, { status: this.status, statusText: this.statusText, headers: this.headers });
         Object.defineProperties(copy, {
           url: { value: this.url },
@@ -142,19 +156,24 @@ export function installPatches(scope, hooks) {
         [name](...args) {
           const entry = entryOf(this);
           if (entry === undefined) return nativeRead.apply(this, args);
-          if (entry.stream === null && !guard(() => entry.span.readsThroughStream(this, name), false)) {
-            // Served natively: the byte count is exact from the value or Content-Length (see RequestSpan).
+          if (entry.stream === null) {
+            // Served natively: native timing, values and errors; the span ends when the promise settles.
             entry.native = true;
+            const response = this;
             const pending = nativeRead.apply(this, args);
             pending.then(
-              (value) => guard(() => entry.span.readNatively(name === 'blob' ? value.size : value.byteLength)),
+              (value) => guard(() => entry.span.readNatively(response, sizeOf(name, value))),
               (error) => guard(() => entry.span.readFailed(error)),
             );
             return pending;
           }
+          // The app took `body` first, so the counting stream is its body now: read that.
           const stream = streamOf(this, entry);
-          if (entry.native || stream.locked || guard(() => entry.span.streamDisturbed(), true)) {
-            return nativeRead.apply(this, args); // rejects as natively: the body is used or locked
+          if (entry.native || stream.locked || isDisturbed(entry)) {
+            // Rejects as natively: the body is used, or locked (our pipe also disturbed the native body, so the
+            // native "locked" error comes from a throwaway response in the same state).
+            if (stream.locked && !isDisturbed(entry)) return nativeRead.call(lockedResponse());
+            return nativeRead.apply(this, args);
           }
           return readThrough(stream, this.headers, name);
         },
@@ -179,22 +198,42 @@ export function installPatches(scope, hooks) {
 
   return {
     nativeFetch,
-    /** Restores every descriptor still ours; where someone patched over us, ours stays as a pass-through. */
+    /**
+     * Stops instrumenting new requests and restores every descriptor still ours (where someone patched over us,
+     * ours stays as a pass-through). `fetch` is restored now; `Response.prototype` once no span in flight needs it.
+     */
     restore() {
       active = false;
-      for (const name of Object.keys(saved)) {
-        const now = Object.getOwnPropertyDescriptor(proto, name);
-        if (now && (now.get === patched[name].get && now.value === patched[name].value)) {
-          Object.defineProperty(proto, name, saved[name]);
-        }
-      }
       const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
       if (nowFetch && nowFetch.value === fetch) {
         if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
         else delete scope.fetch;
       }
+      restoreWhenIdle = restorePrototype;
+      if (live === 0) restorePrototype();
     },
   };
+
+  function restorePrototype() {
+    restoreWhenIdle = null;
+    for (const name of Object.keys(saved)) {
+      const now = Object.getOwnPropertyDescriptor(proto, name);
+      if (now && (now.get === patched[name].get && now.value === patched[name].value)) {
+        Object.defineProperty(proto, name, saved[name]);
+      }
+    }
+  }
+}
+
+function lockedResponse() {
+  const response = new Response('');
+  response.body.getReader();
+  return response;
+}
+
+function sizeOf(method, value) {
+  if (method === 'blob') return value.size;
+  return method === 'arrayBuffer' || method === 'bytes' ? value.byteLength : undefined;
 }
 
 // Reads our counting stream to its end, so that a failure rejects with exactly the stream's error (the abort
@@ -227,10 +266,16 @@ function findDescriptor(object, name) {
   return undefined;
 }
 
-// After a pipe has released it: is the writable errored (so the app cancelled our readable)?
-function isErrored(writable) {
-  const writer = writable.getWriter();
-  const errored = writer.desiredSize === null;
-  writer.releaseLock();
-  return errored;
+// After a pipe has released it: did the source fail (network error, abort), rather than close because the pipe
+// cancelled it for the app? Its state is settled by then, so this takes a microtask.
+async function sourceFailed(source) {
+  const reader = source.getReader();
+  try {
+    await reader.closed;
+    return false;
+  } catch (_) {
+    return true;
+  } finally {
+    reader.releaseLock();
+  }
 }

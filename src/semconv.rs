@@ -18,8 +18,9 @@ pub const ERROR_TYPE: &str = "error.type";
 pub const DECODED_SIZE: &str = "fetchspan.response.decoded_size";
 /// Chunks counted through the stream (only for bodies read as a stream).
 pub const CHUNKS: &str = "fetchspan.response.chunks";
-/// How the body was read: `stream` (counted through the TransformStream) or `native` (a whole-body method).
-pub const BODY_READ: &str = "fetchspan.response.body_read";
+/// Where `decoded_size` comes from: `stream` (counted through the TransformStream), `value` (the size of what a
+/// whole-body method returned), `content-length`, `resource-timing`, or `unknown` (then `decoded_size` is absent).
+pub const SIZE_SOURCE: &str = "fetchspan.response.size_source";
 /// Why the span ended (also in `onSpanEnd`'s `endReason`), so the collector sees it too.
 pub const END_REASON: &str = "fetchspan.end_reason";
 

@@ -39,6 +39,8 @@ pub struct SpanCell {
     tracer: Rc<TracerCore>,
     signal: Option<AbortSignal>,
     open: RefCell<Option<Box<OpenSpan>>>,
+    /// Told when a span whose response `patch.js` tracks ends.
+    on_untracked: RefCell<Option<js_sys::Function>>,
     pub(crate) progress: BodyProgress,
 }
 
@@ -47,13 +49,12 @@ pub struct SpanCell {
 struct OpenSpan {
     record: SpanRecord,
     is_head: bool,
-    exact_length: Option<u64>,
     _abort_listener: Option<EventListener>,
     idle_timer: Option<Timeout>,
 }
 
 impl SpanCell {
-    /// The reason to give the app when the request's signal has aborted.
+    /// The signal's reason, once the request's signal has aborted.
     pub(crate) fn abort_reason(&self) -> Option<JsValue> {
         self.signal.as_ref().filter(|signal| signal.aborted()).map(AbortSignal::reason)
     }
@@ -69,7 +70,7 @@ impl SpanCell {
     pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>) {
         let (bytes, chunks) = (self.progress.bytes(), self.progress.chunks());
         self.end(reason, |record| {
-            record.attributes.set(semconv::BODY_READ, Value::string("stream".into()));
+            record.attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
             record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
             record.attributes.set(semconv::CHUNKS, Value::Int(chunks as i64));
             if let Some(error) = error {
@@ -89,6 +90,11 @@ impl SpanCell {
         record.attributes.set(semconv::END_REASON, Value::string(reason.as_str().into()));
         finish(&mut record);
         self.tracer.finish(record);
+        let on_untracked = self.on_untracked.take();
+        if let Some(on_untracked) = on_untracked {
+            // patch.js's bookkeeping; it cannot throw.
+            let _ = on_untracked.call0(&JsValue::UNDEFINED);
+        }
     }
 
     /// Ends the span after a failure: aborted when the signal fired, otherwise an error named after `error`.
@@ -126,6 +132,18 @@ impl SpanCell {
             }
         }))
     }
+}
+
+/// `Content-Length`, when it is the decoded size: same-origin (so `Content-Encoding` is visible) and not encoded.
+fn decoded_length(response: &Response) -> Option<u64> {
+    if response.type_() != ResponseType::Basic {
+        return None;
+    }
+    let headers = response.headers();
+    if headers.get("content-encoding").ok().flatten().is_some() {
+        return None;
+    }
+    headers.get("content-length").ok().flatten()?.trim().parse().ok()
 }
 
 fn error_name(error: &JsValue) -> String {
@@ -175,7 +193,6 @@ impl RequestSpan {
         let open = OpenSpan {
             record,
             is_head: method == "HEAD",
-            exact_length: None,
             _abort_listener: None,
             idle_timer: None,
         };
@@ -184,6 +201,7 @@ impl RequestSpan {
                 tracer,
                 signal: request.signal,
                 open: RefCell::new(Some(Box::new(open))),
+                on_untracked: RefCell::new(None),
                 progress: BodyProgress::default(),
             }),
         }
@@ -194,7 +212,8 @@ impl RequestSpan {
 impl RequestSpan {
     /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
     /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
-    pub fn response(&self, response: &Response) -> bool {
+    /// `on_untracked` is called once when a tracked response's span ends.
+    pub fn response(&self, response: &Response, on_untracked: js_sys::Function) -> bool {
         let kind = response.type_();
         let status = response.status();
         let is_head = {
@@ -224,6 +243,7 @@ impl RequestSpan {
             open._abort_listener = listener;
         }
         self.cell.arm_idle_timer();
+        self.cell.on_untracked.replace(Some(on_untracked));
         true
     }
 
@@ -243,40 +263,29 @@ impl RequestSpan {
         self.cell.progress.disturbed()
     }
 
-    /// Whether a whole-body `method` must go through the counting stream. `arrayBuffer`, `bytes` and `blob` never
-    /// need to: their value's size is exact. `text`, `json` and `formData` are served natively only when
-    /// `Content-Length` is the decoded size: a same-origin response (so `Content-Encoding` is visible) with no
-    /// content coding.
-    #[wasm_bindgen(js_name = readsThroughStream)]
-    pub fn reads_through_stream(&self, response: &Response, method: &str) -> bool {
-        if matches!(method, "arrayBuffer" | "bytes" | "blob") {
-            return false;
-        }
-        let headers = response.headers();
-        let length = (response.type_() == ResponseType::Basic
-            && headers.get("content-encoding").ok().flatten().is_none())
-        .then(|| headers.get("content-length").ok().flatten())
-        .flatten()
-        .and_then(|length| length.trim().parse::<u64>().ok());
-        match (length, self.cell.open.borrow_mut().as_mut()) {
-            (Some(length), Some(open)) => {
-                open.exact_length = Some(length);
-                false
-            }
-            _ => true,
-        }
-    }
-
-    /// A whole-body method served natively resolved; `size` is its value's size when it has one.
+    /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`).
+    /// For `text`, `json` and `formData` the size is `Content-Length` when that is the decoded size (a same-origin
+    /// response, so `Content-Encoding` is visible, with no content coding), else the resource-timing entry's
+    /// `decodedBodySize`, else unknown, and the span says so in `fetchspan.response.size_source`.
     #[wasm_bindgen(js_name = readNatively)]
-    pub fn read_natively(&self, size: Option<f64>) {
-        let exact = self.cell.open.borrow().as_ref().and_then(|open| open.exact_length);
-        let bytes = size.map(|size| size as u64).or(exact);
-        self.cell.end(EndReason::Completed, |record| {
-            record.attributes.set(semconv::BODY_READ, Value::string("native".into()));
-            if let Some(bytes) = bytes {
+    pub fn read_natively(&self, response: &Response, size: Option<f64>) {
+        let (start_ms, url) = match self.cell.open.borrow().as_ref() {
+            Some(open) => (open.record.start_ms, open.record.attributes.get(semconv::URL_FULL).cloned()),
+            None => return,
+        };
+        let known = match size {
+            Some(size) => Some((size as u64, "value")),
+            None => decoded_length(response).map(|length| (length, "content-length")).or_else(|| {
+                let Some(Value::Str(url)) = url else { return None };
+                self.cell.tracer.resource_size(&url, start_ms).map(|size| (size, "resource-timing"))
+            }),
+        };
+        self.cell.end(EndReason::Completed, |record| match known {
+            Some((bytes, source)) => {
                 record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+                record.attributes.set(semconv::SIZE_SOURCE, Value::string(source.into()));
             }
+            None => record.attributes.set(semconv::SIZE_SOURCE, Value::string("unknown".into())),
         });
     }
 

@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use crate::options::Options;
 use crate::patch::Patches;
 use crate::record::SpanRecord;
+use crate::timing::ResourceTimings;
 
 thread_local! {
     static INSTALLED: RefCell<Option<Installation>> = const { RefCell::new(None) };
@@ -41,9 +42,16 @@ pub struct TracerCore {
     pub options: Options,
     /// Counters.
     pub stats: Stats,
+    /// Resource timing, for the size of bodies read natively; released at uninstall.
+    timings: RefCell<Option<ResourceTimings>>,
 }
 
 impl TracerCore {
+    /// The decoded size of `url`'s body from its resource-timing entry, when one is visible.
+    pub fn resource_size(&self, url: &str, start_ms: f64) -> Option<u64> {
+        self.timings.borrow().as_ref()?.decoded_body_size(url, start_ms)
+    }
+
     /// Takes a finished span: counts it and hands it to `onSpanEnd`.
     pub fn finish(&self, record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
@@ -72,7 +80,11 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         .into());
     }
     let options = Options::parse(&options).map_err(|message| JsValue::from(js_sys::TypeError::new(&message)))?;
-    let core = Rc::new(TracerCore { options, stats: Stats::default() });
+    let core = Rc::new(TracerCore {
+        options,
+        stats: Stats::default(),
+        timings: RefCell::new(ResourceTimings::observe()),
+    });
     let patches = Patches::install(&core)?;
     INSTALLED.set(Some(Installation { core: core.clone(), _patches: patches }));
     Ok(Tracer { core })
@@ -108,7 +120,9 @@ impl Tracer {
         let installation = INSTALLED.with_borrow_mut(|installed| {
             installed.take_if(|installation| Rc::ptr_eq(&installation.core, &self.core))
         });
-        drop(installation);
+        if let Some(installation) = installation {
+            installation.core.timings.take();
+        }
         Promise::resolve(&JsValue::UNDEFINED)
     }
 }

@@ -186,9 +186,13 @@ async function observe(response) {
 
 /** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
 async function sameAsNative(what, steps, options) {
-  const native = await outcome(steps);
+  const bounded = (mode) => Promise.race([
+    outcome(steps),
+    sleep(15_000).then(() => { throw new Error(`${what}: did not settle within 15 s ${mode}`); }),
+  ]);
+  const native = await bounded('natively');
   const { spans, tracer } = traced(options);
-  const instrumented = await outcome(steps);
+  const instrumented = await bounded('instrumented');
   equal(instrumented, native, `${what} (instrumented vs native)`);
   await until(() => tracer.stats().open === 0, `${what}: every span ended`);
   await uninstall(tracer);
@@ -386,7 +390,9 @@ const SCENARIOS = {
           const reader = r.body.getReader();
           await reader.read();
           c.abort();
-          for (;;) await reader.read();
+          for (;;) {
+            if ((await reader.read()).done) throw new Error('the stream closed instead of failing');
+          }
         },
         end: 'aborted', part: '/stream?id=abort',
       },
@@ -405,9 +411,12 @@ const SCENARIOS = {
       },
       alreadyAborted: { steps: () => fetch(`${SERVER}/bytes?n=1&x=9`, { signal: AbortSignal.abort() }), end: 'aborted', part: '/bytes?n=1&x=9' },
       badUrl: { steps: () => fetch('http://[bad'), end: 'error', part: 'http://[bad' },
+      // WPT error-after-response: headers, then the connection fails before any body byte; the app holds a reader
+      // but never reads. (Once a chunk is in flight to an app that never reads, pipeTo waits for that write before
+      // it propagates the failure: a documented difference.)
       readerClosedAfterLateError: {
         steps: async () => {
-          const reader = (await fetch(`${SERVER}/reset?x=3`)).body.getReader();
+          const reader = (await fetch(`${SERVER}/reset?x=3&chunks=0`)).body.getReader();
           return reader.closed;
         },
         end: 'error', part: '/reset?x=3',
@@ -445,13 +454,17 @@ const SCENARIOS = {
 
   async noPerRequestLeak() {
     const { tracer } = traced();
+    // 16 at a time, half read as a stream and half with text(); a GC every 1,000 lets finalizers run, so the
+    // high-water mark measures what accumulates, not how late the collector happens to run.
     const requests = async (count, signal) => {
       let next = 0;
       const worker = async () => {
         while (next < count) {
-          next++;
+          const n = next++;
+          if (n % 1000 === 0) collect();
           const r = await fetch(`${SERVER}/bytes?n=16`, signal ? { signal } : undefined);
-          await r.text();
+          if (n % 2) await r.text();
+          else await readAll(r.body);
         }
       };
       await Promise.all(Array.from({ length: 16 }, worker));
@@ -524,13 +537,20 @@ const SCENARIOS = {
       check(globalThis.fetch !== before.fetch, 'installed');
       await uninstall(tracer);
     };
-    for (let i = 0; i < 200; i++) await cycle();
-    collect();
-    await sleep(50);
+    const cycles = async (count) => {
+      for (let i = 0; i < count; i++) {
+        if (i % 100 === 0) {
+          collect();
+          await sleep(10);
+        }
+        await cycle();
+      }
+      collect();
+      await sleep(50);
+    };
+    await cycles(1000);
     const warm = wasmMemory.buffer.byteLength;
-    for (let i = 0; i < 1000; i++) await cycle();
-    collect();
-    await sleep(50);
+    await cycles(1000);
     check(same(snapshot(), before), 'fetch and Response.prototype restored exactly');
     equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 install/uninstall cycles');
 
