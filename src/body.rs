@@ -64,8 +64,16 @@ impl CountingTransformer {
 #[wasm_bindgen]
 impl CountingTransformer {
     /// Counts a chunk and passes the very same chunk on.
-    pub fn transform(&self, chunk: JsValue, controller: &TransformStreamDefaultController) -> Result<(), JsValue> {
-        if self.span.progress.record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length()) {
+    pub fn transform(
+        &self,
+        chunk: JsValue,
+        controller: &TransformStreamDefaultController,
+    ) -> Result<(), JsValue> {
+        if self
+            .span
+            .progress
+            .record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length())
+        {
             self.span.first_byte();
         }
         controller.enqueue_with_chunk(&chunk)

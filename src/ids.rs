@@ -25,7 +25,10 @@ impl SpanContext {
             get_random_values(&mut bytes);
             let (trace, span) = bytes.split_at(16);
             if trace.iter().any(|b| *b != 0) && span.iter().any(|b| *b != 0) {
-                let mut context = SpanContext { trace_id: [0; 16], span_id: [0; 8] };
+                let mut context = SpanContext {
+                    trace_id: [0; 16],
+                    span_id: [0; 8],
+                };
                 context.trace_id.copy_from_slice(trace);
                 context.span_id.copy_from_slice(span);
                 return context;

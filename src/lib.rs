@@ -8,16 +8,18 @@
 //! 3. [`body`] — a body read as a stream goes through a pass-through `TransformStream` whose transformer counts
 //!    bytes; whole-body methods are served natively, their size taken from the value, `Content-Length` or
 //!    resource timing.
-//! 4. [`tracer`] — the finished span goes to `onSpanEnd` and to the exporter.
+//! 4. [`export`] — the finished span goes to `onSpanEnd` ([`tracer`]) and is exported as OTLP/HTTP JSON in
+//!    bounded batches, with retries, a flush with a deadline, and a keepalive flush when the page is hidden.
 
 pub mod body;
 mod clock;
+pub mod export;
 pub mod ids;
 pub mod options;
 pub mod patch;
 pub mod record;
-pub mod semconv;
 mod registration;
+pub mod semconv;
 pub mod span;
 mod timing;
 pub mod tracer;

@@ -49,7 +49,9 @@ pub struct Patches {
 impl Patches {
     /// Patches the global scope; fails, with nothing patched, when `fetch` can't be replaced.
     pub fn install(tracer: &Rc<TracerCore>) -> Result<Patches, JsValue> {
-        let hooks = FetchHooks { tracer: Rc::downgrade(tracer) };
+        let hooks = FetchHooks {
+            tracer: Rc::downgrade(tracer),
+        };
         install_patches(&js_sys::global(), hooks).map(|handle| Patches { handle })
     }
 
@@ -106,7 +108,11 @@ fn read_request(input: &JsValue, init: &JsValue) -> Option<RequestInfo> {
         Some(request) => request.url(),
         None => {
             let text = to_js_string(input).ok()?;
-            String::from(if text.length() > MAX_URL_CHARS { text.slice(0, MAX_URL_CHARS) } else { text })
+            String::from(if text.length() > MAX_URL_CHARS {
+                text.slice(0, MAX_URL_CHARS)
+            } else {
+                text
+            })
         }
     };
     let signal = property(init, "signal")
@@ -116,12 +122,19 @@ fn read_request(input: &JsValue, init: &JsValue) -> Option<RequestInfo> {
         Some(url) => (url.href(), server_of(&url)),
         None => (raw, None),
     };
-    Some(RequestInfo { method, url, server, signal })
+    Some(RequestInfo {
+        method,
+        url,
+        server,
+        signal,
+    })
 }
 
 /// Resolves `raw` like `fetch` does (against the document's base URL) and redacts credentials.
 fn resolve(raw: &str) -> Option<Url> {
-    let url = Url::new(raw).ok().or_else(|| Url::new_with_base(raw, &base_url()?).ok())?;
+    let url = Url::new(raw)
+        .ok()
+        .or_else(|| Url::new_with_base(raw, &base_url()?).ok())?;
     if !url.username().is_empty() {
         url.set_username("REDACTED");
     }
@@ -146,7 +159,13 @@ fn server_of(url: &Url) -> Option<(String, u16)> {
         _ => return None,
     };
     let port = url.port().parse().unwrap_or(default_port);
-    Some((url.hostname().trim_start_matches('[').trim_end_matches(']').to_owned(), port))
+    Some((
+        url.hostname()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port,
+    ))
 }
 
 /// Reads `name` of `object` when it is an object and the property is set.
@@ -154,5 +173,7 @@ fn property(object: &JsValue, name: &str) -> Option<JsValue> {
     if !object.is_object() {
         return None;
     }
-    js_sys::Reflect::get(object, &JsValue::from_str(name)).ok().filter(|value| !value.is_undefined())
+    js_sys::Reflect::get(object, &JsValue::from_str(name))
+        .ok()
+        .filter(|value| !value.is_undefined())
 }

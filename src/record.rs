@@ -151,7 +151,11 @@ impl SpanRecord {
         set(&span, "startTime", &self.start_ms.into());
         set(&span, "endTime", &self.end_ms.into());
         set(&span, "durationMs", &(self.end_ms - self.start_ms).into());
-        set(&span, "status", &(if self.error { "error" } else { "unset" }).into());
+        set(
+            &span,
+            "status",
+            &(if self.error { "error" } else { "unset" }).into(),
+        );
         set(&span, "endReason", &self.end_reason.as_str().into());
         set(&span, "attributes", &self.attributes.to_js());
         let events = Array::new();
@@ -179,7 +183,9 @@ mod tests {
     #[test]
     fn long_strings_are_cut_at_a_char_boundary() {
         let long = "é".repeat(MAX_ATTRIBUTE_LENGTH);
-        let Value::Str(cut) = Value::string(long) else { unreachable!() };
+        let Value::Str(cut) = Value::string(long) else {
+            unreachable!()
+        };
         assert!(cut.len() <= MAX_ATTRIBUTE_LENGTH && cut.len() >= MAX_ATTRIBUTE_LENGTH - 1);
         assert!(cut.chars().all(|c| c == 'é'));
     }

@@ -25,19 +25,29 @@ pub struct EventListener {
 
 impl EventListener {
     /// Adds `callback` as a listener for `event_type` on `target`.
-    pub fn new(target: &EventTarget, event_type: &'static str, callback: impl FnMut(Event) + 'static) -> Self {
+    pub fn new(
+        target: &EventTarget,
+        event_type: &'static str,
+        callback: impl FnMut(Event) + 'static,
+    ) -> Self {
         let callback = Closure::<dyn FnMut(Event)>::new(callback);
         // Adding a listener only fails for a target that isn't one; the listener then simply never fires.
-        let _ = target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
-        EventListener { target: target.clone(), event_type, callback }
+        let _ =
+            target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
+        EventListener {
+            target: target.clone(),
+            event_type,
+            callback,
+        }
     }
 }
 
 impl Drop for EventListener {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.event_type, self.callback.as_ref().unchecked_ref());
+        let _ = self.target.remove_event_listener_with_callback(
+            self.event_type,
+            self.callback.as_ref().unchecked_ref(),
+        );
     }
 }
 
@@ -57,7 +67,10 @@ impl Timeout {
             }
         });
         let id = set_timeout(callback.as_ref().unchecked_ref(), ms);
-        Timeout { id, _callback: callback }
+        Timeout {
+            id,
+            _callback: callback,
+        }
     }
 }
 

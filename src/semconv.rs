@@ -32,12 +32,18 @@ pub const EVENT_FIRST_BYTE: &str = "response.first_byte";
 /// Methods the fetch spec upper-cases whatever case they come in.
 const NORMALIZED_BY_FETCH: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 /// Methods the semantic conventions know; anything else is reported as `_OTHER`.
-const KNOWN: [&str; 9] = ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"];
+const KNOWN: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
 
 /// The method as the semantic conventions report it, and the original when that differs.
 pub fn method(given: &str) -> (&'static str, Option<String>) {
     let upper = given.to_ascii_uppercase();
-    let sent = if NORMALIZED_BY_FETCH.contains(&upper.as_str()) { upper.as_str() } else { given };
+    let sent = if NORMALIZED_BY_FETCH.contains(&upper.as_str()) {
+        upper.as_str()
+    } else {
+        given
+    };
     match KNOWN.iter().find(|known| **known == sent) {
         Some(known) if sent == given => (known, None),
         Some(known) => (known, Some(given.to_owned())),

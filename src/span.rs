@@ -56,13 +56,19 @@ struct OpenSpan {
 impl SpanCell {
     /// The signal's reason, once the request's signal has aborted.
     pub(crate) fn abort_reason(&self) -> Option<JsValue> {
-        self.signal.as_ref().filter(|signal| signal.aborted()).map(AbortSignal::reason)
+        self.signal
+            .as_ref()
+            .filter(|signal| signal.aborted())
+            .map(AbortSignal::reason)
     }
 
     /// Records the `response.first_byte` event.
     pub(crate) fn first_byte(&self) {
         if let Some(open) = self.open.borrow_mut().as_mut() {
-            open.record.events.push(Event { name: semconv::EVENT_FIRST_BYTE, time_ms: now_ms() });
+            open.record.events.push(Event {
+                name: semconv::EVENT_FIRST_BYTE,
+                time_ms: now_ms(),
+            });
         }
     }
 
@@ -70,9 +76,15 @@ impl SpanCell {
     pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>) {
         let (bytes, chunks) = (self.progress.bytes(), self.progress.chunks());
         self.end(reason, |record| {
-            record.attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
-            record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
-            record.attributes.set(semconv::CHUNKS, Value::Int(chunks as i64));
+            record
+                .attributes
+                .set(semconv::SIZE_SOURCE, Value::string("stream".into()));
+            record
+                .attributes
+                .set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+            record
+                .attributes
+                .set(semconv::CHUNKS, Value::Int(chunks as i64));
             if let Some(error) = error {
                 mark_error(record, error_name(error));
             }
@@ -81,13 +93,22 @@ impl SpanCell {
 
     /// Ends the span once; later calls do nothing.
     fn end(&self, reason: EndReason, finish: impl FnOnce(&mut SpanRecord)) {
-        let Some(open) = self.open.borrow_mut().take() else { return };
-        let OpenSpan { mut record, _abort_listener, idle_timer, .. } = *open;
+        let Some(open) = self.open.borrow_mut().take() else {
+            return;
+        };
+        let OpenSpan {
+            mut record,
+            _abort_listener,
+            idle_timer,
+            ..
+        } = *open;
         // The span's registrations go first: nothing of it stays registered once it has ended.
         drop((_abort_listener, idle_timer));
         record.end_ms = now_ms();
         record.end_reason = reason;
-        record.attributes.set(semconv::END_REASON, Value::string(reason.as_str().into()));
+        record
+            .attributes
+            .set(semconv::END_REASON, Value::string(reason.as_str().into()));
         finish(&mut record);
         self.tracer.finish(record);
         let on_untracked = self.on_untracked.take();
@@ -101,7 +122,9 @@ impl SpanCell {
     fn end_failed(&self, error: &JsValue) {
         match self.abort_reason() {
             Some(_) => self.end(EndReason::Aborted, |_| {}),
-            None => self.end(EndReason::Error, |record| mark_error(record, error_name(error))),
+            None => self.end(EndReason::Error, |record| {
+                mark_error(record, error_name(error))
+            }),
         }
     }
 
@@ -143,7 +166,13 @@ fn decoded_length(response: &Response) -> Option<u64> {
     if headers.get("content-encoding").ok().flatten().is_some() {
         return None;
     }
-    headers.get("content-length").ok().flatten()?.trim().parse().ok()
+    headers
+        .get("content-length")
+        .ok()
+        .flatten()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn error_name(error: &JsValue) -> String {
@@ -155,7 +184,9 @@ fn error_name(error: &JsValue) -> String {
 
 fn mark_error(record: &mut SpanRecord, error_type: String) {
     record.error = true;
-    record.attributes.set(semconv::ERROR_TYPE, Value::string(error_type));
+    record
+        .attributes
+        .set(semconv::ERROR_TYPE, Value::string(error_type));
 }
 
 /// One request's span, as `patch.js` holds it. Every method is safe to call after the span ended (it does nothing).
@@ -171,7 +202,10 @@ impl RequestSpan {
         let mut attributes = Attributes::default();
         attributes.set(semconv::HTTP_REQUEST_METHOD, Value::string(method.into()));
         if let Some(original) = original {
-            attributes.set(semconv::HTTP_REQUEST_METHOD_ORIGINAL, Value::string(original));
+            attributes.set(
+                semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+                Value::string(original),
+            );
         }
         attributes.set(semconv::URL_FULL, Value::string(request.url));
         if let Some((host, port)) = request.server {
@@ -218,14 +252,22 @@ impl RequestSpan {
         let status = response.status();
         let is_head = {
             let mut open = self.cell.open.borrow_mut();
-            let Some(open) = open.as_mut() else { return false };
+            let Some(open) = open.as_mut() else {
+                return false;
+            };
             let record = &mut open.record;
-            record.events.push(Event { name: semconv::EVENT_HEADERS, time_ms: now_ms() });
+            record.events.push(Event {
+                name: semconv::EVENT_HEADERS,
+                time_ms: now_ms(),
+            });
             match kind {
                 ResponseType::Opaque | ResponseType::Opaqueredirect => {}
                 ResponseType::Error => mark_error(record, "network_error".into()),
                 _ => {
-                    record.attributes.set(semconv::HTTP_RESPONSE_STATUS_CODE, Value::Int(i64::from(status)));
+                    record.attributes.set(
+                        semconv::HTTP_RESPONSE_STATUS_CODE,
+                        Value::Int(i64::from(status)),
+                    );
                     if status >= 400 {
                         mark_error(record, status.to_string());
                     }
@@ -233,7 +275,10 @@ impl RequestSpan {
             }
             open.is_head
         };
-        let opaque = matches!(kind, ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error);
+        let opaque = matches!(
+            kind,
+            ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
+        );
         if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
             self.cell.end(EndReason::NoBody, |_| {});
             return false;
@@ -270,22 +315,38 @@ impl RequestSpan {
     #[wasm_bindgen(js_name = readNatively)]
     pub fn read_natively(&self, response: &Response, size: Option<f64>) {
         let (start_ms, url) = match self.cell.open.borrow().as_ref() {
-            Some(open) => (open.record.start_ms, open.record.attributes.get(semconv::URL_FULL).cloned()),
+            Some(open) => (
+                open.record.start_ms,
+                open.record.attributes.get(semconv::URL_FULL).cloned(),
+            ),
             None => return,
         };
         let known = match size {
             Some(size) => Some((size as u64, "value")),
-            None => decoded_length(response).map(|length| (length, "content-length")).or_else(|| {
-                let Some(Value::Str(url)) = url else { return None };
-                self.cell.tracer.resource_size(&url, start_ms).map(|size| (size, "resource-timing"))
-            }),
+            None => decoded_length(response)
+                .map(|length| (length, "content-length"))
+                .or_else(|| {
+                    let Some(Value::Str(url)) = url else {
+                        return None;
+                    };
+                    self.cell
+                        .tracer
+                        .resource_size(&url, start_ms)
+                        .map(|size| (size, "resource-timing"))
+                }),
         };
         self.cell.end(EndReason::Completed, |record| match known {
             Some((bytes, source)) => {
-                record.attributes.set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
-                record.attributes.set(semconv::SIZE_SOURCE, Value::string(source.into()));
+                record
+                    .attributes
+                    .set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+                record
+                    .attributes
+                    .set(semconv::SIZE_SOURCE, Value::string(source.into()));
             }
-            None => record.attributes.set(semconv::SIZE_SOURCE, Value::string("unknown".into())),
+            None => record
+                .attributes
+                .set(semconv::SIZE_SOURCE, Value::string("unknown".into())),
         });
     }
 
@@ -300,4 +361,3 @@ impl RequestSpan {
         self.cell.end(EndReason::Abandoned, |_| {});
     }
 }
-

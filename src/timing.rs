@@ -12,7 +12,10 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit, PerformanceResourceTiming};
+use web_sys::{
+    PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit,
+    PerformanceResourceTiming,
+};
 
 use crate::clock;
 
@@ -40,21 +43,31 @@ impl ResourceTimings {
         let recent: Recent = Rc::default();
         let callback = {
             let recent = recent.clone();
-            Closure::<dyn FnMut(PerformanceObserverEntryList)>::new(move |list: PerformanceObserverEntryList| {
-                keep(&recent, list.get_entries());
-            })
+            Closure::<dyn FnMut(PerformanceObserverEntryList)>::new(
+                move |list: PerformanceObserverEntryList| {
+                    keep(&recent, list.get_entries());
+                },
+            )
         };
         let observer = PerformanceObserver::new(callback.as_ref().unchecked_ref()).ok()?;
         let entry_types = js_sys::Array::of1(&JsValue::from_str("resource"));
         observer.observe(&PerformanceObserverInit::new(&entry_types));
-        Some(ResourceTimings { observer, recent, _callback: callback })
+        Some(ResourceTimings {
+            observer,
+            recent,
+            _callback: callback,
+        })
     }
 
     /// `decodedBodySize` of the newest unrestricted entry for `url` that started no earlier than `start_ms` (epoch).
     pub fn decoded_body_size(&self, url: &str, start_ms: f64) -> Option<u64> {
         keep(&self.recent, self.observer.take_records());
         let recent = self.recent.borrow();
-        recent.iter().rev().find(|entry| entry.url == url && entry.start_ms >= start_ms - 1.0).map(|entry| entry.decoded_body_size)
+        recent
+            .iter()
+            .rev()
+            .find(|entry| entry.url == url && entry.start_ms >= start_ms - 1.0)
+            .map(|entry| entry.decoded_body_size)
     }
 }
 

@@ -6,13 +6,19 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
 
+use crate::export::{Exporter, FlushResult};
 use crate::options::Options;
 use crate::patch::Patches;
 use crate::record::SpanRecord;
 use crate::timing::ResourceTimings;
+
+/// How long `uninstall()` waits for the final flush unless told otherwise.
+const UNINSTALL_FLUSH_MS: f64 = 1000.0;
 
 thread_local! {
     static INSTALLED: RefCell<Option<Installation>> = const { RefCell::new(None) };
@@ -32,7 +38,8 @@ pub struct Stats {
 impl Stats {
     /// Counts one failure of ours.
     pub fn count_failure(&self) {
-        self.passthrough_failures.set(self.passthrough_failures.get() + 1);
+        self.passthrough_failures
+            .set(self.passthrough_failures.get() + 1);
     }
 }
 
@@ -44,21 +51,28 @@ pub struct TracerCore {
     pub stats: Stats,
     /// Resource timing, for the size of bodies read natively; released at uninstall.
     timings: RefCell<Option<ResourceTimings>>,
+    exporter: Option<Rc<Exporter>>,
 }
 
 impl TracerCore {
     /// The decoded size of `url`'s body from its resource-timing entry, when one is visible.
     pub fn resource_size(&self, url: &str, start_ms: f64) -> Option<u64> {
-        self.timings.borrow().as_ref()?.decoded_body_size(url, start_ms)
+        self.timings
+            .borrow()
+            .as_ref()?
+            .decoded_body_size(url, start_ms)
     }
 
-    /// Takes a finished span: counts it and hands it to `onSpanEnd`.
+    /// Takes a finished span: counts it, hands it to `onSpanEnd`, and queues it for export.
     pub fn finish(&self, record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
         if let Some(hook) = &self.options.on_span_end {
             if hook.call1(&JsValue::UNDEFINED, &record.to_js()).is_err() {
                 self.stats.count_failure();
             }
+        }
+        if let Some(exporter) = &self.exporter {
+            exporter.enqueue(record);
         }
     }
 }
@@ -79,14 +93,32 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         )
         .into());
     }
-    let options = Options::parse(&options).map_err(|message| JsValue::from(js_sys::TypeError::new(&message)))?;
+    let mut options = Options::parse(&options)
+        .map_err(|message| JsValue::from(js_sys::TypeError::new(&message)))?;
+    // Exports go through the fetch in place before ours, so they are never traced.
+    let unpatched_fetch = Reflect::get(&js_sys::global(), &"fetch".into())?;
+    let exporter = match (
+        options.export.take(),
+        unpatched_fetch.dyn_into::<Function>(),
+    ) {
+        (Some(export), Ok(fetch)) => Some(Exporter::new(export, fetch)),
+        _ => None,
+    };
     let core = Rc::new(TracerCore {
         options,
         stats: Stats::default(),
         timings: RefCell::new(ResourceTimings::observe()),
+        exporter,
     });
     let patches = Patches::install(&core)?;
-    INSTALLED.set(Some(Installation { core: core.clone(), _patches: patches }));
+    // The page-lifecycle listeners go on only once nothing can fail any more.
+    if let Some(exporter) = &core.exporter {
+        exporter.listen_for_unload();
+    }
+    INSTALLED.set(Some(Installation {
+        core: core.clone(),
+        _patches: patches,
+    }));
     Ok(Tracer { core })
 }
 
@@ -98,31 +130,89 @@ pub struct Tracer {
 
 #[wasm_bindgen]
 impl Tracer {
-    /// `{ started, ended, open, passthroughFailures }`.
+    /// `{ started, ended, open, passthroughFailures, exported, dropped, rejected, exportFailures, retries, queued,
+    /// exportInFlight, keepaliveInFlight }`.
     pub fn stats(&self) -> JsValue {
         let stats = &self.core.stats;
+        let exporter = self.core.exporter.as_deref();
+        let export = |read: fn(&Exporter) -> u64| exporter.map_or(0, read);
         let object = Object::new();
         for (key, value) in [
             ("started", stats.started.get()),
             ("ended", stats.ended.get()),
             ("open", stats.started.get() - stats.ended.get()),
             ("passthroughFailures", stats.passthrough_failures.get()),
+            ("exported", export(|e| e.stats.exported.get())),
+            ("dropped", export(|e| e.stats.dropped.get())),
+            ("rejected", export(|e| e.stats.rejected.get())),
+            ("exportFailures", export(|e| e.stats.failed_batches.get())),
+            ("retries", export(|e| e.stats.retries.get())),
+            ("queued", export(|e| e.queued() as u64)),
+            ("exportInFlight", export(|e| u64::from(e.exporting()))),
+            (
+                "keepaliveInFlight",
+                export(|e| e.keepalive_in_flight() as u64),
+            ),
         ] {
             let _ = Reflect::set(&object, &key.into(), &(value as f64).into());
         }
         object.into()
     }
 
-    /// Restores `fetch` and `Response.prototype` (or leaves ours as a pass-through under a later wrapper) and
-    /// releases every listener and timer of the installation. Spans in flight still end. Calling it again, or on a
-    /// tracer that was already replaced, does nothing.
-    pub fn uninstall(&self) -> Promise {
+    /// Exports what is queued; resolves to `{ exported, dropped, timedOut }` by `timeoutMs` (default:
+    /// `exportTimeoutMs`) at the latest, with nothing of the flush left pending.
+    #[wasm_bindgen(js_name = forceFlush)]
+    pub fn force_flush(&self, timeout_ms: Option<f64>) -> Promise {
+        let exporter = self.core.exporter.clone();
+        future_to_promise(async move {
+            let result = match exporter {
+                Some(exporter) => {
+                    let timeout = timeout_ms.unwrap_or(exporter.export_timeout_ms());
+                    exporter.force_flush(timeout).await
+                }
+                None => FlushResult {
+                    exported: 0,
+                    dropped: 0,
+                    timed_out: false,
+                },
+            };
+            Ok(flush_result(&result))
+        })
+    }
+
+    /// Restores `fetch` and `Response.prototype` (or leaves ours as a pass-through under a later wrapper), flushes
+    /// by `timeoutMs` (default 1000), and releases every listener, timer and observer of the installation. Spans
+    /// in flight still end (and reach `onSpanEnd`). Calling it again, or on a tracer already replaced, does nothing.
+    pub fn uninstall(&self, timeout_ms: Option<f64>) -> Promise {
         let installation = INSTALLED.with_borrow_mut(|installed| {
             installed.take_if(|installation| Rc::ptr_eq(&installation.core, &self.core))
         });
-        if let Some(installation) = installation {
-            installation.core.timings.take();
-        }
-        Promise::resolve(&JsValue::UNDEFINED)
+        let Some(installation) = installation else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let Installation { core, _patches } = installation;
+        drop(_patches);
+        core.timings.take();
+        let exporter = core.exporter.clone();
+        future_to_promise(async move {
+            if let Some(exporter) = exporter {
+                exporter
+                    .shutdown(timeout_ms.unwrap_or(UNINSTALL_FLUSH_MS))
+                    .await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
+}
+
+fn flush_result(result: &FlushResult) -> JsValue {
+    let object = Object::new();
+    let _ = Reflect::set(
+        &object,
+        &"exported".into(),
+        &(result.exported as f64).into(),
+    );
+    let _ = Reflect::set(&object, &"dropped".into(), &(result.dropped as f64).into());
+    let _ = Reflect::set(&object, &"timedOut".into(), &result.timed_out.into());
+    object.into()
 }

@@ -7,7 +7,11 @@ use wasm_bindgen::JsCast;
 #[wasm_bindgen(module = "/tests/support/scenarios.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = runScenario)]
-    async fn run_scenario(name: &str, install: &js_sys::Function, memory: &JsValue) -> Result<JsValue, JsValue>;
+    async fn run_scenario(
+        name: &str,
+        install: &js_sys::Function,
+        memory: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// Runs scenario `name`; a scenario fails by throwing an `Error` whose message says what differed.
@@ -15,7 +19,13 @@ pub async fn run(name: &str) {
     let install = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(|options| {
         fetchspan::install(options).map(JsValue::from)
     });
-    if let Err(error) = run_scenario(name, install.as_ref().unchecked_ref(), &wasm_bindgen::memory()).await {
+    if let Err(error) = run_scenario(
+        name,
+        install.as_ref().unchecked_ref(),
+        &wasm_bindgen::memory(),
+    )
+    .await
+    {
         let message = js_sys::Reflect::get(&error, &"stack".into())
             .ok()
             .and_then(|stack| stack.as_string())

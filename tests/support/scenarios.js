@@ -204,7 +204,213 @@ async function sameAsNative(what, steps, options) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// Export: a strict OTLP receiver in the test server decodes every request with opentelemetry-proto.
+
+const received = async (tenant) => (await raw(`${SERVER}/c/${tenant}/received`)).json();
+const collector = (tenant, mode = 'ok', port = 47811) => `http://127.0.0.1:${port}/c/${tenant}/${mode}`;
+const allSpans = (report) => report.accepted.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+
+/** Ends `count` spans quickly: `data:` URLs need no server and are still traced. */
+async function makeSpans(count, tag = 'x') {
+  for (let i = 0; i < count; i++) await (await fetch(`data:text/plain,${tag}${i}`)).text();
+}
+
 const SCENARIOS = {
+
+  async exportsReachTheCollectorInStrictOtlpJson() {
+    const tenant = id('strict');
+    const { tracer, spans } = traced({ endpoint: collector(tenant), serviceName: 'shop', resource: { 'deployment.environment': 'test', build: 7 }, scheduledDelayMs: 60_000 });
+    await (await fetch(`${SERVER}/bytes?n=10&x=one`)).text();
+    await readAll((await fetch(`${SERVER}/slow?chunks=2&x=two`)).body);
+    await fetch(`http://127.0.0.1:9/x=three`).catch(() => {});
+    await until(() => spans.length === 3, 'three spans');
+    const flushed = await tracer.forceFlush(5000);
+    equal(flushed, { exported: 3, dropped: 0, timedOut: false }, 'forceFlush result');
+    const report = await received(tenant);
+    equal(report.rejected, [], 'requests the strict decoder refused');
+    const got = allSpans(report);
+    equal(got.map((s) => s.spanId).sort(), spans.map((s) => s.spanId).sort(), 'span ids, as onSpanEnd saw them');
+    equal(got.map((s) => s.traceId).sort(), spans.map((s) => s.traceId).sort(), 'trace ids');
+    const two = got.find((s) => s.attributes.some((a) => a.key === 'url.full' && a.value.stringValue.includes('x=two')));
+    const attribute = (span, key) => span.attributes.find((a) => a.key === key)?.value;
+    equal(two.kind, 3, 'kind CLIENT');
+    equal(two.name, 'GET', 'name');
+    equal(attribute(two, 'http.response.status_code'), { intValue: '200' }, 'status code as an OTLP int');
+    equal(attribute(two, 'fetchspan.response.decoded_size'), { intValue: '2048' }, 'decoded size');
+    equal(attribute(two, 'http.request.method'), { stringValue: 'GET' }, 'method');
+    equal(two.events.map((e) => e.name), ['response.headers', 'response.first_byte'], 'events');
+    check(/^\d{19}$/.test(two.startTimeUnixNano) && BigInt(two.endTimeUnixNano) >= BigInt(two.startTimeUnixNano), 'nanosecond times');
+    const three = got.find((s) => s.attributes.some((a) => a.key === 'url.full' && a.value.stringValue.includes('x=three')));
+    equal(three.status.code, 2, 'an error span has status ERROR');
+    const resource = Object.fromEntries(report.accepted[0].resourceSpans[0].resource.attributes.map((a) => [a.key, a.value]));
+    equal(resource['service.name'], { stringValue: 'shop' }, 'service.name');
+    equal(resource['deployment.environment'], { stringValue: 'test' }, 'resource attribute');
+    equal(resource['build'], { intValue: '7' }, 'integer resource attribute');
+    equal(resource['telemetry.sdk.name'], { stringValue: 'fetchspan' }, 'telemetry.sdk.name');
+    check(resource['telemetry.sdk.version'] && resource['telemetry.sdk.language'], 'sdk version and language');
+    equal(report.accepted[0].resourceSpans[0].scopeSpans[0].scope.name, 'fetchspan', 'instrumentation scope');
+    equal(tracer.stats().started, 3, 'the export requests were not traced');
+  },
+
+  async collectorDownKeepsExactlyTheQueueBoundThenDelivers() {
+    const tenant = id('down');
+    await raw(`${SERVER}/collector?up=0`);
+    const { tracer } = traced({ endpoint: collector(tenant, 'ok', 47812), maxQueueSize: 20, maxExportBatchSize: 10, scheduledDelayMs: 50 });
+    await makeSpans(50);
+    await until(() => tracer.stats().ended === 50, '50 spans');
+    const stats = tracer.stats();
+    equal(stats.dropped, 30, 'spans dropped beyond the queue bound (queued and in flight count together)');
+    await sleep(300);
+    await raw(`${SERVER}/collector?up=1`);
+    const flushed = await tracer.forceFlush(10_000);
+    equal(flushed.timedOut, false, 'flush finished once the collector came back');
+    const report = await received(tenant);
+    equal(report.rejected, [], 'strictly decoded');
+    equal(report.spans, 20, 'spans delivered: exactly the queue bound');
+    equal([tracer.stats().exported, tracer.stats().dropped, tracer.stats().queued], [20, 30, 0], 'exported, dropped, queued');
+    check(tracer.stats().retries >= 1, 'the failed attempts were retried');
+    await raw(`${SERVER}/collector?up=0`);
+  },
+
+  async retryAfterIsHonoured() {
+    const tenant = id('retry');
+    const { tracer } = traced({ endpoint: collector(tenant, 's503once'), scheduledDelayMs: 60_000 });
+    await makeSpans(2);
+    const flushed = await tracer.forceFlush(8000);
+    equal(flushed, { exported: 2, dropped: 0, timedOut: false }, 'flush after a 503');
+    const { attempts, spans } = await received(tenant);
+    equal(attempts.length, 2, 'attempts');
+    check(attempts[1] - attempts[0] >= 1000, `the retry waited ${attempts[1] - attempts[0]} ms, not Retry-After's 1 s`);
+    equal(spans, 2, 'delivered on the retry');
+    equal(tracer.stats().retries, 1, 'one retry');
+  },
+
+  async flushWithADeadlineLeavesNothingPending() {
+    const tenant = id('hang');
+    const { tracer } = traced({ endpoint: collector(tenant, 'hang'), scheduledDelayMs: 60_000 });
+    await makeSpans(3);
+    const started = performance.now();
+    const flushed = await tracer.forceFlush(200);
+    const took = performance.now() - started;
+    check(took < 1000, `forceFlush(200) took ${took.toFixed(0)} ms`);
+    equal(flushed.timedOut, true, 'timedOut');
+    const stats = tracer.stats();
+    equal([stats.exportInFlight, stats.queued, stats.exported], [0, 3, 0], 'after the flush: nothing in flight, spans back in the queue');
+    let report;
+    for (let i = 0; i < 100; i++) {
+      report = await received(tenant);
+      if (report.abandonedByClient >= 1 && report.hanging === 0) break;
+      await sleep(10);
+    }
+    equal([report.abandonedByClient, report.hanging], [1, 0], 'the server saw the export aborted');
+    const result = await tracer.uninstall(100).then(() => tracer.stats());
+    open.splice(open.indexOf(tracer), 1);
+    equal([result.exportInFlight, result.queued, result.dropped], [0, 0, 3], 'uninstall: nothing in flight, leftovers counted as dropped');
+  },
+
+  async badRequestIsNotRetried() {
+    const tenant = id('400');
+    const { tracer } = traced({ endpoint: collector(tenant, 's400'), scheduledDelayMs: 60_000 });
+    await makeSpans(4);
+    equal(await tracer.forceFlush(5000), { exported: 0, dropped: 4, timedOut: false }, 'flush against a 400');
+    equal((await received(tenant)).attempts.length, 1, 'attempts');
+    equal([tracer.stats().exportFailures, tracer.stats().retries], [1, 0], 'failures and retries');
+  },
+
+  async partialSuccessCountsRejectedSpans() {
+    const tenant = id('partial');
+    const { tracer } = traced({ endpoint: collector(tenant, 'partial'), scheduledDelayMs: 60_000 });
+    await makeSpans(5);
+    equal(await tracer.forceFlush(5000), { exported: 3, dropped: 0, timedOut: false }, 'flush with a partial success');
+    equal(tracer.stats().rejected, 2, 'rejected spans');
+  },
+
+  async aBurstOfSpansStaysBounded() {
+    const tenant = id('burst');
+    const { tracer } = traced({ endpoint: collector(tenant), scheduledDelayMs: 60_000, maxQueueSize: 2048, maxExportBatchSize: 2048 });
+    await tracer.forceFlush(1000);
+    const before = wasmMemory.buffer.byteLength;
+    let peakQueued = 0;
+    for (let i = 0; i < 10_000; i += 500) {
+      await makeSpans(500, `b${i}-`);
+      peakQueued = Math.max(peakQueued, tracer.stats().queued);
+    }
+    check(peakQueued <= 2048, `queued peaked at ${peakQueued}`);
+    equal(tracer.stats().ended, 10_000, 'spans ended');
+    const grown = wasmMemory.buffer.byteLength - before;
+    await tracer.forceFlush(10_000);
+    const stats = tracer.stats();
+    equal(stats.exported + stats.dropped, 10_000, 'every span exported or counted as dropped');
+    equal((await received(tenant)).spans, stats.exported, 'the collector got what was counted as exported');
+    check(grown <= 8 * MiB, `wasm memory grew ${(grown / MiB).toFixed(1)} MiB for a 10,000-span burst`);
+  },
+
+  async hiddenPageFlushesWithKeepaliveWithinTheBudget() {
+    const tenant = id('unload');
+    const sent = [];
+    const spy = function fetch(url, init) {
+      if (String(url).includes('/v1/traces')) sent.push({ keepalive: init?.keepalive === true, bytes: init.body.length });
+      return nativeFetch.call(this, url, init);
+    };
+    globalThis.fetch = spy;
+    try {
+      const { tracer } = traced({ endpoint: collector(tenant), scheduledDelayMs: 60_000 });
+      const long = 'p'.repeat(1500);
+      for (let i = 0; i < 120; i++) await (await fetch(`data:text/plain,${long}${i}`)).text();
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      delete document.visibilityState;
+      check(sent.length >= 2, `the queue (about 120 spans of 1.5 KB) was split into keepalive requests: ${JSON.stringify(sent)}`);
+      check(sent.every((r) => r.keepalive && r.bytes <= 60_000), `every request keepalive and at most 60 KB: ${JSON.stringify(sent)}`);
+      check(sent.length <= 8 && sent.reduce((n, r) => n + r.bytes, 0) <= 60_000, 'within 60 KB and 8 requests in flight');
+      check(tracer.stats().queued > 0, 'what did not fit stays queued');
+      await until(() => tracer.stats().keepaliveInFlight === 0, 'keepalive requests done');
+      const report = await received(tenant);
+      equal(report.rejected, [], 'strictly decoded');
+      equal(report.spans, tracer.stats().exported, 'the collector got what was counted as exported');
+      check(report.spans > 0, 'spans arrived');
+    } finally {
+      globalThis.fetch = nativeFetch;
+    }
+  },
+
+  async installAndUninstallWithAnExporterLeaveNothingBehind() {
+    let listeners = 0;
+    const counted = [document, globalThis];
+    const originals = counted.map((target) => [target.addEventListener, target.removeEventListener]);
+    counted.forEach((target, i) => {
+      target.addEventListener = function (...args) { listeners++; return originals[i][0].apply(this, args); };
+      target.removeEventListener = function (...args) { listeners--; return originals[i][1].apply(this, args); };
+    });
+    try {
+      const cycle = async () => {
+        const { tracer } = traced({ endpoint: collector(id('cycle')) });
+        await uninstall(tracer);
+      };
+      for (let i = 0; i < 300; i++) {
+        if (i % 100 === 0) collect();
+        await cycle();
+      }
+      collect();
+      await sleep(50);
+      const warm = wasmMemory.buffer.byteLength;
+      for (let i = 0; i < 1000; i++) {
+        if (i % 100 === 0) {
+          collect();
+          await sleep(5);
+        }
+        await cycle();
+      }
+      equal(listeners, 0, 'page listeners left after 1,300 install/uninstall cycles');
+      equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 more cycles');
+    } finally {
+      counted.forEach((target, i) => {
+        target.addEventListener = originals[i][0];
+        target.removeEventListener = originals[i][1];
+      });
+    }
+  },
   async endlessStreamKeepsMemoryFlatAndTheCloneControlDoesNot() {
     const pid = await findRenderer();
     const baseline = await endlessRead(pid, raw, 'uninstrumented', 512);

@@ -19,7 +19,10 @@ pub struct Request {
 impl Request {
     /// A query parameter parsed as a number.
     pub fn number(&self, name: &str, default: u64) -> u64 {
-        self.query.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.query
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 }
 
@@ -36,7 +39,12 @@ pub const COMMON_HEADERS: &str = "Access-Control-Allow-Origin: *\r\nAccess-Contr
 Cross-Origin-Resource-Policy: cross-origin\r\nTiming-Allow-Origin: *\r\nCache-Control: no-store\r\n";
 
 /// Writes a whole response with a Content-Length body.
-pub fn respond(stream: &mut TcpStream, status: u16, extra_headers: &str, body: &[u8]) -> io::Result<()> {
+pub fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    extra_headers: &str,
+    body: &[u8],
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} {}\r\n{COMMON_HEADERS}{extra_headers}Content-Length: {}\r\n\r\n",
         reason(status),
@@ -99,9 +107,12 @@ where
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     loop {
-        let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+        let Some(request) = read_request(&mut reader)? else {
+            return Ok(());
+        };
         if request.method == "OPTIONS" {
-            let allow = format!(
+            let allow =
+                format!(
                 "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, HEAD, PATCH, OPTIONS\r\n\
                  Access-Control-Allow-Headers: {}\r\nAccess-Control-Max-Age: 600\r\n",
                 request.headers.get("access-control-request-headers").map_or("*", String::as_str)
@@ -109,7 +120,10 @@ where
             respond(&mut writer, 204, &allow, b"")?;
             continue;
         }
-        let close = request.headers.get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close = request
+            .headers
+            .get("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         match handler(&request, &mut writer)? {
             Outcome::Done if !close => writer.flush()?,
             _ => return Ok(()),
@@ -139,7 +153,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
         }
     }
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -149,7 +166,13 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.to_owned(), percent_decode(v)))
         .collect();
-    Ok(Some(Request { method, path: path.to_owned(), query, headers, body }))
+    Ok(Some(Request {
+        method,
+        path: path.to_owned(),
+        query,
+        headers,
+        body,
+    }))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -158,16 +181,14 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    i += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             other => out.push(other),
         }

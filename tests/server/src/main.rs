@@ -43,8 +43,15 @@ fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).expect("--port takes a number"),
-            "--static" => static_dirs.push(PathBuf::from(args.next().expect("--static takes a folder"))),
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("--port takes a number")
+            }
+            "--static" => {
+                static_dirs.push(PathBuf::from(args.next().expect("--static takes a folder")))
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -86,11 +93,19 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
         "/slow" => serve_slow(request, stream),
         "/status" => {
             let code = request.number("code", 200) as u16;
-            let body: &[u8] = if matches!(code, 204 | 304) { b"" } else { b"status body" };
+            let body: &[u8] = if matches!(code, 204 | 304) {
+                b""
+            } else {
+                b"status body"
+            };
             respond(stream, code, "Content-Type: text/plain\r\n", body).map(|_| Outcome::Done)
         }
         "/redirect" => {
-            let to = request.query.get("to").cloned().unwrap_or_else(|| "/bytes?n=10".into());
+            let to = request
+                .query
+                .get("to")
+                .cloned()
+                .unwrap_or_else(|| "/bytes?n=10".into());
             respond(stream, 302, &format!("Location: {to}\r\n"), b"").map(|_| Outcome::Done)
         }
         "/reset" => {
@@ -106,17 +121,32 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
             Ok(Outcome::Close)
         }
         "/hang" => hang(stream, None),
-        "/wasm" => respond(stream, 200, "Content-Type: application/wasm\r\n", b"\0asm\x01\0\0\0").map(|_| Outcome::Done),
+        "/wasm" => respond(
+            stream,
+            200,
+            "Content-Type: application/wasm\r\n",
+            b"\0asm\x01\0\0\0",
+        )
+        .map(|_| Outcome::Done),
         "/json" => {
             let body = br#"{"ok":true,"items":[1,2,3]}"#;
             respond(stream, 200, json, body).map(|_| Outcome::Done)
         }
         "/echo" => {
-            let kind = request.headers.get("content-type").cloned().unwrap_or_else(|| "text/plain".into());
-            let extra = format!("Content-Type: {kind}\r\nX-Echo-Method: {}\r\n", request.method);
+            let kind = request
+                .headers
+                .get("content-type")
+                .cloned()
+                .unwrap_or_else(|| "text/plain".into());
+            let extra = format!(
+                "Content-Type: {kind}\r\nX-Echo-Method: {}\r\n",
+                request.method
+            );
             respond(stream, 200, &extra, &request.body).map(|_| Outcome::Done)
         }
-        "/rss" => respond(stream, 200, json, renderer_rss().to_string().as_bytes()).map(|_| Outcome::Done),
+        "/rss" => {
+            respond(stream, 200, json, renderer_rss().to_string().as_bytes()).map(|_| Outcome::Done)
+        }
         "/collector" => {
             let up = request.query.get("up").is_some_and(|v| v == "1");
             switch_collector(state, up);
@@ -138,13 +168,21 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
             respond(stream, 200, json, report.to_string().as_bytes()).map(|_| Outcome::Done)
         }
         [tenant, mode, "v1", "traces"] if request.method == "POST" => {
-            let attempts_before = state.receiver.report(tenant)["attempts"].as_array().map_or(0, Vec::len);
-            let decoded = state.receiver.receive(tenant, &request.body);
+            let attempts_before = state.receiver.report(tenant)["attempts"]
+                .as_array()
+                .map_or(0, Vec::len);
+            let accepting = match *mode {
+                "hang" | "s400" => false,
+                "s503once" => attempts_before > 0,
+                _ => true,
+            };
+            let decoded = state.receiver.receive(tenant, &request.body, accepting);
             match (*mode, decoded) {
                 ("hang", _) => hang(stream, Some((state, tenant))),
                 ("s400", _) => respond(stream, 400, json, b"{}").map(|_| Outcome::Done),
                 ("s503once", _) if attempts_before == 0 => {
-                    respond(stream, 503, &format!("{json}Retry-After: 1\r\n"), b"{}").map(|_| Outcome::Done)
+                    respond(stream, 503, &format!("{json}Retry-After: 1\r\n"), b"{}")
+                        .map(|_| Outcome::Done)
                 }
                 (_, Err(reason)) => {
                     let body = serde_json::json!({ "error": reason });
@@ -176,7 +214,10 @@ fn switch_collector(state: &Arc<State>, up: bool) {
                 let Ok(connection) = connection else { continue };
                 let state = state.clone();
                 thread::spawn(move || {
-                    let _ = http::serve_connection(connection, &|r: &Request, s: &mut TcpStream| route(&state, r, s));
+                    let _ =
+                        http::serve_connection(connection, &|r: &Request, s: &mut TcpStream| {
+                            route(&state, r, s)
+                        });
                 });
             }
         });
@@ -188,7 +229,14 @@ fn switch_collector(state: &Arc<State>, up: bool) {
 /// Holds the request open without answering until the client leaves (or the time bound passes).
 fn hang(stream: &mut TcpStream, tenant: Option<(&State, &str)>) -> io::Result<Outcome> {
     if let Some((state, name)) = tenant {
-        state.receiver.tenants.lock().unwrap().entry(name.to_owned()).or_default().hanging += 1;
+        state
+            .receiver
+            .tenants
+            .lock()
+            .unwrap()
+            .entry(name.to_owned())
+            .or_default()
+            .hanging += 1;
     }
     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
     let started = Instant::now();
@@ -197,7 +245,11 @@ fn hang(stream: &mut TcpStream, tenant: Option<(&State, &str)>) -> io::Result<Ou
         match stream.read(&mut buffer) {
             Ok(0) => break true,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break true,
         }
         if started.elapsed() > MAX_SERVE {
@@ -219,19 +271,35 @@ fn hang(stream: &mut TcpStream, tenant: Option<(&State, &str)>) -> io::Result<Ou
 fn serve_stream(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let id = request.query.get("id").cloned().unwrap_or_default();
     let chunk = vec![b'x'; request.number("chunk", 64 * 1024) as usize];
-    state.streams.lock().unwrap().insert(id.clone(), StreamStat::default());
+    state
+        .streams
+        .lock()
+        .unwrap()
+        .insert(id.clone(), StreamStat::default());
     start_chunked(stream, "application/octet-stream")?;
     let started = Instant::now();
     let result = loop {
         if let Err(e) = write_chunk(stream, &chunk) {
             break Err(e);
         }
-        state.streams.lock().unwrap().entry(id.clone()).or_default().sent += chunk.len() as u64;
+        state
+            .streams
+            .lock()
+            .unwrap()
+            .entry(id.clone())
+            .or_default()
+            .sent += chunk.len() as u64;
         if started.elapsed() > MAX_SERVE {
             break Ok(());
         }
     };
-    state.streams.lock().unwrap().entry(id).or_default().closed_at = Some(Instant::now());
+    state
+        .streams
+        .lock()
+        .unwrap()
+        .entry(id)
+        .or_default()
+        .closed_at = Some(Instant::now());
     result.map(|_| Outcome::Close)
 }
 
@@ -243,7 +311,12 @@ fn serve_bytes(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome>
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(&body)?;
         let encoded = encoder.finish()?;
-        respond(stream, 200, "Content-Type: text/plain\r\nContent-Encoding: gzip\r\n", &encoded)?;
+        respond(
+            stream,
+            200,
+            "Content-Type: text/plain\r\nContent-Encoding: gzip\r\n",
+            &encoded,
+        )?;
     } else {
         respond(stream, 200, "Content-Type: text/plain\r\n", &body)?;
     }
@@ -266,7 +339,11 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
 
 fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result<Outcome> {
     let relative = path.trim_start_matches('/');
-    let relative = if relative.is_empty() { "index.html" } else { relative };
+    let relative = if relative.is_empty() {
+        "index.html"
+    } else {
+        relative
+    };
     if relative.split('/').any(|part| part == "..") {
         return respond(stream, 404, "", b"not found").map(|_| Outcome::Done);
     }
@@ -280,7 +357,8 @@ fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result
                 Some("css") => "text/css",
                 _ => "application/octet-stream",
             };
-            return respond(stream, 200, &format!("Content-Type: {kind}\r\n"), &body).map(|_| Outcome::Done);
+            return respond(stream, 200, &format!("Content-Type: {kind}\r\n"), &body)
+                .map(|_| Outcome::Done);
         }
     }
     respond(stream, 404, "", b"not found").map(|_| Outcome::Done)
@@ -291,13 +369,23 @@ fn renderer_rss() -> serde_json::Value {
     let mut renderers = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
             let cmdline = String::from_utf8_lossy(&cmdline);
             if !cmdline.contains("--type=renderer") {
                 continue;
             }
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
             let kib = status
                 .lines()
                 .find_map(|line| line.strip_prefix("RssAnon:"))

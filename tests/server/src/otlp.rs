@@ -34,11 +34,15 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn new() -> Self {
-        Receiver { tenants: Mutex::new(HashMap::new()), started: Instant::now() }
+        Receiver {
+            tenants: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+        }
     }
 
-    /// Records a POST and decodes it strictly; Ok(span count) or Err(reason).
-    pub fn receive(&self, tenant: &str, body: &[u8]) -> Result<usize, String> {
+    /// Records a POST and decodes it strictly; Ok(span count) or Err(reason). Only a request the collector is
+    /// going to accept (`accepting`) is kept as accepted.
+    pub fn receive(&self, tenant: &str, body: &[u8], accepting: bool) -> Result<usize, String> {
         let outcome = decode_strictly(body);
         let mut tenants = self.tenants.lock().unwrap();
         let entry = tenants.entry(tenant.to_owned()).or_default();
@@ -46,7 +50,9 @@ impl Receiver {
         entry.sizes.push(body.len());
         match outcome {
             Ok((value, spans)) => {
-                entry.accepted.push(value);
+                if accepting {
+                    entry.accepted.push(value);
+                }
                 Ok(spans)
             }
             Err(reason) => {
@@ -84,8 +90,8 @@ fn count_spans(request: &Value) -> usize {
 /// Decodes with opentelemetry-proto, then checks that every field sent survives a re-encode unchanged.
 pub fn decode_strictly(body: &[u8]) -> Result<(Value, usize), String> {
     let original: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let decoded: ExportTraceServiceRequest =
-        serde_json::from_slice(body).map_err(|e| format!("not an ExportTraceServiceRequest: {e}"))?;
+    let decoded: ExportTraceServiceRequest = serde_json::from_slice(body)
+        .map_err(|e| format!("not an ExportTraceServiceRequest: {e}"))?;
     let reencoded = serde_json::to_value(&decoded).map_err(|e| format!("re-encode failed: {e}"))?;
     contained(&original, &reencoded, "$")?;
     let spans = count_spans(&reencoded);
@@ -105,9 +111,11 @@ fn contained(sent: &Value, decoded: &Value, path: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            a.iter().zip(b).enumerate().try_for_each(|(i, (x, y))| contained(x, y, &format!("{path}[{i}]")))
-        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .try_for_each(|(i, (x, y))| contained(x, y, &format!("{path}[{i}]"))),
         (a, b) if a == b => Ok(()),
         (a, b) => Err(format!("{path}: sent {a}, decodes as {b}")),
     }
@@ -132,7 +140,9 @@ mod tests {
     #[test]
     fn an_unknown_field_is_rejected() {
         let bad = GOOD.replace("\"kind\":3", "\"kind\":3,\"colour\":\"red\"");
-        assert!(decode_strictly(bad.as_bytes()).unwrap_err().contains("colour"));
+        assert!(decode_strictly(bad.as_bytes())
+            .unwrap_err()
+            .contains("colour"));
     }
 
     #[test]
@@ -143,7 +153,10 @@ mod tests {
 
     #[test]
     fn a_base64_trace_id_is_rejected() {
-        let bad = GOOD.replace("5b8efff798038103d269b633813fc60c", "W47/95gDgQPSabYzgT/GDA==");
+        let bad = GOOD.replace(
+            "5b8efff798038103d269b633813fc60c",
+            "W47/95gDgQPSabYzgT/GDA==",
+        );
         assert!(decode_strictly(bad.as_bytes()).is_err());
     }
 }

@@ -1,0 +1,46 @@
+// The exporter's network glue: one POST with a deadline, and an abortable sleep. Every timer and listener here is
+// released whichever way the operation ends, so nothing of an export outlives it.
+
+/**
+ * POSTs `body` with the `fetch` captured before fetchspan patched it (so exports are never traced). Resolves to
+ * `{ status, retryAfterMs, text }` once the whole answer is read; rejects on a network error, on `signal`, or when
+ * `timeoutMs` passes.
+ */
+export async function post(fetch, url, headers, body, signal, timeoutMs, keepalive) {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const response = await fetch.call(globalThis, url, {
+    method: 'POST',
+    headers,
+    body,
+    keepalive,
+    credentials: 'omit',
+    signal: AbortSignal.any([signal, deadline]),
+  });
+  const text = await response.text();
+  return { status: response.status, retryAfterMs: retryAfterMs(response.headers.get('retry-after')), text };
+}
+
+/** `Retry-After` (seconds or an HTTP date) in milliseconds, or -1 when absent or unreadable. */
+function retryAfterMs(value) {
+  if (value === null) return -1;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? -1 : Math.max(0, date - Date.now());
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}

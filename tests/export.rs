@@ -1,0 +1,19 @@
+//! OTLP/HTTP JSON export against the test server's strict receiver (every request decoded with
+//! opentelemetry-proto): delivery, bounded queue, retries, deadlines, keepalive flush, and clean uninstall.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+scenarios! {
+    exports_reach_the_collector_in_strict_otlp_json => "exportsReachTheCollectorInStrictOtlpJson",
+    collector_down_keeps_exactly_the_queue_bound_then_delivers => "collectorDownKeepsExactlyTheQueueBoundThenDelivers",
+    retry_after_is_honoured => "retryAfterIsHonoured",
+    flush_with_a_deadline_leaves_nothing_pending => "flushWithADeadlineLeavesNothingPending",
+    bad_request_is_not_retried => "badRequestIsNotRetried",
+    partial_success_counts_rejected_spans => "partialSuccessCountsRejectedSpans",
+    a_burst_of_spans_stays_bounded => "aBurstOfSpansStaysBounded",
+    hidden_page_flushes_with_keepalive_within_the_budget => "hiddenPageFlushesWithKeepaliveWithinTheBudget",
+    install_and_uninstall_with_an_exporter_leave_nothing_behind => "installAndUninstallWithAnExporterLeaveNothingBehind",
+}

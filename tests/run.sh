@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every test: native unit tests (OTLP encoding checked with opentelemetry-proto, the
+# strict receiver), then the browser suites in headless Chromium against the test server on 127.0.0.1:47811.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== native tests"
+cargo test -q --workspace
+
+echo "== browser tests (headless Chromium)"
+source tests/server.sh 47811
+export CHROMEDRIVER=/usr/bin/chromedriver
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export WASM_BINDGEN_TEST_TIMEOUT=600
+cargo test --target wasm32-unknown-unknown --features fault-injection -- --nocapture
+echo "== all tests passed"

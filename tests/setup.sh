@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for fetchspan's build, tests, benchmark and demo. Idempotent: every step checks first
+# and skips what is already installed at the right version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+say() { printf 'setup: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  say "installing Chromium and ChromeDriver from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver
+fi
+
+if ! command -v wasm-pack >/dev/null 2>&1; then
+  say "installing wasm-pack (about 3 minutes)"
+  cargo install wasm-pack --locked
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen pinned in Cargo.toml (and so in Cargo.lock). Installed without
+# --locked: its lock file pins a crate version this registry lacks.
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$want" != "$have" ]; then
+  say "installing wasm-bindgen-cli $want (found: ${have:-none})"
+  cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  say "installing npm dev dependencies (playwright-core, binaryen)"
+  npm ci --no-audit --no-fund
+  touch node_modules
+fi
+say "ready"

@@ -1,0 +1,32 @@
+// Smoke test of the demo (www/demo.sh --check): clicks every action and checks that onSpanEnd and the embedded
+// collector saw the spans.
+import { chromium } from 'playwright-core';
+
+const url = process.argv[2];
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(url);
+  await page.waitForFunction(() => globalThis.demo);
+  for (const action of ['json', 'bytes', 'stream', 'abort', 'notFound', 'refused', 'head']) {
+    await page.click(`button[data-action=${action}]`);
+  }
+  await page.waitForFunction(() => globalThis.demo.seen.length >= 7, null, { timeout: 20_000 });
+  await page.click('button[data-action=flush]');
+  await page.waitForFunction(() => /collector: |spans in/.test(document.querySelector('#collector').textContent)
+    && Number(document.querySelector('#collector').textContent.split(' ')[0]) >= 7, null, { timeout: 20_000 });
+  const summary = await page.evaluate(() => ({
+    reasons: globalThis.demo.seen.map((s) => s.endReason).sort(),
+    collector: document.querySelector('#collector').textContent,
+  }));
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  console.log(`demo check passed: ${JSON.stringify(summary)}`);
+} finally {
+  await browser.close();
+}
