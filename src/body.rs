@@ -18,12 +18,19 @@ use crate::span::SpanCell;
 /// What the app has taken of a streamed body so far. Cells only, so a chunk never borrows the span.
 #[derive(Default)]
 pub struct BodyProgress {
+    streaming: Cell<bool>,
     bytes: Cell<u64>,
     chunks: Cell<u64>,
     disturbed: Cell<bool>,
 }
 
 impl BodyProgress {
+    /// Whether the body runs through a counting stream (then that stream ends the span, even if the app keeps
+    /// only the stream and lets the `Response` be collected).
+    pub fn streaming(&self) -> bool {
+        self.streaming.get()
+    }
+
     /// Decoded bytes counted so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.get()
@@ -57,6 +64,7 @@ pub struct CountingTransformer {
 
 impl CountingTransformer {
     pub(crate) fn new(span: Rc<SpanCell>) -> Self {
+        span.progress.streaming.set(true);
         CountingTransformer { span }
     }
 }

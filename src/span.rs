@@ -356,8 +356,11 @@ impl RequestSpan {
         self.cell.end_failed(&error);
     }
 
-    /// The app dropped the response: the garbage collector took it. Ends an open span as `abandoned`.
+    /// The garbage collector took the response. Unless its body runs through our stream (the app may hold just
+    /// the stream, which then ends the span), the body was dropped unread: the span ends as `abandoned`.
     pub fn collected(&self) {
-        self.cell.end(EndReason::Abandoned, |_| {});
+        if !self.cell.progress.streaming() {
+            self.cell.end(EndReason::Abandoned, |_| {});
+        }
     }
 }

@@ -439,10 +439,17 @@ const SCENARIOS = {
   async cancelClosesTheConnectionAndEndsSpanAsCancelled() {
     const { spans } = traced();
     const streamId = id('cancel');
-    const response = await fetch(`${SERVER}/stream?id=${streamId}`);
-    const reader = response.body.getReader();
+    // The app keeps only the reader: the Response itself may be collected mid-stream, which must not end the span.
+    const reader = await (async () => (await fetch(`${SERVER}/stream?id=${streamId}`)).body.getReader())();
     let read = 0;
-    while (read < 8 * MiB) read += (await reader.read()).value.byteLength;
+    for (let next = MiB; read < 8 * MiB;) {
+      read += (await reader.read()).value.byteLength;
+      if (read >= next) {
+        next += MiB;
+        collect();
+        await sleep(5);
+      }
+    }
     await reader.cancel();
     const cancelledAt = performance.now();
     const span = await spanFor(spans, streamId);
