@@ -1,5 +1,7 @@
 //! W3C trace-context ids drawn from `crypto.getRandomValues`.
 
+use std::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -20,9 +22,8 @@ pub struct SpanContext {
 impl SpanContext {
     /// A new root context with random ids.
     pub fn random() -> Self {
-        let mut bytes = [0u8; 24];
         loop {
-            get_random_values(&mut bytes);
+            let bytes = POOL.with_borrow_mut(Pool::take);
             let (trace, span) = bytes.split_at(16);
             if trace.iter().any(|b| *b != 0) && span.iter().any(|b| *b != 0) {
                 let mut context = SpanContext {
@@ -34,6 +35,36 @@ impl SpanContext {
                 return context;
             }
         }
+    }
+}
+
+/// Bytes per context.
+const CONTEXT_BYTES: usize = 24;
+/// Contexts drawn per `getRandomValues` call (one call per request cost more than the rest of the id work).
+const POOLED: usize = 32;
+
+thread_local! {
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; CONTEXT_BYTES * POOLED], used: POOLED }) };
+}
+
+struct Pool {
+    bytes: [u8; CONTEXT_BYTES * POOLED],
+    used: usize,
+}
+
+impl Pool {
+    fn take(&mut self) -> [u8; CONTEXT_BYTES] {
+        if self.used == POOLED {
+            get_random_values(&mut self.bytes);
+            self.used = 0;
+        }
+        let start = self.used * CONTEXT_BYTES;
+        self.used += 1;
+        let mut out = [0; CONTEXT_BYTES];
+        out.copy_from_slice(&self.bytes[start..start + CONTEXT_BYTES]);
+        // Used bytes are wiped, so no id can be drawn twice.
+        self.bytes[start..start + CONTEXT_BYTES].fill(0);
+        out
     }
 }
 

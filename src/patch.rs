@@ -7,6 +7,7 @@
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, JsString};
+use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, Request, Url};
@@ -75,7 +76,8 @@ pub struct FetchHooks {
 
 #[wasm_bindgen]
 impl FetchHooks {
-    /// Opens the span of `fetch(input, init)`, or returns undefined to leave the request alone.
+    /// Opens the span of `fetch(input, init)`, or returns undefined to leave the request alone (the span of a
+    /// request whose signal has already aborted is ended here).
     pub fn start(&self, input: JsValue, init: JsValue) -> Option<RequestSpan> {
         let tracer = self.tracer.upgrade()?;
         let request = read_request(&input, &init)?;
@@ -86,7 +88,10 @@ impl FetchHooks {
         if tracer.options.ignores(&request.url) {
             return None;
         }
-        Some(RequestSpan::start(tracer, request))
+        // An already-aborted signal is answered by the native promise itself, untouched (any reaction would
+        // delay it by a microtask): the span ends now.
+        let span = RequestSpan::start(tracer, request);
+        (!span.end_if_aborted()).then_some(span)
     }
 
     /// Something of ours failed; the request went on uninstrumented.
@@ -118,10 +123,8 @@ fn read_request(input: &JsValue, init: &JsValue) -> Option<RequestInfo> {
     let signal = property(init, "signal")
         .and_then(|signal| signal.dyn_into::<AbortSignal>().ok())
         .or_else(|| request.map(Request::signal));
-    let (url, server) = match resolve(&raw) {
-        Some(url) => (url.href(), server_of(&url)),
-        None => (raw, None),
-    };
+    let url = resolve(&raw).map_or(raw, |url| url.href());
+    let server = server_of(&url);
     Some(RequestInfo {
         method,
         url,
@@ -130,15 +133,21 @@ fn read_request(input: &JsValue, init: &JsValue) -> Option<RequestInfo> {
     })
 }
 
-/// Resolves `raw` like `fetch` does (against the document's base URL) and redacts credentials.
+/// Resolves `raw` like `fetch` does (against the document's base URL) and redacts credentials. Absolute http(s)
+/// URLs skip the base lookup; a relative one never goes through a failing `new URL(raw)` (a thrown exception
+/// costs more than the rest of the request's instrumentation).
 fn resolve(raw: &str) -> Option<Url> {
-    let url = Url::new(raw)
-        .ok()
-        .or_else(|| Url::new_with_base(raw, &base_url()?).ok())?;
-    if !url.username().is_empty() {
+    let absolute = ["http://", "https://"].iter().any(|scheme| {
+        raw.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    });
+    let url = if absolute {
+        Url::new(raw).ok()?
+    } else {
+        Url::new_with_base(raw, &base_url()?).ok()?
+    };
+    if !url.username().is_empty() || !url.password().is_empty() {
         url.set_username("REDACTED");
-    }
-    if !url.password().is_empty() {
         url.set_password("REDACTED");
     }
     Some(url)
@@ -152,16 +161,23 @@ fn base_url() -> Option<String> {
         .and_then(|base| base.as_string())
 }
 
-fn server_of(url: &Url) -> Option<(String, u16)> {
-    let default_port = match url.protocol().as_str() {
-        "http:" => 80,
-        "https:" => 443,
-        _ => return None,
+/// Host and port of a normalized http(s) `href`, read in Rust rather than through five URL getters.
+fn server_of(href: &str) -> Option<(String, u16)> {
+    let (default_port, rest) = if let Some(rest) = href.strip_prefix("http://") {
+        (80, rest)
+    } else {
+        (443, href.strip_prefix("https://")?)
     };
-    let port = url.port().parse().unwrap_or(default_port);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
+        _ => (host_port, default_port),
+    };
     Some((
-        url.hostname()
-            .trim_start_matches('[')
+        host.trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned(),
         port,
@@ -173,7 +189,31 @@ fn property(object: &JsValue, name: &str) -> Option<JsValue> {
     if !object.is_object() {
         return None;
     }
-    js_sys::Reflect::get(object, &JsValue::from_str(name))
+    js_sys::Reflect::get(object, &JsValue::from_str(intern(name)))
         .ok()
         .filter(|value| !value.is_undefined())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_of;
+
+    #[test]
+    fn host_and_port_come_from_the_normalized_href() {
+        assert_eq!(
+            server_of("http://127.0.0.1:47811/bytes?n=1"),
+            Some(("127.0.0.1".into(), 47811))
+        );
+        assert_eq!(
+            server_of("https://example.com/a:b"),
+            Some(("example.com".into(), 443))
+        );
+        assert_eq!(
+            server_of("http://REDACTED:REDACTED@example.com/"),
+            Some(("example.com".into(), 80))
+        );
+        assert_eq!(server_of("http://[::1]:8080/"), Some(("::1".into(), 8080)));
+        assert_eq!(server_of("http://[::1]/"), Some(("::1".into(), 80)));
+        assert_eq!(server_of("data:text/plain,x"), None);
+    }
 }

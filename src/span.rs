@@ -175,6 +175,14 @@ fn decoded_length(response: &Response) -> Option<u64> {
         .ok()
 }
 
+impl Drop for SpanCell {
+    /// Every handle of the span is gone (the app dropped the response and its stream, and the collector took
+    /// them) while the span is still open: its body was abandoned.
+    fn drop(&mut self) {
+        self.end(EndReason::Abandoned, |_| {});
+    }
+}
+
 fn error_name(error: &JsValue) -> String {
     js_sys::Reflect::get(error, &"name".into())
         .ok()
@@ -240,6 +248,15 @@ impl RequestSpan {
             }),
         }
     }
+
+    /// Ends the span as `aborted` if the request's signal has already fired; true if it did.
+    pub(crate) fn end_if_aborted(&self) -> bool {
+        let aborted = self.cell.abort_reason().is_some();
+        if aborted {
+            self.cell.end(EndReason::Aborted, |_| {});
+        }
+        aborted
+    }
 }
 
 #[wasm_bindgen]
@@ -287,7 +304,6 @@ impl RequestSpan {
         if let Some(open) = self.cell.open.borrow_mut().as_mut() {
             open._abort_listener = listener;
         }
-        self.cell.arm_idle_timer();
         self.cell.on_untracked.replace(Some(on_untracked));
         true
     }
@@ -297,8 +313,12 @@ impl RequestSpan {
         self.cell.end_failed(&error);
     }
 
-    /// A fresh transformer for the body's `TransformStream`.
+    /// A fresh transformer for the body's `TransformStream`. From here on, a body with no activity for the idle
+    /// timeout ends as `abandoned`. (An unread body needs no timer: the span ends when the app reads it, or as
+    /// `abandoned` when the `Response` is collected. The timer is per stream because a `setTimeout` per request
+    /// was the largest single cost of the whole-body fast path.)
     pub fn transformer(&self) -> CountingTransformer {
+        self.cell.arm_idle_timer();
         CountingTransformer::new(self.cell.clone())
     }
 

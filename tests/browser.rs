@@ -13,6 +13,7 @@ scenarios! {
     responses_stay_genuine_and_behave_as_native => "responsesStayGenuineAndBehaveAsNative",
     errors_reach_the_app_unchanged_with_the_right_end_reason => "errorsReachTheAppUnchangedWithTheRightEndReason",
     already_aborted_signal_is_answered_by_the_native_promise => "alreadyAbortedSignalIsAnsweredByTheNativePromise",
+    unhandled_fetch_failures_still_reach_the_page => "unhandledFetchFailuresStillReachThePage",
     no_per_request_leak => "noPerRequestLeak",
     abandoned_bodies_end_by_idle_timeout_and_by_collection => "abandonedBodiesEndByIdleTimeoutAndByCollection",
     install_and_uninstall_restore_everything => "installAndUninstallRestoreEverything",

@@ -99,11 +99,12 @@ fn key_values(attributes: &Attributes) -> Vec<KeyValue<'_>> {
         .collect()
 }
 
-/// Epoch milliseconds (fractional) as decimal-string nanoseconds, without going through a lossy f64 product.
+/// Epoch milliseconds (fractional) as decimal-string nanoseconds, at microsecond resolution: an f64 of epoch
+/// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.
 fn unix_nanos(ms: f64) -> String {
     let whole = ms.trunc().max(0.0) as u64;
-    let fraction = ((ms - ms.trunc()).max(0.0) * 1e6).round() as u64;
-    (whole * 1_000_000 + fraction).to_string()
+    let micros = ((ms - ms.trunc()).max(0.0) * 1e3).round() as u64;
+    (whole * 1_000_000 + micros * 1_000).to_string()
 }
 
 /// The request body for `spans` under `resource`.
