@@ -27,6 +27,42 @@ globalThis.bench = {
     await Promise.all([worker(), worker(), worker(), worker()]);
   },
 
+  /**
+   * fetchspan's own per-request cost, without the network: `fetch` replaced by a stub resolving to a same-shaped
+   * Response, uninstrumented vs instrumented, `rounds` rounds of `n`; medians in µs of wall time.
+   */
+  async ownCost(n, rounds) {
+    await this.instrument(false);
+    const real = globalThis.fetch;
+    const stub = () => Promise.resolve(new Response('{"ok":true}', { headers: { 'content-length': '11' } }));
+    const time = async (read) => {
+      const started = performance.now();
+      for (let i = 0; i < n; i++) await read(await fetch(`/json?i=${i}`));
+      return (performance.now() - started) / n * 1000;
+    };
+    const whole = (response) => response.json();
+    const stream = async (response) => {
+      const reader = response.body.getReader();
+      while (!(await reader.read()).done);
+    };
+    const samples = { off: [], on: [], streamOff: [], streamOn: [] };
+    globalThis.fetch = stub;
+    try {
+      for (let round = 0; round < rounds; round++) {
+        samples.off.push(await time(whole));
+        samples.streamOff.push(await time(stream));
+        const own = await install({});
+        samples.on.push(await time(whole));
+        samples.streamOn.push(await time(stream));
+        await own.uninstall();
+      }
+    } finally {
+      globalThis.fetch = real;
+    }
+    const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+    return Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]));
+  },
+
   /** Reads `mib` of the endless stream; returns MiB/s. */
   async throughput(mib) {
     const reader = (await fetch(`/stream?id=bench-${Math.random()}`)).body.getReader();

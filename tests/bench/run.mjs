@@ -1,6 +1,8 @@
 // fetchspan's benchmark: one headless Chromium run, uninstrumented and instrumented side by side.
-//   per-request cost: renderer main-thread task time (CDP Performance.getMetrics TaskDuration) per fetch().json(),
-//                     median over interleaved rounds (wall time swings too much here to show it);
+//   per-request cost: renderer main-thread task time (CDP Performance.getMetrics TaskDuration, thread CPU time)
+//                     per fetch().json(),
+//                     median of paired differences over interleaved rounds (wall time swings too much here);
+//   own cost:         the same calls against a stub fetch (no network), wall time: fetchspan's work alone;
 //   throughput:       MiB/s reading an endless stream, best of interleaved rounds;
 //   memory:           retained renderer RSS growth while reading 512 MiB.
 import { chromium } from 'playwright-core';
@@ -19,21 +21,31 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => globalThis.bench);
   const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
+  // threadTicks: task durations in the renderer main thread's CPU time, so a thread descheduled on a busy
+  // 2-core machine does not count as work.
+  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
   const mode = (on) => page.evaluate((value) => globalThis.bench.instrument(value), on);
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-  const cost = { off: [], on: [] };
+  // Interleaved rounds; the figure is the median of paired differences (each instrumented round against the
+  // uninstrumented round next to it), which cancels the drift of a shared, noisy machine.
+  const cost = { off: [], on: [], diff: [] };
   for (let round = -1; round < ROUNDS; round++) {
+    const pair = {};
     for (const on of round % 2 ? [false, true] : [true, false]) {
       await mode(on);
       const before = await taskSeconds();
       await page.evaluate((n) => globalThis.bench.smallFetches(n), PER_ROUND);
-      const microseconds = ((await taskSeconds()) - before) / PER_ROUND * 1e6;
-      if (round >= 0) cost[on ? 'on' : 'off'].push(microseconds);
+      pair[on] = ((await taskSeconds()) - before) / PER_ROUND * 1e6;
+    }
+    if (round >= 0) {
+      cost.off.push(pair[false]);
+      cost.on.push(pair[true]);
+      cost.diff.push(pair[true] - pair[false]);
     }
   }
+  const own = await page.evaluate(() => globalThis.bench.ownCost(2000, 8));
 
   const speed = { off: [], on: [] };
   for (let round = 0; round < 4; round++) {
@@ -53,14 +65,17 @@ try {
   const off = median(cost.off);
   const on = median(cost.on);
   const best = (values) => Math.max(...values);
+  const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(0)} µs`;
   const rows = [
-    ['per-request main-thread task time (median of 20 rounds of 200 fetch().json())', `${off.toFixed(0)} µs`, `${on.toFixed(0)} µs`, `+${(on - off).toFixed(0)} µs`],
+    [`per-request main-thread task time (CPU), fetch().json() (${ROUNDS} paired rounds of ${PER_ROUND}; median difference)`, `${off.toFixed(0)} µs`, `${on.toFixed(0)} µs`, signed(median(cost.diff))],
+    ['fetchspan\'s own cost per request against a stub fetch, no network (wall time, median of 8 × 2000)', `${own.off.toFixed(1)} µs`, `${own.on.toFixed(1)} µs`, `+${(own.on - own.off).toFixed(1)} µs`],
+    ['same, reading the body as a stream (through the counting TransformStream)', `${own.streamOff.toFixed(1)} µs`, `${own.streamOn.toFixed(1)} µs`, `+${(own.streamOn - own.streamOff).toFixed(1)} µs`],
     ['endless-stream throughput (best of 4 × 256 MiB)', `${best(speed.off).toFixed(0)} MiB/s`, `${best(speed.on).toFixed(0)} MiB/s`, `ratio ${(best(speed.on) / best(speed.off)).toFixed(3)}`],
     ['retained renderer RSS growth over 512 MiB', `${rssOff.toFixed(1)} MiB`, `${rssOn.toFixed(1)} MiB`, `${(rssOn - rssOff).toFixed(1)} MiB`],
   ];
   console.log('| measure | uninstrumented | fetchspan | difference |\n|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-  console.log(`\nrounds (µs, off / on): ${cost.off.map((v) => v.toFixed(0)).join(' ')} / ${cost.on.map((v) => v.toFixed(0)).join(' ')}`);
+  console.log(`\npaired differences (µs): ${cost.diff.map((v) => v.toFixed(0)).join(' ')}`);
   console.log(`throughput rounds (MiB/s, off / on): ${speed.off.map((v) => v.toFixed(0)).join(' ')} / ${speed.on.map((v) => v.toFixed(0)).join(' ')}`);
 } finally {
   await browser.close();
