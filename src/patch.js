@@ -9,10 +9,12 @@
 // a failure of ours reach the app: every call into Rust is guarded and falls back to the native behaviour.
 
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
+// Longest URL handed to the span, in UTF-16 units.
+const MAX_URL_CHARS = 8192;
 
 /**
- * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(input, init)`
- * returns a `RequestSpan` or undefined, `failed(error)` counts a failure of ours.
+ * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
+ * signal)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of ours.
  * Throws (before patching anything) when `fetch` can't be replaced.
  */
 export function installPatches(scope, hooks) {
@@ -54,6 +56,17 @@ export function installPatches(scope, hooks) {
     }
   }
 
+  // The URL `fetch` will request, resolved like fetch resolves it (against the document's base URL); a huge
+  // `data:` URL is cut before it crosses into wasm. An unparsable one is reported as given.
+  function absoluteUrl(input) {
+    const text = String(input);
+    let url = text;
+    try {
+      url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
+    } catch (_) { /* fetch will reject it; the span records it as given */ }
+    return url.length > MAX_URL_CHARS ? url.slice(0, MAX_URL_CHARS) : url;
+  }
+
   // The entry of a response that fetchspan still instruments, or undefined to behave natively.
   function entryOf(response) {
     const entry = tracked.get(response);
@@ -65,7 +78,11 @@ export function installPatches(scope, hooks) {
     if (!active) return nativeFetch.apply(this, arguments);
     let span;
     try {
-      span = hooks.start(input, init);
+      const request = input instanceof Request ? input : undefined;
+      const given = init !== null && typeof init === 'object' ? init : undefined;
+      const method = given?.method !== undefined ? String(given.method) : request ? request.method : 'GET';
+      const signal = given?.signal !== undefined ? given.signal : request?.signal;
+      span = hooks.start(method, request ? request.url : absoluteUrl(input), signal instanceof AbortSignal ? signal : undefined);
     } catch (error) {
       failed(error);
     }
@@ -114,7 +131,7 @@ export function installPatches(scope, hooks) {
     const transformer = entry.span.transformer();
     const stream = new TransformStream(transformer);
     source.pipeTo(stream.writable).catch((reason) => sourceFailed(source).then(
-      (failed) => guard(() => transformer.pipeFailed(reason, !failed)),
+      (sourceErrored) => guard(() => transformer.pipeFailed(reason, !sourceErrored)),
     ));
     return stream.readable;
   }
@@ -185,6 +202,8 @@ export function installPatches(scope, hooks) {
           if (entry === undefined) return nativeRead.apply(this, args);
           if (entry.stream === null) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
+            // The native promise itself (Chrome reports no unhandledrejection for these, so a side reaction
+            // changes nothing the app can see, and costs no microtask).
             entry.native = true;
             const response = this;
             const pending = nativeRead.apply(this, args);
@@ -224,7 +243,6 @@ export function installPatches(scope, hooks) {
   });
 
   return {
-    nativeFetch,
     /**
      * Stops instrumenting new requests and restores every descriptor still ours (where someone patched over us,
      * ours stays as a pass-through). `fetch` is restored now; `Response.prototype` once no span in flight needs it.

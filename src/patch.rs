@@ -1,22 +1,16 @@
 //! Stage 1 of a request: the patched `fetch` and `Response.prototype` (the JS half is `patch.js`).
 //!
 //! [`Patches`] owns the installation and restores every descriptor it changed when it drops. [`FetchHooks`] is
-//! what the patched `fetch` calls per request: it reads the request without consuming or changing anything of the
-//! caller's, and opens a [`RequestSpan`].
+//! what the patched `fetch` calls per request, with the method, URL and signal `patch.js` read (reading only, so
+//! nothing of the caller's `Request`, `init` or `Headers` is consumed or changed); it opens a [`RequestSpan`].
 
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, JsString};
-use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{AbortSignal, Request, Url};
+use web_sys::AbortSignal;
 
 use crate::span::{RequestInfo, RequestSpan};
 use crate::tracer::TracerCore;
-
-/// Longest URL read from the caller's input, in UTF-16 units: a huge `data:` URL is not copied into wasm.
-const MAX_URL_CHARS: u32 = 8192;
 
 /// A URL containing this makes `start` panic (feature `fault-injection`, for tests only).
 #[cfg(feature = "fault-injection")]
@@ -31,15 +25,6 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn restore(this: &PatchHandle);
-
-    #[wasm_bindgen(method, getter, js_name = nativeFetch)]
-    fn native_fetch(this: &PatchHandle) -> Function;
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(catch, js_name = String)]
-    fn to_js_string(value: &JsValue) -> Result<JsString, JsValue>;
 }
 
 /// The installed patches. Dropping this restores `fetch` and `Response.prototype` where they are still ours.
@@ -54,11 +39,6 @@ impl Patches {
             tracer: Rc::downgrade(tracer),
         };
         install_patches(&js_sys::global(), hooks).map(|handle| Patches { handle })
-    }
-
-    /// The `fetch` that was in place before ours: what the exporter sends with, so it never traces itself.
-    pub fn native_fetch(&self) -> Function {
-        self.handle.native_fetch()
     }
 }
 
@@ -76,21 +56,35 @@ pub struct FetchHooks {
 
 #[wasm_bindgen]
 impl FetchHooks {
-    /// Opens the span of `fetch(input, init)`, or returns undefined to leave the request alone (the span of a
-    /// request whose signal has already aborted is ended here).
-    pub fn start(&self, input: JsValue, init: JsValue) -> Option<RequestSpan> {
+    /// Opens the span of a request (`patch.js` read its method, absolute URL and signal the way `fetch` will),
+    /// or returns undefined to leave it alone. The span of a request whose signal has already aborted ends here.
+    pub fn start(
+        &self,
+        method: String,
+        url: String,
+        signal: Option<AbortSignal>,
+    ) -> Option<RequestSpan> {
         let tracer = self.tracer.upgrade()?;
-        let request = read_request(&input, &init)?;
         #[cfg(feature = "fault-injection")]
-        if request.url.contains(PANIC_MARKER) {
+        if url.contains(PANIC_MARKER) {
             panic!("fault injected by a test");
         }
-        if tracer.options.ignores(&request.url) {
+        if tracer.options.ignores(&url) {
             return None;
         }
+        let url = redact_credentials(url);
+        let server = server_of(&url);
         // An already-aborted signal is answered by the native promise itself, untouched (any reaction would
         // delay it by a microtask): the span ends now.
-        let span = RequestSpan::start(tracer, request);
+        let span = RequestSpan::start(
+            tracer,
+            RequestInfo {
+                method,
+                url,
+                server,
+                signal,
+            },
+        );
         (!span.end_if_aborted()).then_some(span)
     }
 
@@ -102,63 +96,22 @@ impl FetchHooks {
     }
 }
 
-/// Reads method, URL and signal the way `fetch` will: `init` first, then the `Request`.
-fn read_request(input: &JsValue, init: &JsValue) -> Option<RequestInfo> {
-    let request = input.dyn_ref::<Request>();
-    let method = property(init, "method")
-        .and_then(|method| method.as_string())
-        .or_else(|| request.map(Request::method))
-        .unwrap_or_else(|| "GET".into());
-    let raw = match request {
-        Some(request) => request.url(),
-        None => {
-            let text = to_js_string(input).ok()?;
-            String::from(if text.length() > MAX_URL_CHARS {
-                text.slice(0, MAX_URL_CHARS)
-            } else {
-                text
-            })
-        }
+/// `user:password@` in an http(s) URL becomes `REDACTED:REDACTED@`, as the semantic conventions ask for `url.full`.
+fn redact_credentials(url: String) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url;
     };
-    let signal = property(init, "signal")
-        .and_then(|signal| signal.dyn_into::<AbortSignal>().ok())
-        .or_else(|| request.map(Request::signal));
-    let url = resolve(&raw).map_or(raw, |url| url.href());
-    let server = server_of(&url);
-    Some(RequestInfo {
-        method,
-        url,
-        server,
-        signal,
-    })
-}
-
-/// Resolves `raw` like `fetch` does (against the document's base URL) and redacts credentials. Absolute http(s)
-/// URLs skip the base lookup; a relative one never goes through a failing `new URL(raw)` (a thrown exception
-/// costs more than the rest of the request's instrumentation).
-fn resolve(raw: &str) -> Option<Url> {
-    let absolute = ["http://", "https://"].iter().any(|scheme| {
-        raw.get(..scheme.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
-    });
-    let url = if absolute {
-        Url::new(raw).ok()?
-    } else {
-        Url::new_with_base(raw, &base_url()?).ok()?
-    };
-    if !url.username().is_empty() || !url.password().is_empty() {
-        url.set_username("REDACTED");
-        url.set_password("REDACTED");
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}REDACTED:REDACTED{}",
+            &url[..scheme_end],
+            &url[scheme_end + at..]
+        ),
+        None => url,
     }
-    Some(url)
-}
-
-fn base_url() -> Option<String> {
-    let global = js_sys::global();
-    property(&global, "document")
-        .and_then(|document| property(&document, "baseURI"))
-        .or_else(|| property(&global, "location").and_then(|location| property(&location, "href")))
-        .and_then(|base| base.as_string())
 }
 
 /// Host and port of a normalized http(s) `href`, read in Rust rather than through five URL getters.
@@ -184,19 +137,22 @@ fn server_of(href: &str) -> Option<(String, u16)> {
     ))
 }
 
-/// Reads `name` of `object` when it is an object and the property is set.
-fn property(object: &JsValue, name: &str) -> Option<JsValue> {
-    if !object.is_object() {
-        return None;
-    }
-    js_sys::Reflect::get(object, &JsValue::from_str(intern(name)))
-        .ok()
-        .filter(|value| !value.is_undefined())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::server_of;
+    use super::{redact_credentials, server_of};
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redact_credentials("http://u:p@h:1/a@b".into()),
+            "http://REDACTED:REDACTED@h:1/a@b"
+        );
+        assert_eq!(
+            redact_credentials("https://h/x?y=a@b".into()),
+            "https://h/x?y=a@b"
+        );
+        assert_eq!(redact_credentials("data:,a@b".into()), "data:,a@b");
+    }
 
     #[test]
     fn host_and_port_come_from_the_normalized_href() {

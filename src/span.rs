@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, Response, ResponseType};
 
@@ -49,6 +50,8 @@ pub struct SpanCell {
 struct OpenSpan {
     record: SpanRecord,
     is_head: bool,
+    /// The response is same-origin (`basic`), so all its headers are visible.
+    same_origin: bool,
     _abort_listener: Option<EventListener>,
     idle_timer: Option<Timeout>,
 }
@@ -149,7 +152,7 @@ impl SpanCell {
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let signal = self.signal.as_ref()?;
         let weak: Weak<SpanCell> = Rc::downgrade(self);
-        Some(EventListener::new(signal, "abort", move |_| {
+        Some(EventListener::new(signal, intern("abort"), move |_| {
             if let Some(cell) = weak.upgrade() {
                 cell.end(EndReason::Aborted, |_| {});
             }
@@ -157,17 +160,20 @@ impl SpanCell {
     }
 }
 
-/// `Content-Length`, when it is the decoded size: same-origin (so `Content-Encoding` is visible) and not encoded.
+/// `Content-Length`, when it is the decoded size, on a same-origin response (so `Content-Encoding` is visible):
+/// not content-encoded.
 fn decoded_length(response: &Response) -> Option<u64> {
-    if response.type_() != ResponseType::Basic {
-        return None;
-    }
     let headers = response.headers();
-    if headers.get("content-encoding").ok().flatten().is_some() {
+    if headers
+        .get(intern("content-encoding"))
+        .ok()
+        .flatten()
+        .is_some()
+    {
         return None;
     }
     headers
-        .get("content-length")
+        .get(intern("content-length"))
         .ok()
         .flatten()?
         .trim()
@@ -184,7 +190,7 @@ impl Drop for SpanCell {
 }
 
 fn error_name(error: &JsValue) -> String {
-    js_sys::Reflect::get(error, &"name".into())
+    js_sys::Reflect::get(error, &intern("name").into())
         .ok()
         .and_then(|name| name.as_string())
         .unwrap_or_else(|| "Error".into())
@@ -235,6 +241,7 @@ impl RequestSpan {
         let open = OpenSpan {
             record,
             is_head: method == "HEAD",
+            same_origin: false,
             _abort_listener: None,
             idle_timer: None,
         };
@@ -290,6 +297,7 @@ impl RequestSpan {
                     }
                 }
             }
+            open.same_origin = kind == ResponseType::Basic;
             open.is_head
         };
         let opaque = matches!(
@@ -334,16 +342,19 @@ impl RequestSpan {
     /// `decodedBodySize`, else unknown, and the span says so in `fetchspan.response.size_source`.
     #[wasm_bindgen(js_name = readNatively)]
     pub fn read_natively(&self, response: &Response, size: Option<f64>) {
-        let (start_ms, url) = match self.cell.open.borrow().as_ref() {
+        let (start_ms, url, same_origin) = match self.cell.open.borrow().as_ref() {
             Some(open) => (
                 open.record.start_ms,
                 open.record.attributes.get(semconv::URL_FULL).cloned(),
+                open.same_origin,
             ),
             None => return,
         };
         let known = match size {
             Some(size) => Some((size as u64, "value")),
-            None => decoded_length(response)
+            None => same_origin
+                .then(|| decoded_length(response))
+                .flatten()
                 .map(|length| (length, "content-length"))
                 .or_else(|| {
                     let Some(Value::Str(url)) = url else {

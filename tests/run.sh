@@ -14,5 +14,5 @@ source tests/server.sh 47811
 export CHROMEDRIVER=/usr/bin/chromedriver
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=600
-cargo test --target wasm32-unknown-unknown --features fault-injection -- --nocapture
+cargo test --no-fail-fast --target wasm32-unknown-unknown --features fault-injection -- --nocapture
 echo "== all tests passed"

@@ -678,19 +678,20 @@ const SCENARIOS = {
     const unhandled = async () => {
       let count = 0;
       const listener = (event) => {
-        if (event.reason instanceof TypeError) {
+        if (event.reason instanceof TypeError || event.reason instanceof SyntaxError) {
           count++;
           event.preventDefault();
         }
       };
       globalThis.addEventListener('unhandledrejection', listener);
       fetch('http://127.0.0.1:9/nobody-handles-this');
+      fetch(`${SERVER}/bytes?n=3`).then((response) => { response.json(); });
       await sleep(500);
       globalThis.removeEventListener('unhandledrejection', listener);
       return count;
     };
     const native = await unhandled();
-    equal(native, 1, 'natively, an unhandled fetch failure fires unhandledrejection');
+    check(native >= 1, 'natively, an unhandled fetch failure fires unhandledrejection');
     traced();
     equal(await unhandled(), native, 'unhandledrejection events with fetchspan');
   },
