@@ -3,7 +3,7 @@
 //                     per fetch().json(),
 //                     median of paired differences over interleaved rounds (wall time swings too much here);
 //   own cost:         the same calls against a stub fetch (no network), wall time: fetchspan's work alone;
-//   throughput:       MiB/s reading an endless stream, best of interleaved rounds;
+//   throughput:       MiB/s reading an endless stream, median of paired ratios over interleaved rounds;
 //   memory:           retained renderer RSS growth while reading 512 MiB.
 import { chromium } from 'playwright-core';
 
@@ -47,12 +47,16 @@ try {
   }
   const own = await page.evaluate(() => globalThis.bench.ownCost(2000, 8));
 
-  const speed = { off: [], on: [] };
-  for (let round = 0; round < 4; round++) {
+  const speed = { off: [], on: [], ratio: [] };
+  for (let round = 0; round < 8; round++) {
+    const pair = {};
     for (const on of round % 2 ? [false, true] : [true, false]) {
       await mode(on);
-      speed[on ? 'on' : 'off'].push(await page.evaluate(() => globalThis.bench.throughput(256)));
+      pair[on] = await page.evaluate(() => globalThis.bench.throughput(256));
     }
+    speed.off.push(pair[false]);
+    speed.on.push(pair[true]);
+    speed.ratio.push(pair[true] / pair[false]);
   }
 
   await mode(false);
@@ -64,13 +68,12 @@ try {
 
   const off = median(cost.off);
   const on = median(cost.on);
-  const best = (values) => Math.max(...values);
   const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(0)} µs`;
   const rows = [
     [`per-request main-thread task time (CPU), fetch().json() (${ROUNDS} paired rounds of ${PER_ROUND}; median difference)`, `${off.toFixed(0)} µs`, `${on.toFixed(0)} µs`, signed(median(cost.diff))],
     ['fetchspan\'s own cost per request against a stub fetch, no network (wall time, median of 8 × 2000)', `${own.off.toFixed(1)} µs`, `${own.on.toFixed(1)} µs`, `+${(own.on - own.off).toFixed(1)} µs`],
     ['same, reading the body as a stream (through the counting TransformStream)', `${own.streamOff.toFixed(1)} µs`, `${own.streamOn.toFixed(1)} µs`, `+${(own.streamOn - own.streamOff).toFixed(1)} µs`],
-    ['endless-stream throughput (best of 4 × 256 MiB)', `${best(speed.off).toFixed(0)} MiB/s`, `${best(speed.on).toFixed(0)} MiB/s`, `ratio ${(best(speed.on) / best(speed.off)).toFixed(3)}`],
+    ['endless-stream throughput (8 paired rounds of 256 MiB; medians, and the median of paired ratios)', `${median(speed.off).toFixed(0)} MiB/s`, `${median(speed.on).toFixed(0)} MiB/s`, `ratio ${median(speed.ratio).toFixed(3)}`],
     ['retained renderer RSS growth over 512 MiB', `${rssOff.toFixed(1)} MiB`, `${rssOn.toFixed(1)} MiB`, `${(rssOn - rssOff).toFixed(1)} MiB`],
   ];
   console.log('| measure | uninstrumented | fetchspan | difference |\n|---|---|---|---|');
