@@ -1,5 +1,5 @@
 // Smoke test of the demo (www/demo.sh --check): clicks every action and checks that onSpanEnd and the embedded
-// collector saw the spans.
+// collector saw the spans; then loads fetchspan the script-tag way and checks a span.
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
@@ -26,7 +26,19 @@ try {
     collector: document.querySelector('#collector').textContent,
   }));
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-  console.log(`demo check passed: ${JSON.stringify(summary)}`);
+
+  // The script-tag entry: configured through globalThis.fetchspanConfig, tracer at globalThis.fetchspan.tracer.
+  const tag = await browser.newPage();
+  await tag.goto(new URL('script-tag.html', url).href);
+  const viaTag = await tag.evaluate(async () => {
+    await globalThis.fetchspan.tracer;
+    await (await fetch('/json')).json();
+    return globalThis.endedSpans.map((span) => [span.name, span.endReason, span.attributes['fetchspan.response.decoded_size']]);
+  });
+  if (JSON.stringify(viaTag) !== JSON.stringify([['GET', 'completed', 27]])) {
+    throw new Error(`script-tag entry: unexpected spans ${JSON.stringify(viaTag)}`);
+  }
+  console.log(`demo check passed: ${JSON.stringify(summary)}; script tag: ${JSON.stringify(viaTag)}`);
 } finally {
   await browser.close();
 }
