@@ -124,7 +124,7 @@ impl Exporter {
         self.queue.borrow().len()
     }
 
-    /// 1 while an export run is in flight.
+    /// Whether an export run is in flight.
     pub fn exporting(&self) -> bool {
         self.run.borrow().is_some()
     }
@@ -169,8 +169,7 @@ impl Exporter {
             return;
         }
         self.timer.take();
-        let controller =
-            AbortController::new().expect("AbortController exists wherever fetch does");
+        let controller = abort_controller();
         let signal = controller.signal();
         self.run.replace(Some(controller));
         let exporter = self.clone();
@@ -279,9 +278,7 @@ impl Exporter {
     pub async fn force_flush(self: &Rc<Self>, timeout_ms: f64) -> FlushResult {
         let (exported, dropped) = (self.stats.exported.get(), self.stats.dropped.get());
         let deadline = now_ms() + timeout_ms;
-        let never = AbortController::new()
-            .expect("AbortController exists wherever fetch does")
-            .signal();
+        let never = never_aborts();
         let timed_out = loop {
             if !self.exporting() {
                 if self.queued() == 0 {
@@ -310,9 +307,7 @@ impl Exporter {
         let controller = self.run.borrow().clone();
         if let Some(controller) = controller {
             controller.abort();
-            let never = AbortController::new()
-                .expect("AbortController exists wherever fetch does")
-                .signal();
+            let never = never_aborts();
             // The aborted fetch settles in a microtask; a zero sleep lets the run observe it and finish.
             while self.exporting() {
                 let _ = JsFuture::from(sleep_js(0.0, &never)).await;
@@ -375,9 +370,8 @@ impl Exporter {
             }
             let mut n = self.queued().min(self.options.max_export_batch_size);
             let body = loop {
-                let queue = self.queue.borrow();
-                let batch: Vec<SpanRecord> = queue.iter().take(n).cloned().collect();
-                let body = otlp::encode(&self.options.resource, &batch);
+                let mut queue = self.queue.borrow_mut();
+                let body = otlp::encode(&self.options.resource, &queue.make_contiguous()[..n]);
                 if body.len() <= room || n == 1 {
                     break body;
                 }
@@ -391,9 +385,7 @@ impl Exporter {
                 .set(self.keepalive_bytes.get() + body.len());
             self.keepalive_requests
                 .set(self.keepalive_requests.get() + 1);
-            let never = AbortController::new()
-                .expect("AbortController exists wherever fetch does")
-                .signal();
+            let never = never_aborts();
             let sending = JsFuture::from(self.start_post(&body, &never, true));
             let exporter = self.clone();
             spawn_local(async move {
@@ -414,6 +406,15 @@ impl Exporter {
             });
         }
     }
+}
+
+fn abort_controller() -> AbortController {
+    AbortController::new().expect("AbortController exists wherever fetch does")
+}
+
+/// A signal for waits and requests nothing aborts.
+fn never_aborts() -> AbortSignal {
+    abort_controller().signal()
 }
 
 fn flush_for_unload(exporter: &Weak<Exporter>) {
