@@ -1,24 +1,64 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: the wasm module and its wasm-bindgen glue (wasm-pack, --target web), this
-# folder's shim (index.js, script.js, index.d.ts) as the entry points, and the module optimized by the npm
-# binaryen package's wasm-opt (Debian's binaryen produces a broken module; wasm-pack's own download fails here).
+# Builds the npm package into pkg/: the wasm module (wasm-pack, --target web, then the npm binaryen package's
+# wasm-opt: Debian's binaryen produces a broken module and wasm-pack's own download fails here), and the shipped JS,
+# bundled and minified by esbuild from wasm-bindgen's glue and this folder's shim:
+#   index.js        ES module entry (`import { install } from 'fetchspan'`), loads ./fetchspan_bg.wasm through a
+#                   literal `new URL('./fetchspan_bg.wasm', import.meta.url)` that bundlers see;
+#   fetchspan.js    the classic script tag (IIFE), finds the wasm next to `document.currentScript.src`;
+#   index.d.ts      the types; package.json rewritten for npm (exports, files, sideEffects, types).
+# `npm pack` in pkg/ then packs exactly those (tests/package.sh checks the list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 wasm-pack build --quiet --release --target web --out-dir pkg --out-name fetchspan
-node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-mutable-globals --enable-multivalue \
   pkg/fetchspan_bg.wasm -o pkg/fetchspan_bg.wasm
-cp js/index.js js/script.js js/index.d.ts pkg/
+# The shipped JS. The glue's own default wasm URL is removed (the entry points always pass one), so that bundlers
+# see exactly one reference to the module and the classic script has no `import.meta`.
+stage=target/js-build
+rm -rf "$stage"
+mkdir -p "$stage"
+cp -r pkg/fetchspan.js js/index.js js/load.js js/script.js "$stage"/
+if [ -d pkg/snippets ]; then cp -r pkg/snippets "$stage"/; fi
 node -e '
   const fs = require("fs");
-  const manifest = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
-  manifest.module = "index.js";
-  manifest.main = "index.js";
-  manifest.types = "index.d.ts";
-  manifest.exports = { ".": { types: "./index.d.ts", default: "./index.js" }, "./script.js": "./script.js" };
-  manifest.files = [...new Set([...(manifest.files || []), "index.js", "script.js", "index.d.ts", "snippets"])];
-  manifest.sideEffects = ["./script.js", "./snippets/*"];
+  const file = process.argv[1];
+  const glue = fs.readFileSync(file, "utf8");
+  const pattern = /new URL\((["\x27])fetchspan_bg\.wasm\1, import\.meta\.url\)/g;
+  if ((glue.match(pattern) || []).length !== 1) {
+    console.error("js/build.sh: wasm-bindgen glue no longer has exactly one default wasm URL; update build.sh");
+    process.exit(1);
+  }
+  const replaced = "(() => { throw new Error(\"fetchspan: the entry point passes the wasm URL\"); })()";
+  fs.writeFileSync(file, glue.replace(pattern, replaced));
+' "$stage/fetchspan.js"
+esbuild=node_modules/.bin/esbuild
+common=(--bundle --minify --target=es2021 --legal-comments=none --log-level=warning)
+"$esbuild" "$stage/index.js" "${common[@]}" --format=esm --outfile=pkg/index.js
+"$esbuild" "$stage/script.js" "${common[@]}" --format=iife --outfile=pkg/fetchspan.js
+cp js/index.d.ts pkg/
+rm -rf pkg/snippets pkg/script.js pkg/fetchspan.d.ts pkg/fetchspan_bg.wasm.d.ts
+node -e '
+  const fs = require("fs");
+  const generated = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
+  const keep = ["name", "version", "description", "license", "repository", "homepage", "keywords", "collaborators"];
+  const manifest = Object.fromEntries(keep.filter((key) => key in generated).map((key) => [key, generated[key]]));
+  Object.assign(manifest, {
+    type: "module",
+    main: "./index.js",
+    module: "./index.js",
+    types: "./index.d.ts",
+    exports: {
+      ".": { types: "./index.d.ts", default: "./index.js" },
+      "./fetchspan.js": "./fetchspan.js",
+      "./fetchspan_bg.wasm": "./fetchspan_bg.wasm",
+      "./package.json": "./package.json",
+    },
+    // index.js only defines `install`; the classic script installs itself when it runs.
+    sideEffects: ["./fetchspan.js"],
+    files: ["index.js", "index.d.ts", "fetchspan.js", "fetchspan_bg.wasm"],
+  });
   fs.writeFileSync("pkg/package.json", JSON.stringify(manifest, null, 2) + "\n");
 '
-echo "built pkg/ ($(stat -c %s pkg/fetchspan_bg.wasm) bytes of wasm)"
+echo "built pkg/ ($(stat -c %s pkg/fetchspan_bg.wasm) bytes of wasm, $(stat -c %s pkg/index.js) of index.js, $(stat -c %s pkg/fetchspan.js) of fetchspan.js)"

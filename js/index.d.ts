@@ -1,73 +1,219 @@
+// Types of fetchspan's npm entry (`import { install } from 'fetchspan'`) and of the script-tag global
+// (`window.fetchspan`, from `fetchspan.js`). The crate (src/options.rs, src/tracer.rs, src/record.rs) is the truth.
+
+/** A value of a span or resource attribute. Integers are JS numbers. */
+export type AttributeValue = string | number | boolean;
+
+/** Why a span ended. */
+export type EndReason =
+  /** The body was read to its end. */
+  | 'completed'
+  /** The app cancelled the body (`reader.cancel()`, `body.cancel()`). */
+  | 'cancelled'
+  /** The request's `AbortSignal` fired. */
+  | 'aborted'
+  /** `fetch` rejected, or the body failed mid-way. */
+  | 'error'
+  /** The body was dropped unread (the response was garbage-collected) or had no activity for `idleTimeoutMs`. */
+  | 'abandoned'
+  /** A response without a body to follow: HEAD, 101/103/204/205/304, opaque or error responses. */
+  | 'no-body';
+
+/** Where `fetchspan.response.decoded_size` came from. */
+export type SizeSource = 'stream' | 'value' | 'content-length' | 'resource-timing' | 'unknown';
+
+/** The attributes of a span: the stable HTTP semantic conventions plus `fetchspan.*`. */
+export interface SpanAttributes {
+  /** `GET`, `POST`, …; `_OTHER` for a non-standard method (then see `http.request.method_original`). */
+  'http.request.method'?: string;
+  /** The method as the app wrote it, when it differs from `http.request.method`. */
+  'http.request.method_original'?: string;
+  /** The absolute request URL, credentials redacted. */
+  'url.full'?: string;
+  'server.address'?: string;
+  'server.port'?: number;
+  /** Absent when `fetch` rejected before a response. */
+  'http.response.status_code'?: number;
+  /** The error's name (`TypeError`, `AbortError`, …), or the status code for 4xx/5xx responses. */
+  'error.type'?: string;
+  /** Bytes the app received (decoded); present only when exact. */
+  'fetchspan.response.decoded_size'?: number;
+  'fetchspan.response.size_source'?: SizeSource;
+  /** Body chunks counted on a streamed body. */
+  'fetchspan.response.chunks'?: number;
+  'fetchspan.end_reason'?: EndReason;
+  [name: string]: AttributeValue | undefined;
+}
+
+/** A span event. */
+export interface SpanEvent {
+  /** `response.headers` (the response's headers arrived) or `response.first_byte` (the first body chunk reached a streamed body). */
+  name: 'response.headers' | 'response.first_byte' | (string & {});
+  /** Epoch milliseconds (fractional). */
+  time: number;
+  attributes: Record<string, AttributeValue>;
+}
+
 /** A finished span, as `onSpanEnd` receives it. Times are epoch milliseconds (fractional). */
 export interface SpanData {
+  /** 32 lowercase hex digits. */
   traceId: string;
+  /** 16 lowercase hex digits. */
   spanId: string;
   /** The request method (`GET`, …), per the HTTP semantic conventions. */
   name: string;
   kind: 'client';
   startTime: number;
   endTime: number;
+  /** `endTime - startTime`. */
   durationMs: number;
+  /** `error` for network errors, aborts, body failures and 4xx/5xx responses. */
   status: 'unset' | 'error';
-  endReason: 'completed' | 'cancelled' | 'aborted' | 'error' | 'abandoned' | 'no-body';
-  /**
-   * `http.request.method`, `url.full`, `server.address`, `server.port`, `http.response.status_code`, `error.type`,
-   * `fetchspan.response.decoded_size` (exact, when known), `fetchspan.response.chunks`,
-   * `fetchspan.response.size_source` (`stream`, `value`, `content-length`, `resource-timing` or `unknown`),
-   * `fetchspan.end_reason`.
-   */
-  attributes: Record<string, string | number | boolean>;
-  /** `response.headers` and `response.first_byte`. */
-  events: { name: string; time: number; attributes: Record<string, string | number | boolean> }[];
+  endReason: EndReason;
+  attributes: SpanAttributes;
+  events: SpanEvent[];
 }
 
+/**
+ * `install`'s options. Each one is validated: a bad value (or an unknown key) rejects `install` with a `TypeError`
+ * naming the field, and nothing is patched.
+ */
 export interface Options {
-  /** Called with every finished span. A hook that throws is counted in `passthroughFailures`. */
+  /** Called with every finished span. A hook that throws is counted in `passthroughFailures`, never propagated. */
   onSpanEnd?: (span: SpanData) => void;
-  /** A body with no activity for this long ends as `abandoned`. Default 300000 (5 minutes). */
+  /**
+   * A streamed body with no activity for this long ends its span as `abandoned`. Milliseconds, greater than 0, at
+   * most 2147483647. Default 300000 (5 minutes).
+   */
   idleTimeoutMs?: number;
-  /** Requests to leave alone: URL prefixes or RegExps tested on the absolute URL. */
+  /**
+   * Requests not to trace: URL prefixes (non-empty strings, matched against the absolute URL) or RegExps (tested
+   * on it). Default `[]`.
+   */
   ignoreUrls?: (string | RegExp)[];
-  /** OTLP/HTTP base URL; spans are POSTed as JSON to `{endpoint}/v1/traces`. No endpoint, no export. */
+  /**
+   * OTLP/HTTP base URL, an absolute `http:` or `https:` URL; spans are POSTed as JSON to `{endpoint}/v1/traces`.
+   * Without it nothing is exported and spans only reach `onSpanEnd`.
+   */
   endpoint?: string;
-  /** Static headers for export requests (an API key, …). */
+  /** Static headers for export requests (an API key, …). Names must be HTTP tokens, values strings. */
   headers?: Record<string, string>;
-  /** `service.name`. Default `unknown_service`. */
+  /** `service.name` of the exported resource; a non-empty string. Default `unknown_service`. */
   serviceName?: string;
-  /** Extra resource attributes. */
+  /** Extra resource attributes: strings, integers or booleans. Default `{}`. */
   resource?: Record<string, string | number | boolean>;
-  /** Spans waiting for export at most; more are dropped and counted. Default 2048. */
+  /**
+   * Spans kept for export at most (queued and in flight together); more are dropped and counted in `dropped`. A
+   * whole number from 1 to 1000000. Default 2048.
+   */
   maxQueueSize?: number;
-  /** Spans per export request at most. Default 512. */
+  /** Spans per export request at most; from 1 to `maxQueueSize`. Default 512. */
   maxExportBatchSize?: number;
-  /** Delay between scheduled exports. Default 1000. */
+  /** Delay between scheduled exports, in milliseconds (greater than 0). Default 1000. */
   scheduledDelayMs?: number;
-  /** Deadline of one export request. Default 10000. */
+  /** Deadline of one export request, and `forceFlush`'s default deadline, in milliseconds. Default 10000. */
   exportTimeoutMs?: number;
-  /** Send what is queued with `keepalive` when the page is hidden or unloaded. Default true. */
+  /**
+   * Send what is queued with `keepalive` when the page is hidden (`visibilitychange`) or unloaded (`pagehide`).
+   * Default `true`.
+   */
   unloadFlush?: boolean;
 }
 
+/** `tracer.stats()`: counters since `install`. Export counters stay 0 without an `endpoint`. */
 export interface Stats {
+  /** Spans opened. */
   started: number;
+  /** Spans ended (each reached `onSpanEnd` and the export queue). */
   ended: number;
+  /** Spans in flight: `started - ended`. */
   open: number;
+  /** Requests that went on uninstrumented because something of fetchspan's failed, plus `onSpanEnd` calls that threw. */
   passthroughFailures: number;
-  [counter: string]: number;
+  /** Spans the collector accepted. */
+  exported: number;
+  /** Spans dropped: queue full, a batch refused (e.g. HTTP 400) or out of attempts, or left at shutdown. */
+  dropped: number;
+  /** Spans the collector refused in a partial success. */
+  rejected: number;
+  /** Batches given up on (refused, or out of attempts). */
+  exportFailures: number;
+  /** Export attempts that were retries (429, 502, 503, 504, network errors; at most 5 attempts per batch). */
+  retries: number;
+  /** Spans waiting for export. */
+  queued: number;
+  /** 1 while an export request is in flight, else 0. */
+  exportInFlight: number;
+  /** `keepalive` export requests in flight (unload flush). */
+  keepaliveInFlight: number;
 }
 
+/** What `forceFlush` settled with. */
 export interface FlushResult {
+  /** Spans the collector accepted during this flush. */
   exported: number;
+  /** Spans dropped during this flush. */
   dropped: number;
+  /** Whether the deadline passed with spans still queued or in flight. */
   timedOut: boolean;
 }
 
+/** The installed tracer. Dropping it does not uninstall: the page stays instrumented. */
 export interface Tracer {
+  /** A snapshot of the counters. */
   stats(): Stats;
-  /** Exports what is queued; resolves by `timeoutMs` at the latest, leaving nothing pending. */
+  /**
+   * Exports what is queued. Resolves by `timeoutMs` at the latest (default: the `exportTimeoutMs` option, 10000),
+   * with nothing of the flush left pending. Without an `endpoint` it resolves at once to zeros.
+   */
   forceFlush(timeoutMs?: number): Promise<FlushResult>;
-  /** Flushes (by `timeoutMs`), restores `fetch` and `Response.prototype`, and releases every listener and timer. */
+  /**
+   * Restores `fetch` and `Response.prototype` (or leaves fetchspan as a pass-through under a later wrapper),
+   * flushes by `timeoutMs` (default 1000), and releases every listener, timer and observer. Spans in flight still
+   * end and reach `onSpanEnd`. Calling it again does nothing.
+   */
   uninstall(timeoutMs?: number): Promise<void>;
+  /** Frees the wasm-side handle (wasm-bindgen). The installation stays; call `uninstall` for that. */
+  free(): void;
 }
 
+/**
+ * Instruments `fetch` in this global (a page or a worker) and resolves to the tracer. The wasm module is loaded
+ * on the first call, from next to this module (`new URL('./fetchspan_bg.wasm', import.meta.url)`).
+ *
+ * Rejects, with nothing patched:
+ * - with a `TypeError` naming the option, for a bad option or an unknown key;
+ * - with an `Error` when fetchspan is already installed (call `uninstall` first);
+ * - with an `Error` naming the module's URL and the reason (network error, HTTP status, not wasm) when the wasm
+ *   module can't be loaded.
+ */
 export function install(options?: Options): Promise<Tracer>;
+
+/** The script-tag options: every `data-*` attribute maps to one option (`data-idle-timeout-ms` → `idleTimeoutMs`). */
+export interface ScriptTagOptions extends Options {
+  /**
+   * Cross-origin URLs to send trace context to. Accepted by the script tag (`data-propagate-to`) and passed on
+   * once the crate supports it (issue 9); until then ignored with a console warning.
+   */
+  propagateTo?: (string | RegExp)[];
+  /** Share of requests to trace, 0 to 1 (`data-sample-rate`); like `propagateTo`, comes with issue 9. */
+  sampleRate?: number;
+}
+
+/** `window.fetchspan`, published by the classic script `fetchspan.js`. */
+export interface ScriptTagApi {
+  /** Resolves to the tracer once installed; rejects (already reported once on the console) if install failed. */
+  readonly ready: Promise<Tracer>;
+  /** The tracer once installed, else `null`. */
+  readonly tracer: Tracer | null;
+  /** Why install failed (an invalid attribute, a module that could not load), else `null`. */
+  readonly error: Error | null;
+  /** Fetches that went through untraced (to the native fetch, untouched) because the module was not ready yet. */
+  readonly earlyFetches: number;
+  /** The tracer's counters (all 0 until it is installed) plus `earlyFetches`. */
+  stats(): Stats & { earlyFetches: number };
+  /** Waits for `ready`, then `tracer.forceFlush(timeoutMs)`. */
+  forceFlush(timeoutMs?: number): Promise<FlushResult>;
+  /** Uninstalls (see `Tracer.uninstall`); before `ready`, cancels the install instead. */
+  uninstall(timeoutMs?: number): Promise<void>;
+}

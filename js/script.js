@@ -1,7 +1,232 @@
-// fetchspan's <script type="module"> entry: installs with `globalThis.fetchspanConfig` (if the page set one before
-// this script) and publishes `globalThis.fetchspan = { tracer }`, where `tracer` is a promise of the tracer.
-import { install } from './index.js';
+// fetchspan's classic-script entry, built as an IIFE into pkg/fetchspan.js: a page pastes
+//   <script src=".../fetchspan.js" data-endpoint="https://collector.example.com:4318" data-service-name="shop"></script>
+// and it installs from its data-* attributes (over `window.fetchspanConfig`, if the page set one first), loading
+// the wasm module from next to the script. It publishes `window.fetchspan`: the tracer API, `ready`, and
+// `earlyFetches`.
+//
+// It never blocks the page and never breaks it:
+// - until the module is ready, fetch goes straight to the native fetch (same arguments, the native promise) and
+//   each call is counted in `fetchspan.earlyFetches`; the counting wrapper is removed before install;
+// - an invalid attribute is reported with one console error naming it, and nothing is patched;
+// - a module that fails to load is reported with one console error naming its URL and the reason, and the native
+//   fetch is put back.
+import { loadWasm } from './load.js';
+import { install as installNow } from './fetchspan.js';
 
-const tracer = install(globalThis.fetchspanConfig);
-tracer.catch((error) => console.error(error));
-globalThis.fetchspan = { tracer };
+/** data-* attribute → [option, parser]. */
+const ATTRIBUTES = {
+  'data-endpoint': ['endpoint', url],
+  'data-service-name': ['serviceName', text],
+  'data-ignore-urls': ['ignoreUrls', urlList],
+  'data-idle-timeout-ms': ['idleTimeoutMs', number],
+  'data-max-queue-size': ['maxQueueSize', number],
+  'data-max-export-batch-size': ['maxExportBatchSize', number],
+  'data-scheduled-delay-ms': ['scheduledDelayMs', number],
+  'data-export-timeout-ms': ['exportTimeoutMs', number],
+  'data-unload-flush': ['unloadFlush', boolean],
+  'data-headers': ['headers', jsonObject],
+  'data-resource': ['resource', jsonObject],
+  // Trace-context propagation and sampling come with issue 9: passed on when this build knows them, otherwise
+  // ignored with a console warning.
+  'data-propagate-to': ['propagateTo', urlList],
+  'data-sample-rate': ['sampleRate', number],
+};
+const LATER = ['propagateTo', 'sampleRate'];
+const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'exported', 'dropped', 'rejected',
+  'exportFailures', 'retries', 'queued', 'exportInFlight', 'keepaliveInFlight'];
+
+function text(value) {
+  if (!value.trim()) throw 'a non-empty string';
+  return value.trim();
+}
+
+/** An http(s) URL, absolute or relative to the page. */
+function url(value) {
+  let parsed;
+  try {
+    parsed = new URL(value.trim(), document.baseURI);
+  } catch {
+    parsed = null;
+  }
+  if (!value.trim() || !/^https?:$/.test(parsed?.protocol)) throw 'an http(s) URL, absolute or relative to the page';
+  return parsed.href;
+}
+
+function number(value) {
+  const parsed = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(parsed)) throw 'a number';
+  return parsed;
+}
+
+function boolean(value) {
+  const word = value.trim().toLowerCase();
+  if (word === 'true' || word === '') return true;
+  if (word === 'false') return false;
+  throw '"true" or "false"';
+}
+
+/**
+ * Whitespace-separated items: `/pattern/flags` is a RegExp; anything else is a URL prefix, absolute or relative to
+ * the page (`/health` means this origin's `/health…`).
+ */
+function urlList(value) {
+  return value.split(/\s+/).filter(Boolean).map((item) => {
+    const regex = /^\/(.+)\/([dgimsuvy]*)$/.exec(item);
+    if (!regex) {
+      if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
+      try {
+        return new URL(item, document.baseURI).href;
+      } catch {
+        throw `whitespace-separated URL prefixes or /regexps/, and ${item} is neither`;
+      }
+    }
+    try {
+      return new RegExp(regex[1], regex[2]);
+    } catch {
+      throw `whitespace-separated URL prefixes or /regexps/, and ${item} is not a valid regular expression`;
+    }
+  });
+}
+
+function jsonObject(value) {
+  let parsed;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw 'a JSON object';
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw 'a JSON object';
+  return parsed;
+}
+
+/** The options from `window.fetchspanConfig` and the script's attributes, with the attribute of each option. */
+function readOptions(script) {
+  const options = { ...(globalThis.fetchspanConfig || {}) };
+  const from = {};
+  const unknown = [];
+  for (const { name, value } of script ? script.attributes : []) {
+    if (!name.startsWith('data-')) continue;
+    const entry = ATTRIBUTES[name];
+    if (!entry) {
+      unknown.push(name);
+      continue;
+    }
+    const [option, parse] = entry;
+    try {
+      options[option] = parse(value);
+    } catch (expected) {
+      throw new TypeError(`fetchspan: attribute ${name} must be ${expected}, got ${JSON.stringify(value)}; fetchspan is not installed`);
+    }
+    from[option] = `${name}=${JSON.stringify(value)}`;
+  }
+  if (unknown.length) {
+    console.warn(`fetchspan: ignored unknown attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(ATTRIBUTES).join(', ')})`);
+  }
+  return { options, from };
+}
+
+/** Installs, leaving out the issue-9 options this build doesn't know yet. */
+function installKnown(options, from) {
+  for (;;) {
+    try {
+      return installNow(options);
+    } catch (error) {
+      const unknown = /unknown option "(\w+)"/.exec(error?.message)?.[1];
+      if (!LATER.includes(unknown) || !(unknown in options)) throw error;
+      console.warn(`fetchspan: ${from[unknown] ?? unknown} is not supported by this build yet (it comes with trace-context propagation and sampling); ignored`);
+      delete options[unknown];
+    }
+  }
+}
+
+function start() {
+  const script = document.currentScript
+    || [...document.querySelectorAll('script[src]')].reverse().find((s) => /fetchspan(\.min)?\.js(\?|#|$)/.test(s.src));
+  if (globalThis.fetchspan?.ready) {
+    console.warn('fetchspan: the script was included twice; the second copy does nothing');
+    return;
+  }
+  const nativeFetch = globalThis.fetch;
+  let tracer = null;
+  let failure = null;
+  let early = 0;
+  let waiting = true;
+  let uninstallAsked = false;
+  const api = {
+    /** Resolves to the tracer once installed; rejects (already reported on the console) if install failed. */
+    ready: null,
+    /** Fetches that went through untraced because the module was not ready yet. */
+    get earlyFetches() {
+      return early;
+    },
+    /** The tracer once installed, else null. */
+    get tracer() {
+      return tracer;
+    },
+    /** Why install failed, else null. */
+    get error() {
+      return failure;
+    },
+    stats() {
+      const stats = tracer ? tracer.stats() : Object.fromEntries(IDLE_STATS.map((key) => [key, 0]));
+      stats.earlyFetches = early;
+      return stats;
+    },
+    async forceFlush(timeoutMs) {
+      return (await api.ready).forceFlush(timeoutMs);
+    },
+    async uninstall(timeoutMs) {
+      uninstallAsked = true;
+      const installed = await api.ready.catch(() => null);
+      if (installed) await installed.uninstall(timeoutMs);
+    },
+  };
+
+  let options;
+  let from;
+  try {
+    ({ options, from } = readOptions(script));
+  } catch (error) {
+    failure = error;
+    console.error(error.message);
+    api.ready = Promise.reject(error);
+    api.ready.catch(() => {});
+    globalThis.fetchspan = api;
+    return;
+  }
+
+  // Until the module is ready: the native fetch, counted.
+  function fetchBeforeReady() {
+    if (waiting) early += 1;
+    return Reflect.apply(nativeFetch, this, arguments);
+  }
+  const restoreFetch = () => {
+    waiting = false;
+    if (globalThis.fetch === fetchBeforeReady) globalThis.fetch = nativeFetch;
+  };
+  if (typeof nativeFetch === 'function') globalThis.fetch = fetchBeforeReady;
+
+  const wasmUrl = new URL('fetchspan_bg.wasm', script?.src || document.baseURI);
+  api.ready = loadWasm(wasmUrl, nativeFetch).then(() => {
+    restoreFetch();
+    if (uninstallAsked) throw new Error('fetchspan: uninstall() was called before install finished');
+    try {
+      tracer = installKnown(options, from);
+      return tracer;
+    } catch (error) {
+      const option = /option "(\w+)/.exec(error?.message)?.[1];
+      if (option && from[option]) {
+        error = new TypeError(`fetchspan: attribute ${from[option]} is invalid: ${error.message.replace(/^fetchspan: /, '')}; fetchspan is not installed`, { cause: error });
+      }
+      throw error;
+    }
+  });
+  api.ready.catch((error) => {
+    restoreFetch();
+    failure = error;
+    if (!uninstallAsked) console.error(error.message);
+  });
+  globalThis.fetchspan = api;
+}
+
+start();

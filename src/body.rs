@@ -21,7 +21,6 @@ pub struct BodyProgress {
     streaming: Cell<bool>,
     bytes: Cell<u64>,
     chunks: Cell<u64>,
-    disturbed: Cell<bool>,
 }
 
 impl BodyProgress {
@@ -41,16 +40,10 @@ impl BodyProgress {
         self.chunks.get()
     }
 
-    /// Whether the app has read from, or cancelled, the stream (what `bodyUsed` reports for it).
-    pub fn disturbed(&self) -> bool {
-        self.disturbed.get()
-    }
-
     /// Counts one chunk; true for the first.
     fn record_chunk(&self, bytes: u32) -> bool {
         self.bytes.set(self.bytes.get() + u64::from(bytes));
         self.chunks.set(self.chunks.get() + 1);
-        self.disturbed.set(true);
         self.chunks.get() == 1
     }
 }
@@ -89,7 +82,6 @@ impl CountingTransformer {
 
     /// The source ended and every chunk was handed on: the body completed.
     pub fn flush(self) {
-        self.span.progress.disturbed.set(true);
         self.span.end_body(EndReason::Completed, None);
     }
 
@@ -98,7 +90,6 @@ impl CountingTransformer {
     /// source's own error; this ends the span.
     #[wasm_bindgen(js_name = pipeFailed)]
     pub fn pipe_failed(self, reason: JsValue, cancelled: bool) {
-        self.span.progress.disturbed.set(true);
         if self.span.abort_reason().is_some() {
             self.span.end_body(EndReason::Aborted, None);
         } else if cancelled {

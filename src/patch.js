@@ -74,24 +74,25 @@ export function installPatches(scope, hooks) {
   }
 
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
+  // The caller's `init` is read after the native call has read it (never before `fetch` would), and each member
+  // once.
   function fetch(input, init) {
     if (!active) return nativeFetch.apply(this, arguments);
+    const pending = nativeFetch.apply(this, arguments);
     let span;
     try {
       const request = input instanceof Request ? input : undefined;
       const given = init !== null && typeof init === 'object' ? init : undefined;
-      const method = given?.method !== undefined ? String(given.method) : request ? request.method : 'GET';
-      const signal = given?.signal !== undefined ? given.signal : request?.signal;
-      span = hooks.start(method, request ? request.url : absoluteUrl(input), signal instanceof AbortSignal ? signal : undefined);
+      const method = given?.method;
+      let signal = given?.signal;
+      if (signal === undefined) signal = request?.signal;
+      span = hooks.start(
+        method !== undefined ? String(method) : request ? request.method : 'GET',
+        request ? request.url : absoluteUrl(input),
+        signal instanceof AbortSignal ? signal : undefined,
+      );
     } catch (error) {
       failed(error);
-    }
-    let pending;
-    try {
-      pending = nativeFetch.apply(this, arguments);
-    } catch (error) {
-      if (span) guard(() => span.rejected(error));
-      throw error;
     }
     if (!span) return pending;
     // A promise derived from the native one, rejecting with the very same error: a failure the app leaves
@@ -117,7 +118,7 @@ export function installPatches(scope, hooks) {
     try {
       if (span.response(response, untracked)) {
         live++;
-        tracked.set(response, { span, stream: null, native: false, teed: false });
+        tracked.set(response, { span, stream: null, usedProbe: null, native: false, teed: false });
         collected.register(response, span);
       }
     } catch (error) {
@@ -132,7 +133,10 @@ export function installPatches(scope, hooks) {
     const stream = new TransformStream(transformer);
     source.pipeTo(stream.writable).catch((reason) => sourceFailed(source).then(
       (sourceErrored) => guard(() => transformer.pipeFailed(reason, !sourceErrored)),
-    ));
+    )).catch(failed);
+    // What `bodyUsed` reports: a Response over our readable says whether the app has read or cancelled it, at
+    // once and exactly as the engine defines "disturbed" (nothing is read through it).
+    entry.usedProbe = new Response(stream.readable);
     return stream.readable;
   }
 
@@ -155,7 +159,7 @@ export function installPatches(scope, hooks) {
   // `bodyUsed` of the stream the app holds: the span's own count for our readable; for a branch of the app's own
   // clone(), which we can't observe, whether it is locked.
   function isDisturbed(entry) {
-    return entry.teed ? entry.stream.locked : guard(() => entry.span.streamDisturbed(), true);
+    return entry.teed ? entry.stream.locked : nativeBodyUsed.call(entry.usedProbe);
   }
 
   const patched = {
@@ -174,9 +178,10 @@ export function installPatches(scope, hooks) {
     clone: {
       value: function clone() {
         const entry = entryOf(this);
-        if (entry === undefined || entry.stream === null || entry.stream.locked || isDisturbed(entry)) {
-          return nativeClone.call(this);
-        }
+        if (entry === undefined || entry.stream === null) return nativeClone.call(this);
+        // Our pipe holds the native body, so the native error comes from a throwaway response in the app's state.
+        if (isDisturbed(entry)) return nativeClone.call(usedResponse());
+        if (entry.stream.locked) return nativeClone.call(lockedResponse());
         // The app clones a body it already streams: tee our readable, like the native clone tees the native body.
         const [mine, theirs] = entry.stream.tee();
         entry.stream = mine;
@@ -202,16 +207,20 @@ export function installPatches(scope, hooks) {
           if (entry === undefined) return nativeRead.apply(this, args);
           if (entry.stream === null) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
-            // The native promise itself (Chrome reports no unhandledrejection for these, so a side reaction
-            // changes nothing the app can see, and costs no microtask).
+            // A promise derived from the native one (same value, same error object), so that a rejection the app
+            // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).
             entry.native = true;
             const response = this;
-            const pending = nativeRead.apply(this, args);
-            pending.then(
-              (value) => guard(() => entry.span.readNatively(response, sizeOf(name, value))),
-              (error) => guard(() => entry.span.readFailed(error)),
+            return nativeRead.apply(this, args).then(
+              (value) => {
+                guard(() => entry.span.readNatively(response, sizeOf(name, value)));
+                return value;
+              },
+              (error) => {
+                guard(() => entry.span.readFailed(error));
+                throw error;
+              },
             );
-            return pending;
           }
           // The app took `body` first, so the counting stream is its body now: read that.
           const stream = streamOf(this, entry);
@@ -268,6 +277,12 @@ export function installPatches(scope, hooks) {
       }
     }
   }
+}
+
+function usedResponse() {
+  const response = new Response('');
+  response.body.cancel();
+  return response;
 }
 
 function lockedResponse() {

@@ -171,6 +171,30 @@ impl SpanRecord {
     }
 }
 
+/// `n` in decimal, without `core::fmt` (whose machinery would weigh more in the wasm than the whole exporter).
+pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n);
+    out
+}
+
+/// Appends `n` to `out` in decimal.
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for digit in &digits[start..] {
+        out.push(char::from(*digit));
+    }
+}
+
 fn set(object: &Object, key: &str, value: &JsValue) {
     // Defining a property on a fresh plain object cannot fail.
     let _ = Reflect::set(object, &JsValue::from_str(key), value);
@@ -188,6 +212,24 @@ mod tests {
         };
         assert!(cut.len() <= MAX_ATTRIBUTE_LENGTH && cut.len() >= MAX_ATTRIBUTE_LENGTH - 1);
         assert!(cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            503,
+            65_535,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 
     #[test]

@@ -293,7 +293,7 @@ impl RequestSpan {
                         Value::Int(i64::from(status)),
                     );
                     if status >= 400 {
-                        mark_error(record, status.to_string());
+                        mark_error(record, crate::record::decimal(u64::from(status)));
                     }
                 }
             }
@@ -328,12 +328,6 @@ impl RequestSpan {
     pub fn transformer(&self) -> CountingTransformer {
         self.cell.arm_idle_timer();
         CountingTransformer::new(self.cell.clone())
-    }
-
-    /// `bodyUsed` for a body the app reads as a stream.
-    #[wasm_bindgen(js_name = streamDisturbed)]
-    pub fn stream_disturbed(&self) -> bool {
-        self.cell.progress.disturbed()
     }
 
     /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`).

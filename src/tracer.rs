@@ -93,8 +93,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         )
         .into());
     }
-    let mut options = Options::parse(&options)
-        .map_err(|message| JsValue::from(js_sys::TypeError::new(&message)))?;
+    let mut options = Options::parse(&options)?;
     // Exports go through the fetch in place before ours, so they are never traced.
     let unpatched_fetch = Reflect::get(&js_sys::global(), &"fetch".into())?;
     let exporter = match (

@@ -11,11 +11,23 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  say "installing Chromium and ChromeDriver from Debian"
+# The three engines the browser suites run in, with their WebDriver servers: Chromium (chromedriver), Firefox ESR
+# (geckodriver, from crates.io below) and WebKitGTK's MiniBrowser (WebKitWebDriver, under xvfb-run).
+missing=()
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
+[ -x /usr/lib/firefox-esr/firefox-esr ] || missing+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] && [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] || missing+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing from Debian: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver
+  apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v geckodriver >/dev/null 2>&1; then
+  say "installing geckodriver (about 2 minutes)"
+  cargo install geckodriver
 fi
 
 if ! command -v wasm-pack >/dev/null 2>&1; then

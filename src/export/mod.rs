@@ -99,7 +99,7 @@ impl Exporter {
     /// An exporter for `options`, sending with `fetch`.
     pub fn new(options: ExportOptions, fetch: Function) -> Rc<Self> {
         Rc::new(Exporter {
-            url: format!("{}/v1/traces", options.endpoint),
+            url: options.url.clone(),
             options,
             fetch,
             queue: RefCell::default(),
@@ -210,7 +210,9 @@ impl Exporter {
     /// Sends one batch, retrying as [`retry::verdict`] says. False when `signal` aborted it.
     async fn send_with_retries(&self, batch: &[SpanRecord], signal: &AbortSignal) -> bool {
         let body = otlp::encode(&self.options.resource, batch);
-        for attempt in 1.. {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let answer = self.post(&body, signal, false).await;
             if signal.aborted() {
                 return false;
@@ -242,7 +244,6 @@ impl Exporter {
                 }
             }
         }
-        unreachable!("verdict refuses after MAX_ATTEMPTS")
     }
 
     async fn post(
@@ -257,15 +258,10 @@ impl Exporter {
 
     /// Starts the POST now (synchronously: an unload handler must have sent before it returns).
     fn start_post(&self, body: &str, signal: &AbortSignal, keepalive: bool) -> Promise {
-        let headers = Object::new();
-        let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
-        for (name, value) in &self.options.headers {
-            let _ = Reflect::set(&headers, &name.into(), &value.into());
-        }
         post_js(
             &self.fetch,
             &self.url,
-            &headers,
+            &self.options.headers,
             body,
             signal,
             self.options.export_timeout_ms,
@@ -409,7 +405,9 @@ impl Exporter {
 }
 
 fn abort_controller() -> AbortController {
-    AbortController::new().expect("AbortController exists wherever fetch does")
+    // AbortController exists wherever fetch does. (No `expect`: its message formatting would pull in core::fmt.)
+    AbortController::new()
+        .unwrap_or_else(|_| wasm_bindgen::throw_str("fetchspan: AbortController is missing"))
 }
 
 /// A signal for waits and requests nothing aborts.
@@ -434,38 +432,11 @@ impl Answer {
     fn read(answer: &JsValue) -> Answer {
         let get = |key: &str| Reflect::get(answer, &key.into()).unwrap_or(JsValue::UNDEFINED);
         let retry_after = get("retryAfterMs").as_f64().filter(|ms| *ms >= 0.0);
-        let text = get("text").as_string().unwrap_or_default();
         Answer {
             status: get("status").as_f64().unwrap_or(0.0) as u16,
             retry_after_ms: retry_after,
-            rejected_spans: rejected_spans(&text),
+            // Parsed in transport.js: a JSON parser in the wasm would weigh more than the exporter.
+            rejected_spans: get("rejectedSpans").as_f64().unwrap_or(0.0) as usize,
         }
-    }
-}
-
-/// `partialSuccess.rejectedSpans` of an `ExportTraceServiceResponse` (an int64, so a string in JSON).
-fn rejected_spans(text: &str) -> usize {
-    let Ok(answer) = serde_json::from_str::<serde_json::Value>(text) else {
-        return 0;
-    };
-    match &answer["partialSuccess"]["rejectedSpans"] {
-        serde_json::Value::String(n) => n.parse().unwrap_or(0),
-        serde_json::Value::Number(n) => n.as_u64().unwrap_or(0) as usize,
-        _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rejected_spans;
-
-    #[test]
-    fn partial_success_counts_rejected_spans() {
-        assert_eq!(
-            rejected_spans(r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#),
-            2
-        );
-        assert_eq!(rejected_spans("{}"), 0);
-        assert_eq!(rejected_spans("not json"), 0);
     }
 }

@@ -1,149 +1,138 @@
 //! OTLP/HTTP JSON encoding of finished spans: an `ExportTraceServiceRequest` in the proto3 JSON mapping, with
 //! OTLP's exceptions: hex trace and span ids, 64-bit integers as decimal strings, `kind` as an integer.
-//! Checked against the `opentelemetry-proto` crate in the tests below and, end to end, by the test server.
+//!
+//! Written straight into one `String` by a purpose-built writer: no serde, no `core::fmt` (both would cost more
+//! wasm than the rest of the exporter). Checked against the `opentelemetry-proto` crate in the tests below (a
+//! strict decode) and, end to end, by the test server.
 
-use serde::Serialize;
+use crate::ids::push_hex;
+use crate::record::{push_decimal, Attributes, SpanRecord, Value};
 
-use crate::ids::hex;
-use crate::record::{Attributes, SpanRecord, Value};
-
-/// `SPAN_KIND_CLIENT`.
-const KIND_CLIENT: u8 = 3;
-/// `STATUS_CODE_ERROR`.
-const STATUS_ERROR: u8 = 2;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ExportTraceServiceRequest<'a> {
-    resource_spans: [ResourceSpans<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceSpans<'a> {
-    resource: Resource<'a>,
-    scope_spans: [ScopeSpans<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Resource<'a> {
-    attributes: Vec<KeyValue<'a>>,
-}
-
-#[derive(Serialize)]
-struct ScopeSpans<'a> {
-    scope: Scope,
-    spans: Vec<Span<'a>>,
-}
-
-#[derive(Serialize)]
-struct Scope {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Span<'a> {
-    trace_id: String,
-    span_id: String,
-    name: &'a str,
-    kind: u8,
-    start_time_unix_nano: String,
-    end_time_unix_nano: String,
-    attributes: Vec<KeyValue<'a>>,
-    events: Vec<Event<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<Status>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Event<'a> {
-    time_unix_nano: String,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct Status {
-    code: u8,
-}
-
-#[derive(Serialize)]
-struct KeyValue<'a> {
-    key: &'a str,
-    value: AnyValue<'a>,
-}
-
-#[derive(Serialize)]
-enum AnyValue<'a> {
-    #[serde(rename = "stringValue")]
-    String(&'a str),
-    #[serde(rename = "intValue")]
-    Int(String),
-    #[serde(rename = "boolValue")]
-    Bool(bool),
-}
-
-fn key_values(attributes: &Attributes) -> Vec<KeyValue<'_>> {
-    attributes
-        .iter()
-        .map(|(key, value)| KeyValue {
-            key,
-            value: match value {
-                Value::Str(text) => AnyValue::String(text),
-                Value::Int(number) => AnyValue::Int(number.to_string()),
-                Value::Bool(flag) => AnyValue::Bool(*flag),
-            },
-        })
-        .collect()
-}
-
-/// Epoch milliseconds (fractional) as decimal-string nanoseconds, at microsecond resolution: an f64 of epoch
-/// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.
-fn unix_nanos(ms: f64) -> String {
-    let whole = ms.trunc().max(0.0) as u64;
-    let micros = ((ms - ms.trunc()).max(0.0) * 1e3).round() as u64;
-    (whole * 1_000_000 + micros * 1_000).to_string()
-}
+/// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
+const SPAN_CAPACITY: usize = 768;
 
 /// The request body for `spans` under `resource`.
 pub fn encode(resource: &Attributes, spans: &[SpanRecord]) -> String {
-    let request = ExportTraceServiceRequest {
-        resource_spans: [ResourceSpans {
-            resource: Resource {
-                attributes: key_values(resource),
-            },
-            scope_spans: [ScopeSpans {
-                scope: Scope {
-                    name: "fetchspan",
-                    version: env!("CARGO_PKG_VERSION"),
-                },
-                spans: spans
-                    .iter()
-                    .map(|span| Span {
-                        trace_id: hex(&span.context.trace_id),
-                        span_id: hex(&span.context.span_id),
-                        name: &span.name,
-                        kind: KIND_CLIENT,
-                        start_time_unix_nano: unix_nanos(span.start_ms),
-                        end_time_unix_nano: unix_nanos(span.end_ms),
-                        attributes: key_values(&span.attributes),
-                        events: span
-                            .events
-                            .iter()
-                            .map(|event| Event {
-                                time_unix_nano: unix_nanos(event.time_ms),
-                                name: event.name,
-                            })
-                            .collect(),
-                        status: span.error.then_some(Status { code: STATUS_ERROR }),
-                    })
-                    .collect(),
-            }],
-        }],
-    };
-    serde_json::to_string(&request).expect("plain data always serializes")
+    let mut out = String::with_capacity(256 + spans.len() * SPAN_CAPACITY);
+    out.push_str(r#"{"resourceSpans":[{"resource":{"attributes":"#);
+    key_values(&mut out, resource);
+    out.push_str(concat!(
+        r#"},"scopeSpans":[{"scope":{"name":"fetchspan","version":""#,
+        env!("CARGO_PKG_VERSION"),
+        r#""},"spans":["#
+    ));
+    for (index, span) in spans.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        encode_span(&mut out, span);
+    }
+    out.push_str("]}]}]}");
+    out
+}
+
+fn encode_span(out: &mut String, span: &SpanRecord) {
+    out.push_str(r#"{"traceId":""#);
+    push_hex(out, &span.context.trace_id);
+    out.push_str(r#"","spanId":""#);
+    push_hex(out, &span.context.span_id);
+    out.push_str(r#"","name":"#);
+    push_string(out, &span.name);
+    // Kind 3 is `SPAN_KIND_CLIENT`.
+    out.push_str(r#","kind":3,"startTimeUnixNano":""#);
+    push_unix_nanos(out, span.start_ms);
+    out.push_str(r#"","endTimeUnixNano":""#);
+    push_unix_nanos(out, span.end_ms);
+    out.push_str(r#"","attributes":"#);
+    key_values(out, &span.attributes);
+    out.push_str(r#","events":["#);
+    for (index, event) in span.events.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"timeUnixNano":""#);
+        push_unix_nanos(out, event.time_ms);
+        out.push_str(r#"","name":"#);
+        push_string(out, event.name);
+        out.push('}');
+    }
+    out.push(']');
+    if span.error {
+        // Code 2 is `STATUS_CODE_ERROR` (an UNSET status is left out).
+        out.push_str(r#","status":{"code":2}"#);
+    }
+    out.push('}');
+}
+
+/// `[{"key":…,"value":{"stringValue"|"intValue"|"boolValue":…}},…]`.
+fn key_values(out: &mut String, attributes: &Attributes) {
+    out.push('[');
+    for (index, (key, value)) in attributes.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"key":"#);
+        push_string(out, key);
+        match value {
+            Value::Str(text) => {
+                out.push_str(r#","value":{"stringValue":"#);
+                push_string(out, text);
+            }
+            Value::Int(number) => {
+                out.push_str(r#","value":{"intValue":""#);
+                if *number < 0 {
+                    out.push('-');
+                }
+                push_decimal(out, number.unsigned_abs());
+                out.push('"');
+            }
+            Value::Bool(flag) => {
+                out.push_str(r#","value":{"boolValue":"#);
+                out.push_str(if *flag { "true" } else { "false" });
+            }
+        }
+        out.push_str("}}");
+    }
+    out.push(']');
+}
+
+/// `text` as a JSON string: quotes, backslashes and control characters escaped, everything else as is (UTF-8).
+fn push_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `get`, not indexing: both ends are next to ASCII bytes, so always char boundaries, and `get` has no
+        // panic path (a slicing panic would link its message formatting).
+        out.push_str(text.get(plain..index).unwrap_or_default());
+        plain = index + 1;
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
+        } else {
+            out.push_str(escape);
+        }
+    }
+    out.push_str(text.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Epoch milliseconds (fractional) as decimal nanoseconds, at microsecond resolution: an f64 of epoch
+/// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.
+fn push_unix_nanos(out: &mut String, ms: f64) {
+    let whole = ms.trunc().max(0.0) as u64;
+    let micros = ((ms - ms.trunc()).max(0.0) * 1e3).round() as u64;
+    push_decimal(out, whole * 1_000_000 + micros * 1_000);
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -178,44 +167,157 @@ mod tests {
         }
     }
 
+    /// Decodes strictly: the proto3 JSON mapping as opentelemetry-proto reads it, rejecting unknown fields.
+    fn decode(json: &str) -> ExportTraceServiceRequest {
+        let value: serde_json::Value =
+            serde_json::from_str(json).unwrap_or_else(|error| panic!("not JSON ({error}): {json}"));
+        assert_no_unknown_fields(&value);
+        serde_json::from_str(json).unwrap_or_else(|error| panic!("not OTLP ({error}): {json}"))
+    }
+
+    /// opentelemetry-proto's serde ignores unknown fields; a misspelled one would otherwise pass silently.
+    fn assert_no_unknown_fields(value: &serde_json::Value) {
+        const FIELDS: [&str; 20] = [
+            "resourceSpans",
+            "resource",
+            "attributes",
+            "scopeSpans",
+            "scope",
+            "name",
+            "version",
+            "spans",
+            "traceId",
+            "spanId",
+            "kind",
+            "startTimeUnixNano",
+            "endTimeUnixNano",
+            "events",
+            "timeUnixNano",
+            "status",
+            "code",
+            "key",
+            "value",
+            "stringValue",
+        ];
+        const VALUE_FIELDS: [&str; 2] = ["intValue", "boolValue"];
+        match value {
+            serde_json::Value::Object(object) => {
+                for (key, value) in object {
+                    assert!(
+                        FIELDS.contains(&key.as_str()) || VALUE_FIELDS.contains(&key.as_str()),
+                        "unexpected field {key}"
+                    );
+                    assert_no_unknown_fields(value);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(assert_no_unknown_fields),
+            _ => {}
+        }
+    }
+
     #[test]
     fn encodes_a_request_that_opentelemetry_proto_decodes() {
         let mut resource = Attributes::default();
         resource.set("service.name", Value::string("shop".into()));
         let json = encode(&resource, &[record(true), record(false)]);
-        let decoded: ExportTraceServiceRequest = serde_json::from_str(&json).unwrap();
+        let decoded = decode(&json);
         let resource_spans = &decoded.resource_spans[0];
         let resource = resource_spans.resource.as_ref().unwrap();
         assert_eq!(resource.attributes[0].key, "service.name");
         let scope = &resource_spans.scope_spans[0];
         assert_eq!(scope.scope.as_ref().unwrap().name, "fetchspan");
+        assert_eq!(
+            scope.scope.as_ref().unwrap().version,
+            env!("CARGO_PKG_VERSION")
+        );
         let span = &scope.spans[0];
         assert_eq!(span.trace_id, vec![0xab; 16]);
         assert_eq!(span.span_id, vec![0x01; 8]);
+        assert_eq!(span.name, "GET");
         assert_eq!(span.kind, 3);
         assert_eq!(span.start_time_unix_nano, 1_700_000_000_123_456_000);
         assert_eq!(span.end_time_unix_nano, 1_700_000_000_124_500_000);
         assert_eq!(span.status.as_ref().unwrap().code, 2);
         assert!(scope.spans[1].status.is_none());
         assert_eq!(span.events[0].name, "response.headers");
-        let status = span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "http.response.status_code")
-            .unwrap();
+        assert_eq!(span.events[0].time_unix_nano, 1_700_000_000_124_000_000);
+        let value = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.clone())
+                .and_then(|value| value.value)
+        };
         assert_eq!(
-            status.value.as_ref().unwrap().value,
+            value("http.request.method"),
+            Some(any_value::Value::StringValue("GET".into()))
+        );
+        assert_eq!(
+            value("http.response.status_code"),
             Some(any_value::Value::IntValue(503))
         );
-        let flag = span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "fetchspan.flag")
-            .unwrap();
         assert_eq!(
-            flag.value.as_ref().unwrap().value,
+            value("fetchspan.flag"),
             Some(any_value::Value::BoolValue(true))
         );
+    }
+
+    #[test]
+    fn an_empty_batch_and_empty_attributes_decode() {
+        let decoded = decode(&encode(&Attributes::default(), &[]));
+        assert!(decoded.resource_spans[0].scope_spans[0].spans.is_empty());
+        let mut bare = record(false);
+        bare.attributes = Attributes::default();
+        bare.events.clear();
+        let decoded = decode(&encode(&Attributes::default(), &[bare]));
+        let span = &decoded.resource_spans[0].scope_spans[0].spans[0];
+        assert!(span.attributes.is_empty() && span.events.is_empty());
+    }
+
+    #[test]
+    fn strings_are_escaped_and_round_trip() {
+        let awkward = "q\"uote\\ back/slash\nnew\tline\r\u{1}\u{1f}\u{7f} é 😀 \u{2028}";
+        let mut span = record(false);
+        span.attributes
+            .set("url.full", Value::string(awkward.into()));
+        span.name = awkward.into();
+        let decoded = decode(&encode(&Attributes::default(), &[span]));
+        let span = &decoded.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(span.name, awkward);
+        let url = span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "url.full")
+            .unwrap();
+        assert_eq!(
+            url.value.as_ref().unwrap().value,
+            Some(any_value::Value::StringValue(awkward.into()))
+        );
+    }
+
+    #[test]
+    fn integers_cover_the_i64_range() {
+        for number in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            503,
+            i64::MAX,
+            i64::MIN,
+            -9_007_199_254_740_991,
+        ] {
+            let mut span = record(false);
+            span.attributes.set("n", Value::Int(number));
+            let decoded = decode(&encode(&Attributes::default(), &[span]));
+            let span = &decoded.resource_spans[0].scope_spans[0].spans[0];
+            let n = span.attributes.iter().find(|kv| kv.key == "n").unwrap();
+            assert_eq!(
+                n.value.as_ref().unwrap().value,
+                Some(any_value::Value::IntValue(number))
+            );
+        }
     }
 
     #[test]
@@ -228,7 +330,13 @@ mod tests {
 
     #[test]
     fn nanoseconds_round_within_the_millisecond() {
-        assert_eq!(unix_nanos(1.9999999), "2000000");
-        assert_eq!(unix_nanos(0.0), "0");
+        let nanos = |ms| {
+            let mut out = String::new();
+            push_unix_nanos(&mut out, ms);
+            out
+        };
+        assert_eq!(nanos(1.9999999), "2000000");
+        assert_eq!(nanos(0.0), "0");
+        assert_eq!(nanos(-5.0), "0");
     }
 }

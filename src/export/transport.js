@@ -3,8 +3,8 @@
 
 /**
  * POSTs `body` with the `fetch` captured before fetchspan patched it (so exports are never traced). Resolves to
- * `{ status, retryAfterMs, text }` once the whole answer is read; rejects on a network error, on `signal`, or when
- * `timeoutMs` passes.
+ * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`,
+ * or when `timeoutMs` passes.
  */
 export async function post(fetch, url, headers, body, signal, timeoutMs, keepalive) {
   const deadline = AbortSignal.timeout(timeoutMs);
@@ -17,7 +17,24 @@ export async function post(fetch, url, headers, body, signal, timeoutMs, keepali
     signal: AbortSignal.any([signal, deadline]),
   });
   const text = await response.text();
-  return { status: response.status, retryAfterMs: retryAfterMs(response.headers.get('retry-after')), text };
+  return {
+    status: response.status,
+    retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+    rejectedSpans: rejectedSpans(text),
+  };
+}
+
+/**
+ * `partialSuccess.rejectedSpans` of an `ExportTraceServiceResponse` (an int64, so a string in JSON, or a number),
+ * or 0. Parsed here rather than in the wasm, which then needs no JSON parser.
+ */
+export function rejectedSpans(text) {
+  try {
+    const n = Number(JSON.parse(text)?.partialSuccess?.rejectedSpans ?? 0);
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** `Retry-After` (seconds or an HTTP date) in milliseconds, or -1 when absent or unreadable. */

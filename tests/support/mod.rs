@@ -26,11 +26,36 @@ pub async fn run(name: &str) {
     )
     .await
     {
-        let message = js_sys::Reflect::get(&error, &"stack".into())
-            .ok()
-            .and_then(|stack| stack.as_string())
-            .unwrap_or_else(|| format!("{error:?}"));
-        panic!("scenario {name} failed: {message}");
+        // Firefox's and WebKit's `stack` lacks the message: report both.
+        let field = |key: &str| {
+            js_sys::Reflect::get(&error, &key.into())
+                .ok()
+                .and_then(|value| value.as_string())
+                .unwrap_or_default()
+        };
+        let (message, stack) = (field("message"), field("stack"));
+        let message = if message.is_empty() && stack.is_empty() {
+            format!("{error:?}")
+        } else {
+            format!("{message}\n{stack}")
+        };
+        panic!("scenario {name} failed in {}: {message}", engine());
+    }
+}
+
+/// The engine running the tests, from the user agent (Firefox, WebKit or Chromium).
+pub fn engine() -> &'static str {
+    let agent = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| js_sys::Reflect::get(&navigator, &"userAgent".into()))
+        .ok()
+        .and_then(|agent| agent.as_string())
+        .unwrap_or_default();
+    if agent.contains("Firefox/") {
+        "Firefox"
+    } else if agent.contains("Chrome/") {
+        "Chromium"
+    } else {
+        "WebKit"
     }
 }
 

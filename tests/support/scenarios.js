@@ -5,6 +5,8 @@
 export const SERVER = 'http://127.0.0.1:47811';
 const MiB = 1 << 20;
 const nativeFetch = globalThis.fetch;
+/** The engine running the scenarios: 'chromium', 'firefox' or 'webkit'. */
+export const ENGINE = /Firefox\//.test(navigator.userAgent) ? 'firefox' : /Chrome\//.test(navigator.userAgent) ? 'chromium' : 'webkit';
 const raw = (url, init) => nativeFetch.call(globalThis, url, init);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -52,10 +54,12 @@ function equal(actual, expected, what) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(predicate, what, timeoutMs = 5000) {
+/** Polls `predicate` every 5 ms; `between`, if given, runs every 20th poll (e.g. a collection). */
+async function until(predicate, what, timeoutMs = 5000, between) {
   const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
+  for (let polls = 1; !predicate(); polls++) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (between && polls % 20 === 0) await between();
     await sleep(5);
   }
 }
@@ -94,8 +98,36 @@ async function outcome(steps) {
   }
 }
 
-function collect() {
-  globalThis.gc?.();
+/**
+ * A full garbage collection, with finalization callbacks run. Chromium has `gc()` (`--expose-gc`); Firefox and
+ * WebKit expose nothing to a page, so there the garbage collector is driven by allocation pressure: a sentinel that
+ * has survived into the old generation is dropped, and garbage is allocated until its finalizer has run (a major
+ * collection happened and finalizers got their turn), bounded in time. Returns whether a collection was seen.
+ */
+async function collect() {
+  if (globalThis.gc) {
+    globalThis.gc();
+    return true;
+  }
+  let finalized = false;
+  const registry = new FinalizationRegistry(() => { finalized = true; });
+  let sentinel = { tenured: true };
+  registry.register(sentinel, 0);
+  const churn = () => {
+    let junk = [];
+    for (let i = 0; i < 20_000; i++) junk.push({ i, pad: [i, i, i, i] });
+    junk = null;
+  };
+  for (let i = 0; i < 20; i++) churn();
+  check(sentinel.tenured, 'sentinel kept');
+  sentinel = null;
+  const deadline = performance.now() + 5000;
+  while (!finalized && performance.now() < deadline) {
+    churn();
+    new ArrayBuffer(4 << 20);
+    await sleep(0);
+  }
+  return finalized;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -113,7 +145,7 @@ async function findRenderer() {
   const after = await renderers();
   check(ballast[ballast.length - 1] === 1, 'ballast touched');
   ballast = null;
-  collect();
+  await collect();
   let best = null;
   for (const [pid, kib] of after) {
     const grew = kib - (before.get(pid) ?? kib);
@@ -129,7 +161,8 @@ async function rssMiB(pid) {
 
 /** Reads `totalMiB` of an endless stream fetched with `fetcher`; samples renderer RSS and how far the server ran ahead. */
 async function endlessRead(pid, fetcher, label, totalMiB) {
-  collect();
+  // Only a real gc() here: allocation pressure (collect() outside Chromium) would itself move RSS.
+  globalThis.gc?.();
   await sleep(300);
   const baseline = await rssMiB(pid);
   const streamId = id(label);
@@ -146,8 +179,9 @@ async function endlessRead(pid, fetcher, label, totalMiB) {
     read += value.byteLength;
     if (read >= nextSample) {
       nextSample += 32 * MiB;
-      // Retained memory, not garbage: read chunks are collectable, a clone's queue is not.
-      collect();
+      // Retained memory, not garbage: read chunks are collectable, a clone's queue is not. (Firefox and WebKit
+      // collect on their own schedule; the uninstrumented run sees the same.)
+      globalThis.gc?.();
       await sleep(20);
       peakRss = Math.max(peakRss, await rssMiB(pid));
       peakAhead = Math.max(peakAhead, ((await serverStream(streamId)).sent - read) / MiB);
@@ -157,9 +191,14 @@ async function endlessRead(pid, fetcher, label, totalMiB) {
   return { label, readMiB: read / MiB, rssGrowthMiB: peakRss - baseline, aheadMiB: peakAhead };
 }
 
+// Bounds over the uninstrumented run of the same engine: Chromium applies backpressure to the network and stays
+// within a few MiB; Firefox and WebKit buffer ahead natively, which fetchspan must not add to.
 const RSS_BOUND_MIB = 32;
 const AHEAD_BOUND_MIB = 16;
-const flat = (run) => run.rssGrowthMiB <= RSS_BOUND_MIB && run.aheadMiB <= AHEAD_BOUND_MIB;
+const boundsOver = (native) => ({
+  rss: Math.max(0, native.rssGrowthMiB) + RSS_BOUND_MIB,
+  ahead: Math.max(AHEAD_BOUND_MIB, native.aheadMiB * 1.5 + AHEAD_BOUND_MIB),
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fidelity: what an app can observe of a response.
@@ -198,11 +237,9 @@ async function sameAsNative(what, steps, options) {
   const instrumented = await bounded('instrumented');
   equal(instrumented, native, `${what} (instrumented vs native)`);
   // A body a platform API consumed natively (cache.put, compileStreaming) ends when its Response is collected.
-  let polls = 0;
   await until(() => {
-    if (++polls % 20 === 0) collect();
     return tracer.stats().open === 0;
-  }, `${what}: every span ended`);
+  }, `${what}: every span ended`, 5000, () => collect());
   await uninstall(tracer);
   return spans;
 }
@@ -394,15 +431,15 @@ const SCENARIOS = {
         await uninstall(tracer);
       };
       for (let i = 0; i < 300; i++) {
-        if (i % 100 === 0) collect();
+        if (i % 100 === 0) await collect();
         await cycle();
       }
-      collect();
+      await collect();
       await sleep(50);
       const warm = wasmMemory.buffer.byteLength;
       for (let i = 0; i < 1000; i++) {
         if (i % 100 === 0) {
-          collect();
+          await collect();
           await sleep(5);
         }
         await cycle();
@@ -432,13 +469,15 @@ const SCENARIOS = {
     }, 'clone-control', 512);
     await Promise.all(clones.map((clone) => clone.body.cancel()));
     clones.length = 0;
-    console.log(JSON.stringify({ baseline, instrumented, control }));
+    const bounds = boundsOver(baseline);
+    console.log(JSON.stringify({ engine: ENGINE, baseline, instrumented, control, bounds }));
     check(instrumented.readMiB >= 512, `read ${instrumented.readMiB} MiB through fetchspan`);
     equal(span.attributes['fetchspan.response.decoded_size'], instrumented.readMiB * MiB, 'decoded_size of the cancelled stream');
     equal(span.endReason, 'cancelled', 'endReason of the cancelled stream');
-    check(flat(instrumented), `fetchspan: RSS grew ${instrumented.rssGrowthMiB.toFixed(1)} MiB (bound ${RSS_BOUND_MIB}), server ran ${instrumented.aheadMiB.toFixed(1)} MiB ahead (bound ${AHEAD_BOUND_MIB})`);
-    check(control.rssGrowthMiB > RSS_BOUND_MIB && control.aheadMiB > AHEAD_BOUND_MIB,
-      `the clone control must break both bounds, but RSS grew ${control.rssGrowthMiB.toFixed(1)} MiB and the server ran ${control.aheadMiB.toFixed(1)} MiB ahead: this memory test cannot see the leak`);
+    check(instrumented.rssGrowthMiB <= bounds.rss && instrumented.aheadMiB <= bounds.ahead,
+      `fetchspan in ${ENGINE}: RSS grew ${instrumented.rssGrowthMiB.toFixed(1)} MiB (bound ${bounds.rss.toFixed(1)}), server ran ${instrumented.aheadMiB.toFixed(1)} MiB ahead (bound ${bounds.ahead.toFixed(1)})`);
+    check(control.rssGrowthMiB > bounds.rss && control.aheadMiB > bounds.ahead,
+      `the clone control must break both bounds in ${ENGINE}, but RSS grew ${control.rssGrowthMiB.toFixed(1)} MiB and the server ran ${control.aheadMiB.toFixed(1)} MiB ahead: this memory test cannot see the leak`);
   },
 
   async cancelClosesTheConnectionAndEndsSpanAsCancelled() {
@@ -451,7 +490,7 @@ const SCENARIOS = {
       read += (await reader.read()).value.byteLength;
       if (read >= next) {
         next += MiB;
-        collect();
+        await collect();
         await sleep(5);
       }
     }
@@ -468,26 +507,43 @@ const SCENARIOS = {
       await sleep(20);
     }
     check(server.closed, `the server still streams 2 s after cancel (sent ${server.sent})`);
-    check(server.sent - read < 16 * MiB, `server sent ${server.sent - read} bytes past what the app read`);
+    // How far past the app's reads the engine itself fetches: the same 8 MiB read natively.
+    const nativeId = id('cancel-native');
+    const nativeReader = (await raw(`${SERVER}/stream?id=${nativeId}`)).body.getReader();
+    for (let got = 0; got < 8 * MiB;) got += (await nativeReader.read()).value.byteLength;
+    await nativeReader.cancel();
+    await sleep(100);
+    const nativePast = (await serverStream(nativeId)).sent - 8 * MiB;
+    const bound = Math.max(16 * MiB, nativePast * 1.5 + 16 * MiB);
+    check(server.sent - read < bound, `server sent ${server.sent - read} bytes past what the app read (natively ${nativePast}; bound ${bound})`);
   },
 
   async slowConsumerKeepsBackpressure() {
+    // How far the server runs ahead of a reader that takes a chunk every 10 ms, read natively and then through
+    // fetchspan. Chromium and Firefox apply backpressure to the network; WebKit's network process reads ahead
+    // (hundreds of MiB here) natively, so there the bound is "no further ahead than natively".
+    const slowRead = async (fetcher, label) => {
+      const streamId = id(label);
+      const reader = (await fetcher(`${SERVER}/stream?id=${streamId}`)).body.getReader();
+      let read = 0;
+      let worstAhead = 0;
+      const stop = performance.now() + 3000;
+      while (performance.now() < stop) {
+        read += (await reader.read()).value.byteLength;
+        await sleep(10);
+        worstAhead = Math.max(worstAhead, (await serverStream(streamId)).sent - read);
+      }
+      await reader.cancel();
+      check(read > 0, `${label}: read something`);
+      return { streamId, aheadMiB: worstAhead / MiB };
+    };
+    const native = await slowRead(raw, 'slow-native');
     const { spans } = traced();
-    const streamId = id('slow');
-    const response = await fetch(`${SERVER}/stream?id=${streamId}`);
-    const reader = response.body.getReader();
-    let read = 0;
-    let worstAhead = 0;
-    const stop = performance.now() + 3000;
-    while (performance.now() < stop) {
-      read += (await reader.read()).value.byteLength;
-      await sleep(10);
-      worstAhead = Math.max(worstAhead, (await serverStream(streamId)).sent - read);
-    }
-    await reader.cancel();
-    check(read > 0, 'read something');
-    check(worstAhead <= 16 * MiB, `the server ran ${(worstAhead / MiB).toFixed(1)} MiB ahead of a slow reader`);
-    equal((await spanFor(spans, streamId)).endReason, 'cancelled', 'endReason');
+    const ours = await slowRead((url) => fetch(url), 'slow');
+    const bound = Math.max(16, native.aheadMiB * 2 + 32);
+    console.log(`slow consumer in ${ENGINE}: server ahead ${native.aheadMiB.toFixed(1)} MiB natively, ${ours.aheadMiB.toFixed(1)} MiB through fetchspan`);
+    check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
+    equal((await spanFor(spans, ours.streamId)).endReason, 'cancelled', 'endReason');
   },
 
   async exactByteCountsForEveryWayOfReading() {
@@ -553,6 +609,26 @@ const SCENARIOS = {
         const r = await fetch(`${SERVER}/bytes?n=10`);
         r.body.getReader();
         return { used: r.bodyUsed, text: await outcome(() => r.text()), clone: await outcome(async () => r.clone()) };
+      },
+      // bodyUsed and clone() right after cancel() or a pending read(), before any data moved.
+      cloneThenCancel: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=300&x=cancel`);
+        const copy = r.clone();
+        const cancelled = r.body.cancel();
+        const used = r.bodyUsed;
+        const cloneAfter = await outcome(async () => r.clone().status);
+        await cancelled;
+        return { used, cloneAfter, usedLater: r.bodyUsed, copy: (await copy.text()).length };
+      },
+      pendingRead: async () => {
+        const r = await fetch(`${SERVER}/slow?chunks=2&x=pending`);
+        const reader = r.body.getReader();
+        const pending = reader.read();
+        const used = r.bodyUsed;
+        const cloneAfter = await outcome(async () => r.clone().status);
+        const first = (await pending).value.byteLength;
+        await reader.cancel();
+        return { used, cloneAfter, first };
       },
       requestInput: async () => {
         const request = new Request(`${SERVER}/echo`, { method: 'POST', body: 'from-request', headers: { 'x-a': '1' } });
@@ -644,7 +720,11 @@ const SCENARIOS = {
         end: 'error', part: '/reset?x=3',
       },
     };
-    for (const [name, { steps, end, part }] of Object.entries(cases)) {
+    for (const [name, { steps, end: expected, part }] of Object.entries(cases)) {
+      // WebKit ends a body cut off by a connection reset as complete (text() resolves with what arrived): the span
+      // then says completed, as the app saw it.
+      const nativeOutcome = name === 'resetMidBody' ? await outcome(steps) : null;
+      const end = nativeOutcome && 'ok' in nativeOutcome ? 'completed' : expected;
       const spans = await sameAsNative(name, steps);
       const span = spans.find((s) => s.attributes['url.full'].includes(part));
       check(span, `${name}: no span for ${part} among ${JSON.stringify(spans.map((s) => s.attributes['url.full']))}`);
@@ -705,7 +785,7 @@ const SCENARIOS = {
       const worker = async () => {
         while (next < count) {
           const n = next++;
-          if (n % 1000 === 0) collect();
+          if (n % 1000 === 0) await collect();
           const r = await fetch(`${SERVER}/bytes?n=16`, signal ? { signal } : undefined);
           if (n % 2) await r.text();
           else await readAll(r.body);
@@ -716,7 +796,7 @@ const SCENARIOS = {
     const settle = async () => {
       await until(() => tracer.stats().open === 0, 'every span ended', 10_000);
       for (let i = 0; i < 3; i++) {
-        collect();
+        await collect();
         await sleep(50);
       }
     };
@@ -762,7 +842,7 @@ const SCENARIOS = {
     const long = traced({ idleTimeoutMs: 600_000 });
     await (async () => { await fetch(`${SERVER}/bytes?n=1000&x=dropped`); })();
     for (let i = 0; i < 20 && long.spans.length === 0; i++) {
-      collect();
+      await collect();
       await sleep(50);
     }
     equal((await spanFor(long.spans, 'x=dropped', 3000)).endReason, 'abandoned', 'a response dropped unread');
@@ -772,7 +852,7 @@ const SCENARIOS = {
       (await fetch(`${SERVER}/bytes?n=10&x=dropped-stream`)).body.getReader();
     })();
     for (let i = 0; i < 40 && !long.spans.some((s) => s.attributes['url.full'].includes('dropped-stream')); i++) {
-      collect();
+      await collect();
       await sleep(50);
     }
     equal((await spanFor(long.spans, 'x=dropped-stream', 3000)).endReason, 'abandoned', 'a stream dropped unread');
@@ -796,12 +876,12 @@ const SCENARIOS = {
     const cycles = async (count) => {
       for (let i = 0; i < count; i++) {
         if (i % 100 === 0) {
-          collect();
+          await collect();
           await sleep(10);
         }
         await cycle();
       }
-      collect();
+      await collect();
       await sleep(50);
     };
     await cycles(1000);
@@ -897,7 +977,11 @@ const SCENARIOS = {
   async spansCarrySemconvAttributesAndEvents() {
     const { spans } = traced();
     const response = await fetch(`${SERVER}/slow?chunks=2&x=attrs`, { method: 'post' });
-    await readAll(response.body);
+    // The network may split or merge the server's two chunks (WebKit delivers three): the span counts what the
+    // app's reader got.
+    const reader = response.body.getReader();
+    let chunksRead = 0;
+    while (!(await reader.read()).done) chunksRead++;
     const span = await spanFor(spans, 'x=attrs');
     equal(span.name, 'POST', 'name');
     equal(span.kind, 'client', 'kind');
@@ -907,7 +991,8 @@ const SCENARIOS = {
     equal(span.attributes['server.address'], '127.0.0.1', 'server.address');
     equal(span.attributes['server.port'], 47811, 'server.port');
     equal(span.attributes['http.response.status_code'], 200, 'status code');
-    equal(span.attributes['fetchspan.response.chunks'], 2, 'chunks');
+    check(chunksRead >= 1, 'read chunks');
+    equal(span.attributes['fetchspan.response.chunks'], chunksRead, 'chunks, as the app read them');
     equal(span.events.map((e) => e.name), ['response.headers', 'response.first_byte'], 'events');
     check(span.startTime <= span.events[0].time && span.events[1].time <= span.endTime, 'event times inside the span');
     check(Math.abs(span.startTime - Date.now()) < 60_000, 'epoch milliseconds');

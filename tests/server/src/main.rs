@@ -91,6 +91,7 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
         }
         "/bytes" => serve_bytes(request, stream),
         "/slow" => serve_slow(request, stream),
+        "/sse" => serve_sse(request, stream),
         "/status" => {
             let code = request.number("code", 200) as u16;
             let body: &[u8] = if matches!(code, 204 | 304) {
@@ -337,6 +338,25 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
     Ok(Outcome::Done)
 }
 
+/// `/sse?events=&delayMs=`: a finite Server-Sent Events feed (`text/event-stream`), one event per delay, each
+/// `id: n` and `data: {"n":n,"of":events}`, then the end of the body.
+fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let events = request.number("events", 10);
+    let delay = Duration::from_millis(request.number("delayMs", 100));
+    start_chunked(stream, "text/event-stream")?;
+    let started = Instant::now();
+    for n in (1..=events).take_while(|_| started.elapsed() < MAX_SERVE) {
+        let event = format!("id: {n}\ndata: {{\"n\":{n},\"of\":{events}}}\n\n");
+        write_chunk(stream, event.as_bytes())?;
+        stream.flush()?;
+        if n < events {
+            thread::sleep(delay);
+        }
+    }
+    stream.write_all(b"0\r\n\r\n")?;
+    Ok(Outcome::Done)
+}
+
 fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result<Outcome> {
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() {
@@ -364,7 +384,16 @@ fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result
     respond(stream, 404, "", b"not found").map(|_| Outcome::Done)
 }
 
-/// `RssAnon` of every Chromium renderer process, read from /proc.
+/// Whether a process command line is a browser engine's content process, where a page's memory lives: Chromium's
+/// `--type=renderer`, Firefox's `-contentproc` (tab processes; its other child processes take no page), WebKit's
+/// `WebKitWebProcess`.
+fn is_content_process(cmdline: &str) -> bool {
+    cmdline.contains("--type=renderer")
+        || (cmdline.contains("-contentproc") && !cmdline.contains("socket") && !cmdline.contains("rdd"))
+        || cmdline.contains("WebKitWebProcess")
+}
+
+/// `RssAnon` of every content process (see [`is_content_process`]), read from /proc.
 fn renderer_rss() -> serde_json::Value {
     let mut renderers = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
@@ -380,7 +409,7 @@ fn renderer_rss() -> serde_json::Value {
                 continue;
             };
             let cmdline = String::from_utf8_lossy(&cmdline);
-            if !cmdline.contains("--type=renderer") {
+            if !is_content_process(&cmdline) {
                 continue;
             }
             let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {

@@ -1,0 +1,135 @@
+// install(options), checked here and handed to src/options.rs normalized. Checking in JS keeps the error texts and
+// the validation out of the wasm, where they cost several times their weight (issue 7). Never patches anything:
+// a bad value throws a TypeError naming the field, `fetchspan: option "x" must be …, got …`, before install starts.
+
+const KNOWN = [
+  'onSpanEnd',
+  'idleTimeoutMs',
+  'ignoreUrls',
+  'endpoint',
+  'headers',
+  'serviceName',
+  'resource',
+  'maxQueueSize',
+  'maxExportBatchSize',
+  'scheduledDelayMs',
+  'exportTimeoutMs',
+  'unloadFlush',
+];
+const MS = 'a number of milliseconds greater than 0 (at most 2147483647)';
+const COUNT = 'a whole number from 1 to 1000000';
+const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
+
+/**
+ * Checks `install`'s argument (undefined or null: all defaults) in a fixed order, so the first bad field is the one
+ * reported. Returns `{ onSpanEnd, idleTimeoutMs, ignoreUrls, export }`, where `export` (undefined without an
+ * endpoint) is `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize,
+ * scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
+ */
+export function parseOptions(value) {
+  let source = {};
+  if (value !== undefined && value !== null) {
+    if (!(value instanceof Object) || typeof value === 'function') {
+      fail(`install(options) takes an options object, got ${describe(value)}`);
+    }
+    for (const key of Object.keys(value)) {
+      if (!KNOWN.includes(key)) fail(`unknown option "${key}" (known options: ${KNOWN.join(', ')})`);
+    }
+    source = value;
+  }
+  const get = (name) => source[name];
+  const check = (name, ok, expected, fallback) => {
+    const v = get(name);
+    if (v === undefined) return fallback;
+    if (!ok(v)) invalid(name, expected, v);
+    return v;
+  };
+  const string = (name, fallback) => check(name, (v) => typeof v === 'string' && v !== '', 'a non-empty string', fallback);
+  const ms = (name, fallback) =>
+    check(name, (v) => typeof v === 'number' && v > 0 && v <= 2147483647, MS, fallback);
+  const count = (name, fallback) =>
+    check(name, (v) => Number.isInteger(v) && v >= 1 && v <= 1000000, COUNT, fallback);
+
+  const serviceName = string('serviceName', 'unknown_service');
+  const resource = entries(get, 'resource').map(([key, v]) => {
+    const ok = typeof v === 'string' || typeof v === 'boolean' || (Number.isInteger(v) && Math.abs(v) < 9e15);
+    if (!ok) invalid(`resource.${key}`, 'a string, an integer or a boolean', v);
+    return [key, v];
+  });
+  const maxQueueSize = count('maxQueueSize', 2048);
+  const maxExportBatchSize = count('maxExportBatchSize', 512);
+  if (maxExportBatchSize > maxQueueSize) {
+    fail(`option "maxExportBatchSize" must not exceed maxQueueSize (${maxQueueSize}), got ${maxExportBatchSize}`);
+  }
+  const headers = { 'content-type': 'application/json' };
+  for (const [name, v] of entries(get, 'headers')) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
+    if (typeof v !== 'string') invalid(`headers.${name}`, 'a string', v);
+    headers[name] = v;
+  }
+  const scheduledDelayMs = ms('scheduledDelayMs', 1000);
+  const exportTimeoutMs = ms('exportTimeoutMs', 10000);
+  const unloadFlush = check('unloadFlush', (v) => typeof v === 'boolean', 'true or false', true);
+  const onSpanEnd = check('onSpanEnd', (v) => v instanceof Function, 'a function', undefined);
+  const idleTimeoutMs = ms('idleTimeoutMs', 300000);
+  const ignoreUrls = check('ignoreUrls', (v) => v instanceof Array, 'an array of URL prefixes (strings) and RegExps', []);
+  for (let i = 0; i < ignoreUrls.length; i++) {
+    const item = ignoreUrls[i];
+    if (!((typeof item === 'string' && item !== '') || item instanceof RegExp)) {
+      invalid(`ignoreUrls[${i}]`, 'a non-empty string or a RegExp', item);
+    }
+  }
+  const endpoint = string('endpoint', undefined);
+  let url;
+  if (endpoint !== undefined) {
+    let protocol;
+    try {
+      protocol = new URL(endpoint).protocol;
+    } catch {}
+    if (protocol !== 'http:' && protocol !== 'https:') invalid('endpoint', ENDPOINT, endpoint);
+    url = endpoint.replace(/\/+$/, '') + '/v1/traces';
+  }
+  return {
+    onSpanEnd,
+    idleTimeoutMs,
+    ignoreUrls: Array.from(ignoreUrls),
+    export: url && {
+      url,
+      headers,
+      serviceName,
+      resource,
+      maxQueueSize,
+      maxExportBatchSize,
+      scheduledDelayMs,
+      exportTimeoutMs,
+      unloadFlush,
+    },
+  };
+}
+
+/** The own entries of a plain-object option. */
+function entries(get, name) {
+  const v = get(name);
+  if (v === undefined) return [];
+  if (!(v instanceof Object) || typeof v === 'function' || Array.isArray(v)) invalid(name, 'a plain object', v);
+  return Object.entries(v);
+}
+
+function invalid(name, expected, got) {
+  fail(`option "${name}" must be ${expected}, got ${describe(got)}`);
+}
+
+function fail(message) {
+  throw new TypeError(`fetchspan: ${message}`);
+}
+
+/** A short, readable rendering of a bad value: its JSON (cut after 77 characters past 80 bytes), else String(). */
+function describe(value) {
+  if (typeof value === 'function') return 'a function';
+  let json;
+  try {
+    json = JSON.stringify(value);
+  } catch {}
+  if (typeof json !== 'string') return typeof value === 'bigint' ? `${value}n` : String(value);
+  return new TextEncoder().encode(json).length <= 80 ? json : Array.from(json).slice(0, 77).join('') + '…';
+}

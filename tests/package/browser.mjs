@@ -1,0 +1,281 @@
+// The browser half of tests/package.sh, in one headless Chromium: serves the installed package, the bundled
+// fixture apps and test pages from a small node server on 127.0.0.1 (a free port), and checks
+// - each bundler's app: a fetch made by the app produced a span, and the .wasm loaded without a failed request;
+// - the classic script tag: installs from its data-* attributes without blocking the page, counts early fetches,
+//   exports; an invalid attribute gives one console error naming it and patches nothing;
+// - broken .wasm files (404, an HTML page, a corrupt module) reject install, from the ES module and from the
+//   script tag, with the URL and the reason, and patch nothing; a real module with a non-wasm type still works.
+// Usage: node tests/package/browser.mjs target/package-test   (tests/package.sh runs it under the browser lock)
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, resolve, extname } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const out = resolve(process.argv[2] ?? 'target/package-test');
+const installed = resolve('tests/bundlers/node_modules/fetchspan');
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server.
+
+const otlpRequests = []; // OTLP requests received: { headers, body }
+const pages = {};
+const wasmVariants = {
+  pkg: null,
+  'slow-pkg': async (bytes) => { await sleep(1500); return [200, 'application/wasm', bytes]; },
+  'bad-404': async () => [404, 'text/plain', 'not found'],
+  'bad-html': async () => [200, 'text/html; charset=utf-8', '<!doctype html><title>app shell</title><p>an SPA fallback'],
+  'bad-corrupt': async (bytes) => [200, 'application/wasm', bytes.subarray(0, bytes.length >> 1)],
+  'octet-pkg': async (bytes) => [200, 'application/octet-stream', bytes],
+};
+
+async function handle(request, response) {
+  const url = new URL(request.url, 'http://localhost');
+  const send = (status, type, body, headers = {}) => {
+    response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+    response.end(body);
+  };
+  const path = url.pathname;
+  if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
+  if (path === '/api/json' || path === '/api/ignored') return send(200, 'application/json', JSON.stringify({ ok: true, path }));
+  if (path === '/otlp/v1/traces' && request.method === 'POST') {
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    otlpRequests.push({ headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
+    return send(200, 'application/json', '{}');
+  }
+  if (path.startsWith('/pages/') && pages[path.slice(7)]) return send(200, TYPES['.html'], pages[path.slice(7)]);
+  const [, first, ...rest] = path.split('/');
+  const file = rest.join('/') || 'index.html';
+  if (file.split('/').includes('..')) return send(404, 'text/plain', 'not found');
+  let root;
+  if (first in wasmVariants) root = installed;
+  else if (first === 'apps') root = join(out, 'bundlers');
+  else return send(404, 'text/plain', 'not found');
+  const target = first === 'apps' ? join(root, file.endsWith('/') || !extname(file) ? join(file, 'index.html') : file) : join(root, file);
+  let bytes;
+  try {
+    bytes = await readFile(target);
+  } catch {
+    return send(404, 'text/plain', 'not found');
+  }
+  if (target.endsWith('.wasm') && wasmVariants[first]) {
+    const [status, type, body] = await wasmVariants[first](bytes);
+    return send(status, type, body);
+  }
+  return send(200, TYPES[extname(target)] ?? 'application/octet-stream', bytes);
+}
+
+const server = createServer((request, response) => handle(request, response).catch((error) => {
+  response.writeHead(500);
+  response.end(String(error));
+}));
+await new Promise((done) => server.listen(0, '127.0.0.1', done));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The pages.
+
+const SNAPSHOT = `<script>
+  // What "nothing patched" is compared against.
+  window.native = { fetch, body: Object.getOwnPropertyDescriptor(Response.prototype, 'body').get,
+    text: Response.prototype.text, clone: Response.prototype.clone };
+  window.untouched = () => fetch === native.fetch && Response.prototype.text === native.text
+    && Response.prototype.clone === native.clone
+    && Object.getOwnPropertyDescriptor(Response.prototype, 'body').get === native.body;
+</script>`;
+
+for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
+  pages[`esm-${variant}.html`] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script type="module">
+  import { install } from '/${variant}/index.js';
+  const spans = [];
+  try {
+    const tracer = await install({ onSpanEnd: (span) => spans.push(span) });
+    await (await fetch('/api/json?esm=1')).json();
+    await tracer.uninstall();
+    window.result = { installed: true, spans: spans.map((s) => [s.attributes['url.full'], s.endReason]) };
+  } catch (error) {
+    const untouched = window.untouched();
+    const pageFetch = await (await fetch('/api/json?after-failure=1')).json();
+    const again = await install().then(() => 'installed', (e) => e.message);
+    window.result = { installed: false, name: error.name, message: error.message, untouched, pageFetch, again,
+      untouchedAfterRetry: window.untouched() };
+  }
+</script>`;
+}
+
+const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-ignore-urls="/api/ignored /skip-me/"
+  data-idle-timeout-ms="5000" data-scheduled-delay-ms="200" data-export-timeout-ms="3000" data-max-queue-size="100"
+  data-max-export-batch-size="10" data-unload-flush="false" data-headers='{"x-test":"script-tag"}'
+  data-resource='{"deployment.environment":"test"}' data-propagate-to="https://api.example.com /example\\.org/"
+  data-sample-rate="1"`;
+
+pages['tag-ok.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script>window.fetchspanConfig = { onSpanEnd: (span) => (window.spans ??= []).push(span) };</script>
+<script src="/slow-pkg/fetchspan.js" ${ALL_ATTRIBUTES}></script>
+<script>
+  window.early = fetch('/api/json?early=1').then((r) => r.json());
+  window.atParse = { tracer: fetchspan.tracer, earlyFetches: fetchspan.earlyFetches, stats: fetchspan.stats() };
+</script>
+<p>parsed</p>`;
+
+pages['tag-invalid-js.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-service-name="x" data-idle-timeout-ms="soon"></script>`;
+pages['tag-invalid-crate.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-max-export-batch-size="5000"></script>`;
+pages['tag-invalid-json.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-headers="{x-api-key: 1}"></script>`;
+pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/bad-404/fetchspan.js" data-service-name="x"></script>`;
+pages['tag-bad-html.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/bad-html/fetchspan.js" data-service-name="x"></script>`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The checks.
+
+const failures = [];
+const passed = [];
+function check(condition, what, detail) {
+  if (condition) passed.push(what);
+  else failures.push(`${what}${detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+
+/** Opens `path` in a fresh page, recording console messages, page errors and every request's outcome. */
+async function open(path) {
+  const page = await browser.newPage();
+  const log = { errors: [], warnings: [], requests: [] };
+  page.on('console', (message) => {
+    if (message.type() === 'error') log.errors.push(message.text());
+    if (message.type() === 'warning') log.warnings.push(message.text());
+  });
+  page.on('pageerror', (error) => log.errors.push(`pageerror: ${error.message}`));
+  page.on('requestfailed', (request) => log.requests.push({ url: request.url(), failed: request.failure()?.errorText }));
+  page.on('response', (response) => log.requests.push({ url: response.url(), status: response.status(),
+    type: response.headers()['content-type'] }));
+  await page.goto(`${origin}${path}`);
+  return { page, log };
+}
+const wasmRequests = (log) => log.requests.filter((r) => /\.wasm(\?|$)/.test(r.url));
+const ours = (log) => log.errors.filter((text) => text.startsWith('fetchspan:'));
+const browserResourceErrors = (log) => log.errors.filter((text) => text.startsWith('Failed to load resource'));
+
+// Bundled apps.
+for (const bundler of ['vite', 'esbuild', 'webpack']) {
+  const { page, log } = await open(`/apps/${bundler}/`);
+  const fixture = await page.waitForFunction(() => window.fixture, null, { timeout: 15_000 })
+    .then((handle) => handle.jsonValue()).catch((error) => ({ error: `no result: ${error.message}` }));
+  check(!fixture.error, `${bundler}: the app ran`, fixture.error);
+  const span = fixture.spans?.find((s) => s.attributes['url.full'] === `${origin}/api/json?from=fixture`);
+  check(span && span.endReason === 'completed' && span.attributes['fetchspan.response.decoded_size'] > 0,
+    `${bundler}: the app's fetch produced a completed span with its size`, fixture.spans);
+  const wasm = wasmRequests(log);
+  check(wasm.length >= 1 && wasm.every((r) => r.status === 200 && r.type === 'application/wasm'),
+    `${bundler}: the .wasm was requested and served (no failed request)`, wasm);
+  check(log.requests.every((r) => !r.failed && r.status < 400), `${bundler}: no failed request`, log.requests);
+  check(log.errors.length === 0 && log.warnings.length === 0, `${bundler}: a quiet console`, log);
+  console.log(`${bundler}: span ${span?.endReason} ${span?.attributes['fetchspan.response.decoded_size']} B; wasm ${wasm.map((r) => r.url.replace(origin, '')).join(', ')}`);
+  await page.close();
+}
+
+// The ES module entry with broken and unusual .wasm files.
+const expectations = {
+  'bad-404': 'HTTP 404',
+  'bad-html': 'not a valid WebAssembly module (served as text/html',
+  'bad-corrupt': 'not a valid WebAssembly module (served as application/wasm)',
+};
+for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
+  const { page, log } = await open(`/pages/esm-${variant}.html`);
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  if (variant === 'octet-pkg') {
+    check(result.installed && result.spans.length === 1 && result.spans[0][1] === 'completed',
+      'a real module served as application/octet-stream still installs', result);
+    check(log.errors.length === 0 && log.warnings.length === 0, 'octet-stream module: no console warning', log);
+  } else {
+    const url = `${origin}/${variant}/fetchspan_bg.wasm`;
+    check(!result.installed && result.message.includes(url) && result.message.includes(expectations[variant]),
+      `${variant}: install rejects naming the URL and "${expectations[variant]}"`, result.message);
+    console.log(`${variant}: ${result.message}`);
+    check(result.untouched && result.untouchedAfterRetry, `${variant}: nothing patched`, result);
+    check(result.pageFetch?.ok === true, `${variant}: the page's fetch keeps working`, result);
+    check(result.again !== 'installed' && result.again.includes(url), `${variant}: a second install rejects the same way`, result.again);
+    const allowed = variant === 'bad-404' ? 2 : 0; // Chromium's own "Failed to load resource" line, per 404
+    check(log.errors.length === allowed && browserResourceErrors(log).length === allowed, `${variant}: no console error of ours`, log.errors);
+  }
+  await page.close();
+}
+
+// The script tag: every attribute, a slow module, an early fetch.
+{
+  const { page, log } = await open('/pages/tag-ok.html');
+  const result = await page.evaluate(async () => {
+    const atParse = window.atParse;
+    const early = await window.early;
+    const earlyDoneBeforeReady = fetchspan.tracer === null;
+    const tracer = await fetchspan.ready;
+    const patched = !window.untouched();
+    await (await fetch('/api/json?after=1')).json();
+    await (await fetch('/api/ignored')).json();
+    await (await fetch('/api/json?skip-me=1')).json();
+    for (let i = 0; i < 50 && (window.spans ?? []).length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
+    const flush = await fetchspan.forceFlush(3000);
+    return { atParse, early, earlyDoneBeforeReady, sameTracer: tracer === fetchspan.tracer, patched, flush,
+      stats: fetchspan.stats(), spans: (window.spans ?? []).map((s) => [s.attributes['url.full'], s.endReason]) };
+  });
+  check(result.atParse.tracer === null && result.atParse.earlyFetches === 1 && result.atParse.stats.started === 0,
+    'script tag: the page parsed on while the module loaded, and the early fetch was counted', result.atParse);
+  check(result.early.ok && result.earlyDoneBeforeReady, 'script tag: the early fetch went through untouched before ready', result);
+  check(result.sameTracer && result.patched, 'script tag: ready resolves to the installed tracer', result);
+  check(JSON.stringify(result.spans) === JSON.stringify([[`${origin}/api/json?after=1`, 'completed']]),
+    'script tag: one span, for the fetch after ready (the early, ignored prefix and ignored regexp ones have none)', result.spans);
+  check(result.stats.earlyFetches === 1 && result.stats.started === 1, 'script tag: stats() has earlyFetches', result.stats);
+  const exported = otlpRequests.flatMap((e) => e.body.resourceSpans);
+  const resource = Object.fromEntries((exported[0]?.resource.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
+  check(result.flush.exported === 1 && otlpRequests[0]?.headers['x-test'] === 'script-tag'
+    && resource['service.name'] === 'tag-test' && resource['deployment.environment'] === 'test',
+  'script tag: exported to data-endpoint with data-headers, data-service-name and data-resource', { flush: result.flush, resource });
+  check(log.errors.length === 0, 'script tag: no console error', log.errors);
+  const issue9 = log.warnings.filter((w) => /data-(propagate-to|sample-rate)/.test(w));
+  console.log(`script tag: ${JSON.stringify(result.stats)}; issue-9 attributes: ${issue9.length ? issue9.join(' | ') : 'passed on to the crate'}`);
+  check(log.warnings.length === issue9.length, 'script tag: no other console warning', log.warnings);
+  await page.close();
+}
+
+// The script tag with an invalid attribute, and with a broken module.
+for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeout-ms', false],
+  ['tag-invalid-json', 'data-headers', false], ['tag-invalid-crate', 'data-max-export-batch-size', true],
+  ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
+  const { page, log } = await open(`/pages/${name}.html`);
+  const result = await page.evaluate(async () => {
+    const outcome = await fetchspan.ready.then(() => 'installed', (error) => error.message);
+    await new Promise((r) => setTimeout(r, 50));
+    return { outcome, untouched: window.untouched(), pageFetch: await (await fetch('/api/json?page=1')).json(),
+      error: fetchspan.error?.message, earlyFetches: fetchspan.earlyFetches };
+  });
+  check(result.outcome.includes(attribute) && result.error === result.outcome, `${name}: ready rejects naming ${attribute}`, result);
+  check(result.untouched, `${name}: nothing patched`, result);
+  check(result.pageFetch.ok, `${name}: the page's own fetch keeps working`, result);
+  check(ours(log).length === 1 && ours(log)[0].includes(attribute), `${name}: exactly one console error of ours, naming ${attribute}`, log.errors);
+  const others = log.errors.filter((text) => !text.startsWith('fetchspan:'));
+  check(others.length === (name === 'tag-bad-404' ? 1 : 0), `${name}: no other console error`, others);
+  check((wasmRequests(log).length > 0) === wasmLoads, `${name}: the module was ${wasmLoads ? '' : 'not '}requested`, wasmRequests(log));
+  console.log(`${name}: ${ours(log)[0]}`);
+  await page.close();
+}
+
+await browser.close();
+server.close();
+for (const what of passed) console.log(`ok   ${what}`);
+for (const what of failures) console.log(`FAIL ${what}`);
+if (failures.length) {
+  console.error(`${failures.length} package browser check(s) failed`);
+  process.exit(1);
+}
+console.log(`package browser checks passed (${passed.length})`);
