@@ -1,19 +1,63 @@
-//! Stage 3 of a request: the body. The app's stream runs through a pass-through `TransformStream` whose transformer
-//! is [`CountingTransformer`]; `nativeBody.pipeTo(ts.writable)` (in `patch.js`) drives it.
+//! Stage 3 of a request: the body, read as a stream (its JS half, the second part of `patch.js`, drives it). The app's stream runs
+//! through a pass-through `TransformStream` whose transformer is [`CountingTransformer`]; a pump of ours (not
+//! `pipeTo`) writes the native body's chunks into it, so it knows whether the app or the network is waited on.
 //!
+//! Decides how a streamed body ended (completed, cancelled, aborted, error, abandoned) and what its span says about
+//! it: exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events.
 //! Never clones, never buffers: each chunk is enqueued as it came, its `byteLength` is the only thing read, and
-//! nothing is copied into wasm memory. Backpressure passes through (default queuing: at most about one chunk held).
+//! nothing is copied into wasm memory.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 
-use js_sys::Uint8Array;
+use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::TransformStreamDefaultController;
+use web_sys::{ReadableStream, TransformStreamDefaultController};
 
-use crate::record::EndReason;
+use crate::clock::from_performance_ms;
+use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
+use crate::registration::Timeout;
+use crate::semconv;
 use crate::span::SpanCell;
+
+#[wasm_bindgen(module = "/src/patch.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = streamBody)]
+    fn stream_body_js(
+        transformer: CountingTransformer,
+        source: &ReadableStream,
+        sse: bool,
+        stall_ms: f64,
+        on_failure: &Function,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// Interposes on a tracked response's native body: starts the pump (the body's half of `patch.js`) and the idle watch, and returns
+/// `{ readable, used, detach }` for `patch.js` (see `streamBody` in the body's half of `patch.js`).
+pub(crate) fn stream(
+    span: &Rc<SpanCell>,
+    source: &ReadableStream,
+    event_stream: bool,
+    on_failure: &Function,
+) -> Result<JsValue, JsValue> {
+    let options = &span.tracer().options;
+    let (sse, stall_ms, idle_ms) = (
+        options.sse && event_stream,
+        options.stall_threshold_ms,
+        options.idle_timeout_ms,
+    );
+    span.progress.streaming.set(true);
+    let body = stream_body_js(
+        CountingTransformer { span: span.clone() },
+        source,
+        sse,
+        stall_ms,
+        on_failure,
+    )?;
+    span.set_idle_timer(Some(watch_idle(span, idle_ms)));
+    Ok(body)
+}
 
 /// What the app has taken of a streamed body so far. Cells only, so a chunk never borrows the span.
 #[derive(Default)]
@@ -21,6 +65,8 @@ pub struct BodyProgress {
     streaming: Cell<bool>,
     bytes: Cell<u64>,
     chunks: Cell<u64>,
+    /// the body's half of `patch.js`'s report of its pump: timings, SSE count, stalls (read at the end, and by the idle timer).
+    report: RefCell<Option<Function>>,
 }
 
 impl BodyProgress {
@@ -30,46 +76,118 @@ impl BodyProgress {
         self.streaming.get()
     }
 
-    /// Decoded bytes counted so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes.get()
-    }
-
-    /// Chunks counted so far.
-    pub fn chunks(&self) -> u64 {
-        self.chunks.get()
-    }
-
     /// Counts one chunk; true for the first.
     fn record_chunk(&self, bytes: u32) -> bool {
         self.bytes.set(self.bytes.get() + u64::from(bytes));
         self.chunks.set(self.chunks.get() + 1);
         self.chunks.get() == 1
     }
+
+    /// The pump's report (see `report` in the body's half of `patch.js`), or an empty array before the pump started.
+    fn pump_report(&self) -> Array {
+        self.report
+            .borrow()
+            .as_ref()
+            .and_then(|report| report.call0(&JsValue::UNDEFINED).ok())
+            .map_or_else(Array::new, JsCast::unchecked_into)
+    }
+
+    /// How long the app has held the stream without a read pending, in milliseconds (0 while it waits for data).
+    fn app_idle_ms(&self) -> f64 {
+        self.pump_report().get(0).as_f64().unwrap_or(0.0)
+    }
+
+    /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
+    pub(crate) fn describe(&self, record: &mut SpanRecord) {
+        let attributes = &mut record.attributes;
+        attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
+        attributes.set(semconv::DECODED_SIZE, Value::Int(self.bytes.get() as i64));
+        attributes.set(semconv::CHUNKS, Value::Int(self.chunks.get() as i64));
+        let report = self.pump_report();
+        let number = |index: u32| report.get(index).as_f64().unwrap_or(-1.0);
+        let first_chunk = number(1);
+        if first_chunk >= 0.0 {
+            let ms = from_performance_ms(first_chunk) - record.start_ms;
+            attributes.set(semconv::TIME_TO_FIRST_CHUNK, Value::Int(ms.round() as i64));
+            attributes.set(semconv::MAX_GAP, Value::Int(number(2).round() as i64));
+        }
+        let sse_events = number(3);
+        if sse_events >= 0.0 {
+            attributes.set(semconv::SSE_EVENTS, Value::Int(sse_events as i64));
+            let first_event = number(4);
+            if first_event >= 0.0 {
+                record.events.push(Event::at(
+                    semconv::EVENT_SSE_FIRST,
+                    from_performance_ms(first_event),
+                ));
+            }
+        }
+        let kept = report.length().saturating_sub(6) / 3;
+        let stalls = f64::from(kept) + number(5).max(0.0);
+        if report.length() > 0 {
+            record
+                .attributes
+                .set(semconv::STALLS, Value::Int(stalls as i64));
+        }
+        for index in 0..kept {
+            let at = 6 + index * 3;
+            let network = number(at) == 0.0;
+            let mut attributes = Attributes::default();
+            let cause = if network { "network" } else { "consumer" };
+            attributes.set(semconv::STALL_CAUSE, Value::string(cause.into()));
+            attributes.set(
+                semconv::STALL_DURATION,
+                Value::Int(number(at + 2).round() as i64),
+            );
+            record.events.push(Event {
+                name: if network {
+                    semconv::EVENT_STALL
+                } else {
+                    semconv::EVENT_BACKPRESSURE
+                },
+                time_ms: from_performance_ms(number(at + 1)),
+                attributes,
+            });
+        }
+    }
+}
+
+/// Ends the body as `abandoned` when the app holds the stream without pulling for the idle timeout (a quiet
+/// stream the app is waiting on is alive). Checks after `after_ms`, then re-arms for the time that remains.
+pub(crate) fn watch_idle(span: &Rc<SpanCell>, after_ms: f64) -> Timeout {
+    let weak: Weak<SpanCell> = Rc::downgrade(span);
+    Timeout::new(after_ms, move || {
+        let Some(span) = weak.upgrade() else { return };
+        let idle_ms = span.tracer().options.idle_timeout_ms;
+        let idle = span.progress.app_idle_ms();
+        if idle >= idle_ms {
+            span.end_body(EndReason::Abandoned, None);
+        } else {
+            span.set_idle_timer(Some(watch_idle(&span, idle_ms - idle)));
+        }
+    })
 }
 
 /// The transformer object handed to `new TransformStream(...)`. JS calls `transform` and `flush` on it directly;
-/// `flush` and `pipeFailed` consume it, so the end of the stream and its cleanup are one code path.
+/// the body's half of `patch.js` tells it how the pump ended. Every ending consumes it, so the end of the stream and its cleanup are
+/// one code path.
 #[wasm_bindgen]
 pub struct CountingTransformer {
     span: Rc<SpanCell>,
 }
 
-impl CountingTransformer {
-    pub(crate) fn new(span: Rc<SpanCell>) -> Self {
-        span.progress.streaming.set(true);
-        CountingTransformer { span }
-    }
-}
-
 #[wasm_bindgen]
 impl CountingTransformer {
-    /// Counts a chunk and passes the very same chunk on.
+    /// Counts a chunk and passes the very same chunk on. `undefined` is the pump's probe for the app's next read
+    /// (it completes once the app pulls) and passes nothing on.
     pub fn transform(
         &self,
         chunk: JsValue,
         controller: &TransformStreamDefaultController,
     ) -> Result<(), JsValue> {
+        if chunk.is_undefined() {
+            return Ok(());
+        }
         if self
             .span
             .progress
@@ -85,17 +203,32 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None);
     }
 
-    /// The pipe rejected with `reason`: the request's signal aborted, the app cancelled our readable (`cancelled`:
-    /// the source closed rather than failed), or the network failed. The app's stream already carries the
-    /// source's own error; this ends the span.
-    #[wasm_bindgen(js_name = pipeFailed)]
-    pub fn pipe_failed(self, reason: JsValue, cancelled: bool) {
+    /// the body's half of `patch.js`'s report of its pump, read when the span ends and by the idle timer.
+    pub fn observe(&self, report: Function) {
+        self.span.progress.report.replace(Some(report));
+    }
+
+    /// The native body failed (network error, or the request's signal aborted it); the app's stream already
+    /// carries the same error.
+    #[wasm_bindgen(js_name = sourceFailed)]
+    pub fn source_failed(self, error: JsValue) {
         if self.span.abort_reason().is_some() {
             self.span.end_body(EndReason::Aborted, None);
-        } else if cancelled {
-            self.span.end_body(EndReason::Cancelled, None);
         } else {
-            self.span.end_body(EndReason::Error, Some(&reason));
+            self.span.end_body(EndReason::Error, Some(&error));
         }
+    }
+
+    /// The app cancelled its stream; the native body was cancelled with the same reason.
+    pub fn cancelled(self) {
+        self.span.end_body(EndReason::Cancelled, None);
+    }
+
+    /// The app read nothing and took a whole-body method instead: the native body was handed back untouched and
+    /// that read ends the span.
+    pub fn detached(self) {
+        self.span.progress.streaming.set(false);
+        self.span.progress.report.take();
+        self.span.set_idle_timer(None);
     }
 }

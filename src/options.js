@@ -15,6 +15,8 @@ const KNOWN = [
   'scheduledDelayMs',
   'exportTimeoutMs',
   'unloadFlush',
+  'stallThresholdMs',
+  'sse',
 ];
 const MS = 'a number of milliseconds greater than 0 (at most 2147483647)';
 const COUNT = 'a whole number from 1 to 1000000';
@@ -22,7 +24,7 @@ const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 
 /**
  * Checks `install`'s argument (undefined or null: all defaults) in a fixed order, so the first bad field is the one
- * reported. Returns `{ onSpanEnd, idleTimeoutMs, ignoreUrls, export }`, where `export` (undefined without an
+ * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, sse, ignoreUrls, export }`, where `export` (undefined without an
  * endpoint) is `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize,
  * scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
  */
@@ -72,6 +74,8 @@ export function parseOptions(value) {
   const unloadFlush = check('unloadFlush', (v) => typeof v === 'boolean', 'true or false', true);
   const onSpanEnd = check('onSpanEnd', (v) => v instanceof Function, 'a function', undefined);
   const idleTimeoutMs = ms('idleTimeoutMs', 300000);
+  const stallThresholdMs = ms('stallThresholdMs', 2000);
+  const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
   const ignoreUrls = check('ignoreUrls', (v) => v instanceof Array, 'an array of URL prefixes (strings) and RegExps', []);
   for (let i = 0; i < ignoreUrls.length; i++) {
     const item = ignoreUrls[i];
@@ -92,6 +96,8 @@ export function parseOptions(value) {
   return {
     onSpanEnd,
     idleTimeoutMs,
+    stallThresholdMs,
+    sse,
     ignoreUrls: Array.from(ignoreUrls),
     export: url && {
       url,

@@ -51,6 +51,10 @@ pub struct Options {
     pub on_span_end: Option<Function>,
     /// A body with no activity for this long ends its span as `abandoned`.
     pub idle_timeout_ms: f64,
+    /// A wait on a streamed body this long (for the network, or for the app) is recorded as a stall.
+    pub stall_threshold_ms: f64,
+    /// Count server-sent events in `text/event-stream` bodies.
+    pub sse: bool,
     /// Requests not to instrument.
     pub ignore_urls: Vec<UrlPattern>,
     /// Export settings; None without an `endpoint` (spans then only reach `onSpanEnd`).
@@ -81,6 +85,8 @@ impl Options {
         Ok(Options {
             on_span_end: get(&options, "onSpanEnd").dyn_into::<Function>().ok(),
             idle_timeout_ms: number(&options, "idleTimeoutMs"),
+            stall_threshold_ms: number(&options, "stallThresholdMs"),
+            sse: get(&options, "sse").is_truthy(),
             ignore_urls,
             export: (!export.is_undefined()).then(|| ExportOptions::read(&export)),
         })

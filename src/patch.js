@@ -78,6 +78,8 @@ export function installPatches(scope, hooks) {
   // once.
   function fetch(input, init) {
     if (!active) return nativeFetch.apply(this, arguments);
+    // The span starts when fetch was called, as the resource-timing entry does.
+    const startedAt = performance.now();
     const pending = nativeFetch.apply(this, arguments);
     let span;
     try {
@@ -90,6 +92,7 @@ export function installPatches(scope, hooks) {
         method !== undefined ? String(method) : request ? request.method : 'GET',
         request ? request.url : absoluteUrl(input),
         signal instanceof AbortSignal ? signal : undefined,
+        startedAt,
       );
     } catch (error) {
       failed(error);
@@ -118,7 +121,7 @@ export function installPatches(scope, hooks) {
     try {
       if (span.response(response, untracked)) {
         live++;
-        tracked.set(response, { span, stream: null, usedProbe: null, native: false, teed: false });
+        tracked.set(response, { span, stream: null, body: null, native: false, teed: false });
         collected.register(response, span);
       }
     } catch (error) {
@@ -126,20 +129,7 @@ export function installPatches(scope, hooks) {
     }
   }
 
-  // Pipes the native body through the span's counting TransformStream; the app gets the readable side. A source
-  // error aborts the writable with that same error, so the app's stream fails exactly as the native one would.
-  function interpose(entry, source) {
-    const transformer = entry.span.transformer();
-    const stream = new TransformStream(transformer);
-    source.pipeTo(stream.writable).catch((reason) => sourceFailed(source).then(
-      (sourceErrored) => guard(() => transformer.pipeFailed(reason, !sourceErrored)),
-    )).catch(failed);
-    // What `bodyUsed` reports: a Response over our readable says whether the app has read or cancelled it, at
-    // once and exactly as the engine defines "disturbed" (nothing is read through it).
-    entry.usedProbe = new Response(stream.readable);
-    return stream.readable;
-  }
-
+  // The body stage (src/body.rs and `streamBody` below) interposes on the native body: the app gets the counting stream.
   function streamOf(response, entry) {
     if (entry.stream === null) {
       const source = nativeBody.call(response);
@@ -147,11 +137,13 @@ export function installPatches(scope, hooks) {
         entry.native = true;
         return source;
       }
-      entry.stream = guard(() => interpose(entry, source), null);
-      if (entry.stream === null) {
+      const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
+      entry.body = guard(() => entry.span.streamBody(source, eventStream, failed), null);
+      if (entry.body === null) {
         entry.native = true;
         return source;
       }
+      entry.stream = entry.body.readable;
     }
     return entry.stream;
   }
@@ -159,7 +151,7 @@ export function installPatches(scope, hooks) {
   // `bodyUsed` of the stream the app holds: the span's own count for our readable; for a branch of the app's own
   // clone(), which we can't observe, whether it is locked.
   function isDisturbed(entry) {
-    return entry.teed ? entry.stream.locked : nativeBodyUsed.call(entry.usedProbe);
+    return entry.teed ? entry.stream.locked : nativeBodyUsed.call(entry.body.used);
   }
 
   const patched = {
@@ -205,7 +197,8 @@ export function installPatches(scope, hooks) {
         [name](...args) {
           const entry = entryOf(this);
           if (entry === undefined) return nativeRead.apply(this, args);
-          if (entry.stream === null) {
+          // Served natively when the app hasn't read the stream it took (just touching `body` changes nothing).
+          if (entry.stream === null || (!entry.teed && !isDisturbed(entry) && !entry.stream.locked && entry.body.detach())) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
             // A promise derived from the native one (same value, same error object), so that a rejection the app
             // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).
@@ -325,17 +318,170 @@ function findDescriptor(object, name) {
   }
   return undefined;
 }
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 3 of a request, the body's JS half (the Rust half, src/body.rs, calls `streamBody`). It shares this file
+// with stage 1 only because wasm-bindgen-test-runner's page stopped loading in Chromium about half the time once the
+// crate had one more JS snippet module (measured 5 hangs in 6 runs; 0 in 6 with the same code in one file).
+//
+// A body the app reads as a stream runs through a pass-through TransformStream whose transformer is the Rust
+// `CountingTransformer`, driven by a pump of ours rather than `pipeTo`, because the pump sees what `pipeTo` hides:
+// whether the app has a read pending (it waits on the network) or chunks wait for the app.
+//
+// Owns: the pump, the app's stream (the TransformStream's readable), the stream timings and the SSE event count.
+// Never: clones, tees or buffers a body (one chunk in hand at most, and backpressure passes through), reads a byte of
+// the native body before the app asks for one, copies chunk bytes into wasm, or lets a failure of its own reach the
+// app (`onFailure` counts it).
 
-// After a pipe has released it: did the source fail (network error, abort), rather than close because the pipe
-// cancelled it for the app? Its state is settled by then, so this takes a microtask.
-async function sourceFailed(source) {
+// Stall events kept per span at most.
+const MAX_STALLS = 8;
+const LF = 10;
+const CR = 13;
+const COLON = 58;
+
+/**
+ * Interposes on the native body `source` of a tracked response (called from src/body.rs). `transformer` is the
+ * Rust `CountingTransformer`. Returns `readable`, the stream to hand the app; `used`, a Response over that stream
+ * whose native `bodyUsed` says at once whether the app has read or cancelled it; and `detach()`, which gives the
+ * native body back untouched if the app hasn't read yet (true if it did).
+ */
+export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const reader = source.getReader();
-  try {
-    await reader.closed;
-    return false;
-  } catch (_) {
-    return true;
-  } finally {
-    reader.releaseLock();
-  }
+  // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
+  // cycle the collector can't see through): `start` is an own property the TransformStream calls at once.
+  let controller;
+  transformer.start = (c) => { controller = c; };
+  const stream = new TransformStream(transformer);
+  const writer = stream.writable.getWriter();
+  const stats = {
+    waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
+    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [],
+  };
+  const scan = sse ? eventScanner(stats) : null;
+  let read = false;
+  let detached = false;
+  let ended = false;
+  let sourceFailed = false;
+  const end = (call) => {
+    if (ended) return;
+    ended = true;
+    try { call(); } catch (error) { onFailure(error); }
+  };
+  // A failure of the source (network error, the request's signal) reaches the app's stream at once, read pending
+  // or not, with the source's own error (WPT error-after-response).
+  reader.closed.then(null, (error) => {
+    if (detached) return;
+    sourceFailed = true;
+    // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
+    controller.error(error);
+    end(() => transformer.sourceFailed(error));
+  });
+  // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason.
+  writer.closed.then(null, (reason) => {
+    if (detached || sourceFailed) return;
+    reader.cancel(reason).catch(() => {});
+    end(() => transformer.cancelled());
+  });
+  transformer.observe(reporter(stats));
+
+  // Each round: a probe write (`undefined`, which the transformer passes nothing on for) completes once the app
+  // has a read pending; only then is the network read, and the chunk written goes straight to that read. So the
+  // native body is never read ahead of the app, and the two waits are told apart.
+  const pump = async () => {
+    for (;;) {
+      await writer.write(undefined);
+      if (detached || ended) return;
+      read = true;
+      const pulledAt = performance.now();
+      const waited = pulledAt - stats.since;
+      if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
+      stats.waitingForApp = false;
+      const { done, value } = await reader.read();
+      if (done) {
+        end(() => writer.close().catch(() => {}));
+        return;
+      }
+      const at = performance.now();
+      const gap = at - pulledAt;
+      if (stats.firstChunkAt < 0) stats.firstChunkAt = at;
+      else if (gap > stats.maxGapMs) stats.maxGapMs = gap;
+      if (gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
+      if (scan !== null) scan(value, at);
+      stats.waitingForApp = true;
+      stats.since = at;
+      writer.write(value).catch(() => {});
+    }
+  };
+  // A rejected write is the app's cancel or the source's failure, both handled above.
+  pump().catch(() => {});
+
+  return {
+    readable: stream.readable,
+    used: new Response(stream.readable),
+    detach() {
+      if (read || ended) return false;
+      detached = true;
+      reader.releaseLock();
+      // The app's reference to our stream is now a used body, as natively.
+      controller.error(new TypeError('fetchspan: body already read by a whole-body method'));
+      end(() => transformer.detached());
+      return true;
+    },
+  };
+}
+
+function stall(stats, name, at, durationMs) {
+  if (stats.stalls.length < MAX_STALLS * 3) stats.stalls.push(name === 'stall' ? 0 : 1, at, durationMs);
+  else stats.dropped = (stats.dropped ?? 0) + 1;
+}
+
+// The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers
+// (a closure made inside `streamBody` would share its scope, and with it the transformer that owns the span).
+function reporter(stats) {
+  return () => report(stats);
+}
+
+// What the Rust side reads when the span ends or the idle timer fires (one crossing, not one per chunk):
+// [ms the app has not pulled (0 while it waits for data), first chunk (performance ms, -1: none), longest gap,
+//  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, ...stalls as (kind, at, ms)].
+function report(stats) {
+  const idle = stats.waitingForApp ? performance.now() - stats.since : 0;
+  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped ?? 0,
+    ...stats.stalls];
+}
+
+// Counts server-sent events in the chunks as the app gets them: an event is dispatched by a blank line after at
+// least one field line (comment lines, `:…`, dispatch nothing). Line ends are LF, CRLF or CR, split anywhere across
+// chunks. Reads the chunk's bytes in place.
+function eventScanner(stats) {
+  let lineStart = true;
+  let lineIsComment = false;
+  let fields = false;
+  let afterCR = false;
+  return (chunk, at) => {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === LF && afterCR) {
+        afterCR = false;
+        continue;
+      }
+      afterCR = byte === CR;
+      if (byte === LF || byte === CR) {
+        if (lineStart) {
+          if (fields) {
+            stats.sseEvents++;
+            if (stats.sseFirstAt < 0) stats.sseFirstAt = at;
+            fields = false;
+          }
+        } else if (!lineIsComment) {
+          fields = true;
+        }
+        lineStart = true;
+        continue;
+      }
+      if (lineStart) {
+        lineStart = false;
+        lineIsComment = byte === COLON;
+      }
+    }
+  };
 }

@@ -56,13 +56,15 @@ pub struct FetchHooks {
 
 #[wasm_bindgen]
 impl FetchHooks {
-    /// Opens the span of a request (`patch.js` read its method, absolute URL and signal the way `fetch` will),
+    /// Opens the span of a request (`patch.js` read its method, absolute URL and signal the way `fetch` did, and
+    /// the `performance.now()` at which `fetch` was called),
     /// or returns undefined to leave it alone. The span of a request whose signal has already aborted ends here.
     pub fn start(
         &self,
         method: String,
         url: String,
         signal: Option<AbortSignal>,
+        started_at: f64,
     ) -> Option<RequestSpan> {
         let tracer = self.tracer.upgrade()?;
         #[cfg(feature = "fault-injection")]
@@ -83,6 +85,7 @@ impl FetchHooks {
                 url,
                 server,
                 signal,
+                start_ms: crate::clock::from_performance_ms(started_at),
             },
         );
         (!span.end_if_aborted()).then_some(span)

@@ -60,6 +60,11 @@ impl Attributes {
         }
     }
 
+    /// Whether no attribute is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -82,10 +87,23 @@ impl Attributes {
 /// A timestamped event on a span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    /// `response.headers` or `response.first_byte`.
+    /// `response.headers`, `response.first_byte`, `stall`, `backpressure` or `sse.first_event`.
     pub name: &'static str,
     /// Epoch milliseconds.
     pub time_ms: f64,
+    /// The event's attributes (a stall's cause and duration), usually none.
+    pub attributes: Attributes,
+}
+
+impl Event {
+    /// An event without attributes.
+    pub fn at(name: &'static str, time_ms: f64) -> Self {
+        Event {
+            name,
+            time_ms,
+            attributes: Attributes::default(),
+        }
+    }
 }
 
 /// Why a span ended.
@@ -163,7 +181,7 @@ impl SpanRecord {
             let object = Object::new();
             set(&object, "name", &event.name.into());
             set(&object, "time", &event.time_ms.into());
-            set(&object, "attributes", &Object::new());
+            set(&object, "attributes", &event.attributes.to_js());
             events.push(&object);
         }
         set(&span, "events", &events);

@@ -64,3 +64,22 @@ mod tests {
         assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));
     }
 }
+
+/// Milliseconds from the request's start to the first body chunk the app received.
+pub const TIME_TO_FIRST_CHUNK: &str = "fetchspan.response.time_to_first_chunk_ms";
+/// The longest wait between two chunks while the app had a read pending, in milliseconds.
+pub const MAX_GAP: &str = "fetchspan.response.max_gap_ms";
+/// Stalls (`stall` and `backpressure` events) on a streamed body.
+pub const STALLS: &str = "fetchspan.response.stalls";
+/// Server-sent events the app received (`text/event-stream` bodies).
+pub const SSE_EVENTS: &str = "fetchspan.sse.events";
+/// Event: no chunk arrived for the stall threshold while the app waited (cause `network`).
+pub const EVENT_STALL: &str = "stall";
+/// Event: chunks waited for the app for the stall threshold (cause `consumer`).
+pub const EVENT_BACKPRESSURE: &str = "backpressure";
+/// Event: the first server-sent event reached the app.
+pub const EVENT_SSE_FIRST: &str = "sse.first_event";
+/// Event attribute: what a stall waited on, `network` or `consumer`.
+pub const STALL_CAUSE: &str = "fetchspan.stall.cause";
+/// Event attribute: how long a stall lasted, in milliseconds.
+pub const STALL_DURATION: &str = "fetchspan.stall.duration_ms";

@@ -10,9 +10,9 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortSignal, Response, ResponseType};
+use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
 
-use crate::body::{BodyProgress, CountingTransformer};
+use crate::body::{self, BodyProgress};
 use crate::clock::now_ms;
 use crate::ids::SpanContext;
 use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
@@ -33,6 +33,8 @@ pub struct RequestInfo {
     pub server: Option<(String, u16)>,
     /// The request's signal (from `init`, else from the `Request`).
     pub signal: Option<AbortSignal>,
+    /// When `fetch` was called, in epoch milliseconds.
+    pub start_ms: f64,
 }
 
 /// The shared state of one request's span.
@@ -65,29 +67,32 @@ impl SpanCell {
             .map(AbortSignal::reason)
     }
 
+    /// The tracer this span reports to.
+    pub(crate) fn tracer(&self) -> &TracerCore {
+        &self.tracer
+    }
+
     /// Records the `response.first_byte` event.
     pub(crate) fn first_byte(&self) {
         if let Some(open) = self.open.borrow_mut().as_mut() {
-            open.record.events.push(Event {
-                name: semconv::EVENT_FIRST_BYTE,
-                time_ms: now_ms(),
-            });
+            open.record
+                .events
+                .push(Event::at(semconv::EVENT_FIRST_BYTE, now_ms()));
         }
     }
 
-    /// Ends a span whose body was read as a stream, with the counted bytes and chunks.
+    /// Replaces (or with None, stops) the streamed body's idle timer.
+    pub(crate) fn set_idle_timer(&self, timer: Option<Timeout>) {
+        if let Some(open) = self.open.borrow_mut().as_mut() {
+            open.idle_timer = timer;
+        }
+    }
+
+    /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
+    /// timings, stalls, SSE events).
     pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>) {
-        let (bytes, chunks) = (self.progress.bytes(), self.progress.chunks());
         self.end(reason, |record| {
-            record
-                .attributes
-                .set(semconv::SIZE_SOURCE, Value::string("stream".into()));
-            record
-                .attributes
-                .set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
-            record
-                .attributes
-                .set(semconv::CHUNKS, Value::Int(chunks as i64));
+            self.progress.describe(record);
             if let Some(error) = error {
                 mark_error(record, error_name(error));
             }
@@ -131,29 +136,13 @@ impl SpanCell {
         }
     }
 
-    fn arm_idle_timer(self: &Rc<Self>) {
-        let ms = self.tracer.options.idle_timeout_ms;
-        let weak = Rc::downgrade(self);
-        let chunks_seen = self.progress.chunks();
-        let timer = Timeout::new(ms, move || {
-            if let Some(cell) = weak.upgrade() {
-                if cell.progress.chunks() == chunks_seen {
-                    cell.end(EndReason::Abandoned, |_| {});
-                } else {
-                    cell.arm_idle_timer();
-                }
-            }
-        });
-        if let Some(open) = self.open.borrow_mut().as_mut() {
-            open.idle_timer = Some(timer);
-        }
-    }
-
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let signal = self.signal.as_ref()?;
         let weak: Weak<SpanCell> = Rc::downgrade(self);
         Some(EventListener::new(signal, intern("abort"), move |_| {
-            if let Some(cell) = weak.upgrade() {
+            // A body streaming through us ends from the pump, which sees the native body fail with the abort, so
+            // the span carries the bytes the app received.
+            if let Some(cell) = weak.upgrade().filter(|cell| !cell.progress.streaming()) {
                 cell.end(EndReason::Aborted, |_| {});
             }
         }))
@@ -185,7 +174,11 @@ impl Drop for SpanCell {
     /// Every handle of the span is gone (the app dropped the response and its stream, and the collector took
     /// them) while the span is still open: its body was abandoned.
     fn drop(&mut self) {
-        self.end(EndReason::Abandoned, |_| {});
+        if self.progress.streaming() {
+            self.end_body(EndReason::Abandoned, None);
+        } else {
+            self.end(EndReason::Abandoned, |_| {});
+        }
     }
 }
 
@@ -226,12 +219,11 @@ impl RequestSpan {
             attributes.set(semconv::SERVER_ADDRESS, Value::string(host));
             attributes.set(semconv::SERVER_PORT, Value::Int(i64::from(port)));
         }
-        let now = now_ms();
         let record = SpanRecord {
             context: SpanContext::random(),
             name: method.into(),
-            start_ms: now,
-            end_ms: now,
+            start_ms: request.start_ms,
+            end_ms: request.start_ms,
             error: false,
             end_reason: EndReason::Error,
             attributes,
@@ -280,10 +272,9 @@ impl RequestSpan {
                 return false;
             };
             let record = &mut open.record;
-            record.events.push(Event {
-                name: semconv::EVENT_HEADERS,
-                time_ms: now_ms(),
-            });
+            record
+                .events
+                .push(Event::at(semconv::EVENT_HEADERS, now_ms()));
             match kind {
                 ResponseType::Opaque | ResponseType::Opaqueredirect => {}
                 ResponseType::Error => mark_error(record, "network_error".into()),
@@ -321,13 +312,18 @@ impl RequestSpan {
         self.cell.end_failed(&error);
     }
 
-    /// A fresh transformer for the body's `TransformStream`. From here on, a body with no activity for the idle
-    /// timeout ends as `abandoned`. (An unread body needs no timer: the span ends when the app reads it, or as
-    /// `abandoned` when the `Response` is collected. The timer is per stream because a `setTimeout` per request
-    /// was the largest single cost of the whole-body fast path.)
-    pub fn transformer(&self) -> CountingTransformer {
-        self.cell.arm_idle_timer();
-        CountingTransformer::new(self.cell.clone())
+    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
+    /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
+    /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
+    /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
+    #[wasm_bindgen(js_name = streamBody)]
+    pub fn stream_body(
+        &self,
+        source: &ReadableStream,
+        event_stream: bool,
+        on_failure: &js_sys::Function,
+    ) -> Result<JsValue, JsValue> {
+        body::stream(&self.cell, source, event_stream, on_failure)
     }
 
     /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`).

@@ -81,7 +81,10 @@ fn keep(recent: &Recent, entries: js_sys::Array) {
     let mut recent = recent.borrow_mut();
     for entry in entries.iter() {
         let entry = entry.unchecked_into::<PerformanceResourceTiming>();
-        if entry.initiator_type() != "fetch" || entry.response_start() <= 0.0 {
+        // Restricted (cross-origin without Timing-Allow-Origin: `responseStart` is 0), or an engine that reports no
+        // sizes at all (WebKitGTK: every size 0, where a real empty body still has a non-zero `transferSize`).
+        let sizes_unknown = entry.decoded_body_size() == 0.0 && entry.transfer_size() == 0.0;
+        if entry.initiator_type() != "fetch" || entry.response_start() <= 0.0 || sizes_unknown {
             continue;
         }
         if recent.len() == RECENT_ENTRIES {

@@ -21,6 +21,11 @@ scenarios! {
     failures_of_ours_leave_requests_working => "failuresOfOursLeaveRequestsWorking",
     ignored_urls_are_not_traced => "ignoredUrlsAreNotTraced",
     spans_carry_semconv_attributes_and_events => "spansCarrySemconvAttributesAndEvents",
+    quiet_sse_stream_stays_open_and_records_a_network_stall => "quietSseStreamStaysOpenAndRecordsANetworkStall",
+    slow_consumer_records_backpressure_not_a_stall => "slowConsumerRecordsBackpressureNotAStall",
+    sse_events_are_counted_across_chunk_boundaries => "sseEventsAreCountedAcrossChunkBoundaries",
+    every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
+    abandoned_by_collection_mid_stream_carries_the_bytes => "abandonedByCollectionMidStreamCarriesTheBytes",
 }
 
 #[cfg(feature = "fault-injection")]

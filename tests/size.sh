@@ -11,7 +11,7 @@
 #   SIZE_NO_BUILD=1 bash tests/size.sh   measure the pkg/ already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET=20480
+BUDGET=${FETCHSPAN_SIZE_BUDGET:-20480}
 
 if [ -z "${SIZE_NO_BUILD:-}" ]; then
   bash js/build.sh

@@ -54,6 +54,10 @@ fn encode_span(out: &mut String, span: &SpanRecord) {
         push_unix_nanos(out, event.time_ms);
         out.push_str(r#"","name":"#);
         push_string(out, event.name);
+        if !event.attributes.is_empty() {
+            out.push_str(r#","attributes":"#);
+            key_values(out, &event.attributes);
+        }
         out.push('}');
     }
     out.push(']');
@@ -160,10 +164,19 @@ mod tests {
             error,
             end_reason: EndReason::Completed,
             attributes,
-            events: vec![SpanEvent {
-                name: "response.headers",
-                time_ms: 1_700_000_000_124.0,
-            }],
+            events: vec![
+                SpanEvent::at("response.headers", 1_700_000_000_124.0),
+                SpanEvent {
+                    name: "stall",
+                    time_ms: 1_700_000_000_200.0,
+                    attributes: {
+                        let mut attributes = Attributes::default();
+                        attributes.set("fetchspan.stall.cause", Value::string("network".into()));
+                        attributes.set("fetchspan.stall.duration_ms", Value::Int(2500));
+                        attributes
+                    },
+                },
+            ],
         }
     }
 
@@ -241,6 +254,10 @@ mod tests {
         assert!(scope.spans[1].status.is_none());
         assert_eq!(span.events[0].name, "response.headers");
         assert_eq!(span.events[0].time_unix_nano, 1_700_000_000_124_000_000);
+        assert!(span.events[0].attributes.is_empty());
+        assert_eq!(span.events[1].name, "stall");
+        assert_eq!(span.events[1].attributes.len(), 2);
+        assert_eq!(span.events[1].attributes[0].key, "fetchspan.stall.cause");
         let value = |key: &str| {
             span.attributes
                 .iter()

@@ -74,6 +74,16 @@ globalThis.bench = {
     return read / MiB / seconds;
   },
 
+  /** Server-sent events per second reading `events` small events (one ~40-byte event per chunk, no delay): the
+   * worst case for per-chunk cost, with fetchspan's SSE counting on. */
+  async sseThroughput(events) {
+    const reader = (await fetch(`/sse?events=${events}&delayMs=0&b=${Math.random()}`)).body.getReader();
+    const started = performance.now();
+    let chunks = 0;
+    while (!(await reader.read()).done) chunks++;
+    return events / ((performance.now() - started) / 1000);
+  },
+
   /** This page's renderer: the one whose RssAnon jumps when the page touches 96 MiB. */
   async findRenderer() {
     const before = await renderers();

@@ -59,6 +59,18 @@ try {
     speed.ratio.push(pair[true] / pair[false]);
   }
 
+  const sse = { off: [], on: [], ratio: [] };
+  for (let round = 0; round < 6; round++) {
+    const pair = {};
+    for (const on of round % 2 ? [false, true] : [true, false]) {
+      await mode(on);
+      pair[on] = await page.evaluate(() => globalThis.bench.sseThroughput(20000));
+    }
+    sse.off.push(pair[false]);
+    sse.on.push(pair[true]);
+    sse.ratio.push(pair[true] / pair[false]);
+  }
+
   await mode(false);
   const pid = await page.evaluate(() => globalThis.bench.findRenderer());
   const rssOff = await page.evaluate((p) => globalThis.bench.rssGrowth(p), pid);
@@ -74,6 +86,7 @@ try {
     ['fetchspan\'s own cost per request against a stub fetch, no network (wall time, median of 8 × 2000)', `${own.off.toFixed(1)} µs`, `${own.on.toFixed(1)} µs`, `+${(own.on - own.off).toFixed(1)} µs`],
     ['same, reading the body as a stream (through the counting TransformStream)', `${own.streamOff.toFixed(1)} µs`, `${own.streamOn.toFixed(1)} µs`, `+${(own.streamOn - own.streamOff).toFixed(1)} µs`],
     ['endless-stream throughput (8 paired rounds of 256 MiB; medians, and the median of paired ratios)', `${median(speed.off).toFixed(0)} MiB/s`, `${median(speed.on).toFixed(0)} MiB/s`, `ratio ${median(speed.ratio).toFixed(3)}`],
+    ['SSE throughput, 20,000 small events one per chunk (6 paired rounds; medians, median of paired ratios)', `${median(sse.off).toFixed(0)} events/s`, `${median(sse.on).toFixed(0)} events/s`, `ratio ${median(sse.ratio).toFixed(3)}`],
     ['retained renderer RSS growth over 512 MiB', `${rssOff.toFixed(1)} MiB`, `${rssOn.toFixed(1)} MiB`, `${(rssOn - rssOff).toFixed(1)} MiB`],
   ];
   console.log('| measure | uninstrumented | fetchspan | difference |\n|---|---|---|---|');

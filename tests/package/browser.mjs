@@ -33,7 +33,7 @@ const wasmVariants = {
 async function handle(request, response) {
   const url = new URL(request.url, 'http://localhost');
   const send = (status, type, body, headers = {}) => {
-    response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+    response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
     response.end(body);
   };
   const path = url.pathname;

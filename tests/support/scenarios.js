@@ -121,7 +121,7 @@ async function collect() {
   for (let i = 0; i < 20; i++) churn();
   check(sentinel.tenured, 'sentinel kept');
   sentinel = null;
-  const deadline = performance.now() + 5000;
+  const deadline = performance.now() + 1500;
   while (!finalized && performance.now() < deadline) {
     churn();
     new ArrayBuffer(4 << 20);
@@ -188,7 +188,12 @@ async function endlessRead(pid, fetcher, label, totalMiB) {
     }
   }
   await reader.cancel();
-  return { label, readMiB: read / MiB, rssGrowthMiB: peakRss - baseline, aheadMiB: peakAhead };
+  // What stays after the read is over: a clone left unread still holds what the engine fetched for it.
+  await sleep(300);
+  await collect();
+  await sleep(300);
+  const retainedMiB = (await rssMiB(pid)) - baseline;
+  return { label, readMiB: read / MiB, rssGrowthMiB: peakRss - baseline, aheadMiB: peakAhead, retainedMiB };
 }
 
 // Bounds over the uninstrumented run of the same engine: Chromium applies backpressure to the network and stays
@@ -198,6 +203,7 @@ const AHEAD_BOUND_MIB = 16;
 const boundsOver = (native) => ({
   rss: Math.max(0, native.rssGrowthMiB) + RSS_BOUND_MIB,
   ahead: Math.max(AHEAD_BOUND_MIB, native.aheadMiB * 1.5 + AHEAD_BOUND_MIB),
+  retained: Math.max(0, native.retainedMiB) + 4 * RSS_BOUND_MIB,
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -425,9 +431,11 @@ const SCENARIOS = {
       target.addEventListener = function (...args) { listeners++; return originals[i][0].apply(this, args); };
       target.removeEventListener = function (...args) { listeners--; return originals[i][1].apply(this, args); };
     });
+    let peak = 0;
     try {
       const cycle = async () => {
         const { tracer } = traced({ endpoint: collector(id('cycle')) });
+        peak = Math.max(peak, listeners);
         await uninstall(tracer);
       };
       for (let i = 0; i < 300; i++) {
@@ -445,6 +453,8 @@ const SCENARIOS = {
         await cycle();
       }
       equal(listeners, 0, 'page listeners left after 1,300 install/uninstall cycles');
+      // The positive control: an installed exporter's unload listeners were counted.
+      check(peak >= 1, `the listener counter never saw the exporter's unload listeners (peak ${peak})`);
       equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 more cycles');
     } finally {
       counted.forEach((target, i) => {
@@ -474,48 +484,54 @@ const SCENARIOS = {
     check(instrumented.readMiB >= 512, `read ${instrumented.readMiB} MiB through fetchspan`);
     equal(span.attributes['fetchspan.response.decoded_size'], instrumented.readMiB * MiB, 'decoded_size of the cancelled stream');
     equal(span.endReason, 'cancelled', 'endReason of the cancelled stream');
-    check(instrumented.rssGrowthMiB <= bounds.rss && instrumented.aheadMiB <= bounds.ahead,
-      `fetchspan in ${ENGINE}: RSS grew ${instrumented.rssGrowthMiB.toFixed(1)} MiB (bound ${bounds.rss.toFixed(1)}), server ran ${instrumented.aheadMiB.toFixed(1)} MiB ahead (bound ${bounds.ahead.toFixed(1)})`);
-    check(control.rssGrowthMiB > bounds.rss && control.aheadMiB > bounds.ahead,
-      `the clone control must break both bounds in ${ENGINE}, but RSS grew ${control.rssGrowthMiB.toFixed(1)} MiB and the server ran ${control.aheadMiB.toFixed(1)} MiB ahead: this memory test cannot see the leak`);
+    check(instrumented.rssGrowthMiB <= bounds.rss && instrumented.aheadMiB <= bounds.ahead && instrumented.retainedMiB <= bounds.retained,
+      `fetchspan in ${ENGINE}: RSS grew ${instrumented.rssGrowthMiB.toFixed(1)} MiB (bound ${bounds.rss.toFixed(1)}), server ran ${instrumented.aheadMiB.toFixed(1)} MiB ahead (bound ${bounds.ahead.toFixed(1)}), ${instrumented.retainedMiB.toFixed(1)} MiB retained after the read (bound ${bounds.retained.toFixed(1)})`);
+    // The positive control breaks the retained bound in every engine; where the engine itself keeps backpressure
+    // (the uninstrumented run stays within the fixed bounds: Chromium), it must break the peak bounds too. Firefox
+    // and WebKit read ahead of the app natively, so there the peaks can't tell a clone from the engine's own buffer.
+    const flatNatively = baseline.rssGrowthMiB <= RSS_BOUND_MIB && baseline.aheadMiB <= AHEAD_BOUND_MIB;
+    const caught = control.retainedMiB > bounds.retained
+      && (!flatNatively || (control.rssGrowthMiB > bounds.rss && control.aheadMiB > bounds.ahead));
+    check(caught, `the clone control must break the bounds in ${ENGINE}, but RSS grew ${control.rssGrowthMiB.toFixed(1)} MiB (bound ${bounds.rss.toFixed(1)}), the server ran ${control.aheadMiB.toFixed(1)} MiB ahead (bound ${bounds.ahead.toFixed(1)}) and ${control.retainedMiB.toFixed(1)} MiB stayed (bound ${bounds.retained.toFixed(1)}; uninstrumented ${JSON.stringify(baseline)}): this memory test cannot see the leak`);
   },
 
   async cancelClosesTheConnectionAndEndsSpanAsCancelled() {
+    // Reads 8 MiB (collecting every MiB), cancels, and waits up to 2 s for the server to see the connection close;
+    // returns how much it sent past what the app read. Run natively too: Firefox and WebKit fetch ahead of the app
+    // on their own, and the bound is over what the engine does without us.
+    const readThenCancel = async (fetcher, streamId) => {
+      // The app keeps only the reader: the Response itself may be collected mid-stream, which must not end the span.
+      const reader = await (async () => (await fetcher(`${SERVER}/stream?id=${streamId}`)).body.getReader())();
+      let read = 0;
+      for (let next = MiB; read < 8 * MiB;) {
+        read += (await reader.read()).value.byteLength;
+        if (read >= next) {
+          next += MiB;
+          globalThis.gc?.();
+          await sleep(5);
+        }
+      }
+      await reader.cancel();
+      const cancelledAt = performance.now();
+      let server;
+      for (;;) {
+        server = await serverStream(streamId);
+        if (server.closed || performance.now() - cancelledAt > 2000) break;
+        await sleep(20);
+      }
+      check(server.closed, `${streamId}: the server still streams 2 s after cancel (sent ${server.sent})`);
+      return { read, past: server.sent - read };
+    };
+    const native = await readThenCancel(raw, id('cancel-native'));
     const { spans } = traced();
     const streamId = id('cancel');
-    // The app keeps only the reader: the Response itself may be collected mid-stream, which must not end the span.
-    const reader = await (async () => (await fetch(`${SERVER}/stream?id=${streamId}`)).body.getReader())();
-    let read = 0;
-    for (let next = MiB; read < 8 * MiB;) {
-      read += (await reader.read()).value.byteLength;
-      if (read >= next) {
-        next += MiB;
-        await collect();
-        await sleep(5);
-      }
-    }
-    await reader.cancel();
-    const cancelledAt = performance.now();
+    const ours = await readThenCancel((url) => fetch(url), streamId);
     const span = await spanFor(spans, streamId);
     equal(span.endReason, 'cancelled', 'endReason');
     equal(span.status, 'unset', 'status');
-    equal(span.attributes['fetchspan.response.decoded_size'], read, 'decoded_size equals what the app read');
-    let server;
-    for (;;) {
-      server = await serverStream(streamId);
-      if (server.closed || performance.now() - cancelledAt > 2000) break;
-      await sleep(20);
-    }
-    check(server.closed, `the server still streams 2 s after cancel (sent ${server.sent})`);
-    // How far past the app's reads the engine itself fetches: the same 8 MiB read natively.
-    const nativeId = id('cancel-native');
-    const nativeReader = (await raw(`${SERVER}/stream?id=${nativeId}`)).body.getReader();
-    for (let got = 0; got < 8 * MiB;) got += (await nativeReader.read()).value.byteLength;
-    await nativeReader.cancel();
-    await sleep(100);
-    const nativePast = (await serverStream(nativeId)).sent - 8 * MiB;
-    const bound = Math.max(16 * MiB, nativePast * 1.5 + 16 * MiB);
-    check(server.sent - read < bound, `server sent ${server.sent - read} bytes past what the app read (natively ${nativePast}; bound ${bound})`);
+    equal(span.attributes['fetchspan.response.decoded_size'], ours.read, 'decoded_size equals what the app read');
+    const bound = Math.max(16 * MiB, native.past * 1.5 + 16 * MiB);
+    check(ours.past < bound, `server sent ${ours.past} bytes past what the app read (natively ${native.past}; bound ${bound})`);
   },
 
   async slowConsumerKeepsBackpressure() {
@@ -524,18 +540,22 @@ const SCENARIOS = {
     // (hundreds of MiB here) natively, so there the bound is "no further ahead than natively".
     const slowRead = async (fetcher, label) => {
       const streamId = id(label);
-      const reader = (await fetcher(`${SERVER}/stream?id=${streamId}`)).body.getReader();
+      // At most 256 MiB: WebKit would otherwise buffer an endless body ahead of a slow reader until it crashes.
+      const reader = (await fetcher(`${SERVER}/stream?id=${streamId}&max=${256 * MiB}`)).body.getReader();
       let read = 0;
       let worstAhead = 0;
+      let ended = false;
       const stop = performance.now() + 3000;
       while (performance.now() < stop) {
-        read += (await reader.read()).value.byteLength;
+        const { done, value } = await reader.read();
+        if ((ended = done)) break;
+        read += value.byteLength;
         await sleep(10);
         worstAhead = Math.max(worstAhead, (await serverStream(streamId)).sent - read);
       }
       await reader.cancel();
       check(read > 0, `${label}: read something`);
-      return { streamId, aheadMiB: worstAhead / MiB };
+      return { streamId, aheadMiB: worstAhead / MiB, ended };
     };
     const native = await slowRead(raw, 'slow-native');
     const { spans } = traced();
@@ -543,7 +563,7 @@ const SCENARIOS = {
     const bound = Math.max(16, native.aheadMiB * 2 + 32);
     console.log(`slow consumer in ${ENGINE}: server ahead ${native.aheadMiB.toFixed(1)} MiB natively, ${ours.aheadMiB.toFixed(1)} MiB through fetchspan`);
     check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
-    equal((await spanFor(spans, ours.streamId)).endReason, 'cancelled', 'endReason');
+    equal((await spanFor(spans, ours.streamId)).endReason, ours.ended ? 'completed' : 'cancelled', 'endReason');
   },
 
   async exactByteCountsForEveryWayOfReading() {
@@ -562,17 +582,21 @@ const SCENARIOS = {
         const got = await read(await fetch(`${SERVER}/bytes?n=${size}&tag=${tag}`));
         equal(got, size, `${way} of ${size} bytes`);
         const span = await spanFor(spans, tag);
-        equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', size], `span of ${way} ${size}`);
+        // WebKitGTK's resource timing has no sizes: a cross-origin text() is then of unknown size (documented).
+        const expected = ENGINE === 'webkit' && way === 'text' ? undefined : size;
+        equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', expected], `span of ${way} ${size}`);
       }
     }
     for (const way of ['stream', 'text', 'arrayBuffer']) {
       const tag = id(`gzip-${way}`);
       equal(await ways[way](await fetch(`${SERVER}/bytes?n=100000&gzip=1&tag=${tag}`)), 100000, `gzip ${way}`);
-      equal((await spanFor(spans, tag)).attributes['fetchspan.response.decoded_size'], 100000, `gzip ${way}: decoded bytes`);
+      const expected = ENGINE === 'webkit' && way === 'text' ? undefined : 100000;
+      equal((await spanFor(spans, tag)).attributes['fetchspan.response.decoded_size'], expected, `gzip ${way}: decoded bytes`);
     }
     await (await fetch(`${SERVER}/json?tag=j`)).json();
     const json = await spanFor(spans, 'json?tag=j');
-    equal(json.attributes['fetchspan.response.decoded_size'], 27, 'json decoded size');
+    equal(json.attributes['fetchspan.response.decoded_size'], ENGINE === 'webkit' ? undefined : 27, 'json decoded size');
+    equal(json.attributes['fetchspan.response.size_source'], ENGINE === 'webkit' ? 'unknown' : 'resource-timing', 'json size source');
   },
 
   async responsesStayGenuineAndBehaveAsNative() {
@@ -596,7 +620,14 @@ const SCENARIOS = {
         const r = await fetch(`${SERVER}/bytes?n=300`);
         const body = r.body;
         const copy = r.clone();
-        return { sameBody: r.body === body, copyUrl: copy.url, copyType: copy.type, copyText: (await copy.text()).length, text: (await r.text()).length, used: r.bodyUsed };
+        // Firefox keeps the same body object after clone(); fetchspan's body is then a tee branch, a new object
+        // (a documented difference), so only the other engines compare identity.
+        return { sameBody: ENGINE === 'firefox' ? 'not compared' : r.body === body, copyUrl: copy.url, copyType: copy.type, copyText: (await copy.text()).length, text: (await r.text()).length, used: r.bodyUsed };
+      },
+      bodyThenResetArrayBuffer: async () => {
+        const r = await fetch(`${SERVER}/reset?x=touch`);
+        if (!r.body) throw new Error('no body');
+        return (await r.arrayBuffer()).byteLength;
       },
       bodyThenText: async () => {
         const r = await fetch(`${SERVER}/bytes?n=70000`);
@@ -626,7 +657,8 @@ const SCENARIOS = {
         const pending = reader.read();
         const used = r.bodyUsed;
         const cloneAfter = await outcome(async () => r.clone().status);
-        const first = (await pending).value.byteLength;
+        // How much the first read gets is the network's timing (WebKit splits chunks as they arrive).
+        const first = (await pending).value.byteLength > 0;
         await reader.cancel();
         return { used, cloneAfter, first };
       },
@@ -721,9 +753,12 @@ const SCENARIOS = {
       },
     };
     for (const [name, { steps, end: expected, part }] of Object.entries(cases)) {
+      // WebKit ends a body reset before any byte as a clean, empty close: natively the idle reader's `closed`
+      // resolves; through fetchspan it settles when the app reads (documented in the README).
+      if (name === 'readerClosedAfterLateError' && ENGINE === 'webkit') continue;
       // WebKit ends a body cut off by a connection reset as complete (text() resolves with what arrived): the span
       // then says completed, as the app saw it.
-      const nativeOutcome = name === 'resetMidBody' ? await outcome(steps) : null;
+      const nativeOutcome = name.startsWith('resetMid') ? await outcome(steps) : null;
       const end = nativeOutcome && 'ok' in nativeOutcome ? 'completed' : expected;
       const spans = await sameAsNative(name, steps);
       const span = spans.find((s) => s.attributes['url.full'].includes(part));
@@ -809,7 +844,11 @@ const SCENARIOS = {
     await settle();
     equal(tracer.stats().open, 0, 'open spans after 20,000 requests');
     equal(tracer.stats().passthroughFailures, 0, 'failures');
-    check(wasmMemory.buffer.byteLength === warm, `wasm memory grew from ${warm} to ${wasmMemory.buffer.byteLength} bytes over 20,000 requests`);
+    // With gc() (Chromium) the wasm memory must not grow at all. Firefox and WebKit free the handles wasm-bindgen
+    // gives JS (one per request) only when their collector gets to them, so there the high-water mark may move a
+    // few pages while finalizers lag; a span kept per request would still show: 20,000 spans are over 3 MiB.
+    const allowed = globalThis.gc ? 0 : 1 << 20;
+    check(wasmMemory.buffer.byteLength - warm <= allowed, `wasm memory grew from ${warm} to ${wasmMemory.buffer.byteLength} bytes over 20,000 requests (allowed ${allowed})`);
 
     const controller = new AbortController();
     const signal = controller.signal;
@@ -823,6 +862,8 @@ const SCENARIOS = {
     await settle();
     equal(listeners, 0, 'listeners left on a long-lived signal after 10,000 requests');
     check(peak <= 16, `at most one listener per request in flight (peak ${peak})`);
+    // The positive control: the counter saw the listeners it is meant to catch.
+    check(peak >= 1, `the listener counter saw no listener while requests were in flight (peak ${peak})`);
   },
 
   async abandonedBodiesEndByIdleTimeoutAndByCollection() {
@@ -846,17 +887,16 @@ const SCENARIOS = {
       await sleep(50);
     }
     equal((await spanFor(long.spans, 'x=dropped', 3000)).endReason, 'abandoned', 'a response dropped unread');
-    // A stream taken, then dropped with its response: when the collector takes every handle of the span, the
-    // span still ends (it used to vanish with its state, never ending).
+    await uninstall(long.tracer);
+    // A stream taken, then dropped with its response, unread: the engine keeps an unread network body (and so our
+    // pump) alive, so this span ends by the idle timeout, as abandoned.
+    const short = traced({ idleTimeoutMs: 300 });
     await (async () => {
       (await fetch(`${SERVER}/bytes?n=10&x=dropped-stream`)).body.getReader();
     })();
-    for (let i = 0; i < 40 && !long.spans.some((s) => s.attributes['url.full'].includes('dropped-stream')); i++) {
-      await collect();
-      await sleep(50);
-    }
-    equal((await spanFor(long.spans, 'x=dropped-stream', 3000)).endReason, 'abandoned', 'a stream dropped unread');
-    equal(long.tracer.stats().open, 0, 'open after collection');
+    await collect();
+    equal((await spanFor(short.spans, 'x=dropped-stream', 3000)).endReason, 'abandoned', 'a stream dropped unread');
+    equal(short.tracer.stats().open, 0, 'open after the idle timeout');
   },
 
   async installAndUninstallRestoreEverything() {
@@ -1001,6 +1041,124 @@ const SCENARIOS = {
     const credentials = await spanFor(spans, 'x=cred');
     check(!credentials.attributes['url.full'].includes('pw'), `credentials redacted: ${credentials.attributes['url.full']}`);
     secret?.body?.cancel();
+  },
+
+  async quietSseStreamStaysOpenAndRecordsANetworkStall() {
+    // One event, then 1 s of silence (over 3× the idle timeout) while the app sits in read(), then the rest.
+    const { spans } = traced({ idleTimeoutMs: 300, stallThresholdMs: 200 });
+    const response = await fetch(`${SERVER}/sse?events=4&quietMs=1000&delayMs=20&x=quiet`);
+    const reader = response.body.getReader();
+    let bytes = 0;
+    let text = '';
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      text += decoder.decode(value, { stream: true });
+    }
+    const span = await spanFor(spans, 'x=quiet');
+    console.log(`quiet SSE span in ${ENGINE}: ${JSON.stringify(span)}`);
+    equal(span.endReason, 'completed', 'a quiet stream the app waits on is not abandoned');
+    equal(span.attributes['fetchspan.response.decoded_size'], bytes, 'bytes');
+    equal(span.attributes['fetchspan.sse.events'], text.split('\n\n').length - 1, 'SSE events, as the app got them');
+    equal(span.attributes['fetchspan.sse.events'], 4, 'SSE events');
+    const stalls = span.events.filter((e) => e.name === 'stall');
+    equal(stalls.length, 1, `one network stall: ${JSON.stringify(span.events)}`);
+    equal(stalls[0].attributes['fetchspan.stall.cause'], 'network', 'cause');
+    check(stalls[0].attributes['fetchspan.stall.duration_ms'] >= 900, `stall duration ${stalls[0].attributes['fetchspan.stall.duration_ms']}`);
+    equal(span.events.filter((e) => e.name === 'backpressure').length, 0, 'no backpressure');
+    equal(span.attributes['fetchspan.response.stalls'], 1, 'stalls');
+    check(span.attributes['fetchspan.response.max_gap_ms'] >= 900, 'max gap');
+    check(span.attributes['fetchspan.response.time_to_first_chunk_ms'] >= 0, 'time to first chunk');
+    const first = span.events.find((e) => e.name === 'sse.first_event');
+    check(first && first.time >= span.startTime && first.time <= span.endTime, 'sse.first_event');
+  },
+
+  async slowConsumerRecordsBackpressureNotAStall() {
+    const { spans } = traced({ stallThresholdMs: 200 });
+    const response = await fetch(`${SERVER}/slow?chunks=4&delayMs=5&x=lazy-reader`);
+    const reader = response.body.getReader();
+    let bytes = (await reader.read()).value.byteLength;
+    await sleep(600);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+    }
+    const span = await spanFor(spans, 'x=lazy-reader');
+    equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', bytes], 'span');
+    const waits = span.events.filter((e) => e.name === 'backpressure');
+    equal(waits.length, 1, `one backpressure event: ${JSON.stringify(span.events)}`);
+    equal(waits[0].attributes['fetchspan.stall.cause'], 'consumer', 'cause');
+    check(waits[0].attributes['fetchspan.stall.duration_ms'] >= 500, 'duration');
+    equal(span.events.filter((e) => e.name === 'stall').length, 0, 'no network stall');
+    check(!('fetchspan.sse.events' in span.attributes), 'a non-SSE body has no SSE fields');
+  },
+
+  async sseEventsAreCountedAcrossChunkBoundaries() {
+    const { spans, tracer } = traced();
+    const shapes = { split: 'split=1', packed: 'pack=3', crlf: 'crlf=1&split=1', pings: 'ping=1&pack=2' };
+    for (const [name, query] of Object.entries(shapes)) {
+      const body = await readAll((await fetch(`${SERVER}/sse?events=7&delayMs=1&${query}&x=${name}`)).body);
+      const span = await spanFor(spans, `x=${name}`);
+      equal([span.attributes['fetchspan.sse.events'], span.attributes['fetchspan.response.decoded_size']], [7, body], `${name}: events and bytes`);
+    }
+    await uninstall(tracer);
+    const disabled = traced({ sse: false });
+    await readAll((await fetch(`${SERVER}/sse?events=2&delayMs=1&x=disabled`)).body);
+    check(!('fetchspan.sse.events' in (await spanFor(disabled.spans, 'x=disabled')).attributes), 'sse: false');
+  },
+
+  async everyStreamEndCarriesTheBytesTheAppReceived() {
+    const { spans } = traced({ idleTimeoutMs: 400 });
+    const readSome = async (reader, chunks) => {
+      let bytes = 0;
+      for (let i = 0; i < chunks; i++) bytes += (await reader.read()).value.byteLength;
+      return bytes;
+    };
+    // Aborted mid-body by the request's signal.
+    const controller = new AbortController();
+    const aborted = (await fetch(`${SERVER}/stream?id=${id('end-abort')}`, { signal: controller.signal })).body.getReader();
+    const abortedBytes = await readSome(aborted, 3);
+    controller.abort();
+    await aborted.read().catch(() => {});
+    const a = await spanFor(spans, 'end-abort');
+    equal([a.endReason, a.attributes['fetchspan.response.decoded_size'], a.attributes['fetchspan.response.size_source']],
+      ['aborted', abortedBytes, 'stream'], 'aborted');
+    check(a.attributes['fetchspan.response.chunks'] >= 3, 'chunks');
+    // Abandoned: the app stops pulling for the idle timeout.
+    const idle = (await fetch(`${SERVER}/stream?id=${id('end-idle')}`)).body.getReader();
+    const idleBytes = await readSome(idle, 2);
+    const b = await spanFor(spans, 'end-idle', 3000);
+    equal([b.endReason, b.attributes['fetchspan.response.decoded_size']], ['abandoned', idleBytes], 'abandoned by idle');
+    await idle.cancel();
+    // Error: the connection resets mid-body.
+    const reset = (await fetch(`${SERVER}/reset?x=end-error&chunks=2&afterMs=50`)).body.getReader();
+    let resetBytes = 0;
+    const failure = await outcome(async () => {
+      for (;;) {
+        const { done, value } = await reset.read();
+        if (done) return 'done';
+        resetBytes += value.byteLength;
+      }
+    });
+    const c = await spanFor(spans, 'x=end-error');
+    const expected = 'ok' in failure ? 'completed' : 'error';
+    equal([c.endReason, c.attributes['fetchspan.response.decoded_size']], [expected, resetBytes], `reset mid-body (${ENGINE})`);
+  },
+
+  async abandonedByCollectionMidStreamCarriesTheBytes() {
+    const { spans } = traced({ idleTimeoutMs: 600_000 });
+    const bytes = await (async () => {
+      const reader = (await fetch(`${SERVER}/bytes?n=300000&x=${id('end-collected')}`)).body.getReader();
+      let got = 0;
+      got += (await reader.read()).value.byteLength;
+      return got;
+    })();
+    await until(() => spans.some((s) => s.attributes['url.full'].includes('end-collected')), 'the collected stream\'s span', 20_000, () => collect());
+    const span = await spanFor(spans, 'end-collected');
+    equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['abandoned', bytes], 'collected mid-stream');
   },
 
   async workerSpansEndLikeThePageOnes() {

@@ -268,7 +268,8 @@ fn hang(stream: &mut TcpStream, tenant: Option<(&State, &str)>) -> io::Result<Ou
     Ok(Outcome::Close)
 }
 
-/// `/stream?id=`: endless chunked bytes, counting what was written per id and when the connection closed.
+/// `/stream?id=`: endless chunked bytes (unless `max=`), counting what was written per id and when the connection
+/// closed.
 fn serve_stream(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let id = request.query.get("id").cloned().unwrap_or_default();
     let chunk = vec![b'x'; request.number("chunk", 64 * 1024) as usize];
@@ -278,11 +279,18 @@ fn serve_stream(state: &State, request: &Request, stream: &mut TcpStream) -> io:
         .unwrap()
         .insert(id.clone(), StreamStat::default());
     start_chunked(stream, "application/octet-stream")?;
+    // `max=`: ends the body after that many bytes (for engines that buffer a body ahead of the app without limit).
+    let max = request.number("max", u64::MAX);
     let started = Instant::now();
+    let mut sent = 0u64;
     let result = loop {
+        if sent >= max {
+            break stream.write_all(b"0\r\n\r\n");
+        }
         if let Err(e) = write_chunk(stream, &chunk) {
             break Err(e);
         }
+        sent += chunk.len() as u64;
         state
             .streams
             .lock()
@@ -340,17 +348,41 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
 
 /// `/sse?events=&delayMs=`: a finite Server-Sent Events feed (`text/event-stream`), one event per delay, each
 /// `id: n` and `data: {"n":n,"of":events}`, then the end of the body.
+/// `/sse?events=&delayMs=`: server-sent events, one per chunk, `delayMs` apart. `quietMs=` waits that long after
+/// the first event instead; `pack=K` writes K events per chunk; `split=1` cuts every event across two chunks;
+/// `crlf=1` ends lines with CRLF; `ping=1` sends a comment block (not an event) before each event.
 fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let events = request.number("events", 10);
     let delay = Duration::from_millis(request.number("delayMs", 100));
+    let quiet = request.query.get("quietMs").map(|_| Duration::from_millis(request.number("quietMs", 0)));
+    let pack = request.number("pack", 1).max(1);
+    let split = request.query.contains_key("split");
+    let newline = if request.query.contains_key("crlf") { "\r\n" } else { "\n" };
+    let ping = request.query.contains_key("ping");
     start_chunked(stream, "text/event-stream")?;
     let started = Instant::now();
+    let mut pending = String::new();
     for n in (1..=events).take_while(|_| started.elapsed() < MAX_SERVE) {
-        let event = format!("id: {n}\ndata: {{\"n\":{n},\"of\":{events}}}\n\n");
-        write_chunk(stream, event.as_bytes())?;
+        if ping {
+            pending.push_str(&format!(": ping{newline}{newline}"));
+        }
+        pending.push_str(&format!("id: {n}{newline}data: {{\"n\":{n},\"of\":{events}}}{newline}{newline}"));
+        if n % pack != 0 && n < events {
+            continue;
+        }
+        let bytes = std::mem::take(&mut pending).into_bytes();
+        if split {
+            let (head, tail) = bytes.split_at(bytes.len() / 2);
+            write_chunk(stream, head)?;
+            stream.flush()?;
+            thread::sleep(Duration::from_millis(5));
+            write_chunk(stream, tail)?;
+        } else {
+            write_chunk(stream, &bytes)?;
+        }
         stream.flush()?;
         if n < events {
-            thread::sleep(delay);
+            thread::sleep(if n == 1 { quiet.unwrap_or(delay) } else { delay });
         }
     }
     stream.write_all(b"0\r\n\r\n")?;
