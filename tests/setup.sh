@@ -46,7 +46,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   say "installing npm dev dependencies (playwright-core, binaryen)"
-  npm ci --no-audit --no-fund
+  # `npm install`, not `npm ci`: Vite 8 lists an optional dependency this registry lacks, which `npm ci` refuses
+  # and `npm install` skips. The lock file is left as it is.
+  npm install --no-audit --no-fund
   touch node_modules
 fi
 say "ready"
