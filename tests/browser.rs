@@ -25,7 +25,6 @@ scenarios! {
     slow_consumer_records_backpressure_not_a_stall => "slowConsumerRecordsBackpressureNotAStall",
     sse_events_are_counted_across_chunk_boundaries => "sseEventsAreCountedAcrossChunkBoundaries",
     every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
-    abandoned_by_collection_mid_stream_carries_the_bytes => "abandonedByCollectionMidStreamCarriesTheBytes",
 }
 
 #[cfg(feature = "fault-injection")]
