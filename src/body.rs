@@ -1,5 +1,5 @@
-//! Stage 3 of a request: the body, read as a stream (its JS half, the second part of `patch.js`, drives it). The app's stream runs
-//! through a pass-through `TransformStream` whose transformer is [`CountingTransformer`]; a pump of ours (not
+//! Stage 3 of a request: the body, read as a stream; its JS half is `streamBody` in `patch.js`. The app's stream
+//! runs through a pass-through `TransformStream` whose transformer is [`CountingTransformer`]; a pump of ours (not
 //! `pipeTo`) writes the native body's chunks into it, so it knows whether the app or the network is waited on.
 //!
 //! Decides how a streamed body ended (completed, cancelled, aborted, error, abandoned) and what its span says about
@@ -33,8 +33,8 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-/// Interposes on a tracked response's native body: starts the pump (the body's half of `patch.js`) and the idle watch, and returns
-/// `{ readable, used, detach }` for `patch.js` (see `streamBody` in the body's half of `patch.js`).
+/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `patch.js`) and the idle
+/// watch, and returns `{ readable, used, detach }` for `patch.js`.
 pub(crate) fn stream(
     span: &Rc<SpanCell>,
     source: &ReadableStream,
@@ -65,7 +65,7 @@ pub struct BodyProgress {
     streaming: Cell<bool>,
     bytes: Cell<u64>,
     chunks: Cell<u64>,
-    /// the body's half of `patch.js`'s report of its pump: timings, SSE count, stalls (read at the end, and by the idle timer).
+    /// The pump's report (timings, SSE count, stalls), read when the span ends and when the idle timer fires.
     report: RefCell<Option<Function>>,
 }
 
@@ -83,7 +83,7 @@ impl BodyProgress {
         self.chunks.get() == 1
     }
 
-    /// The pump's report (see `report` in the body's half of `patch.js`), or an empty array before the pump started.
+    /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
     fn pump_report(&self) -> Array {
         self.report
             .borrow()
@@ -169,7 +169,7 @@ pub(crate) fn watch_idle(span: &Rc<SpanCell>, after_ms: f64) -> Timeout {
 }
 
 /// The transformer object handed to `new TransformStream(...)`. JS calls `transform` and `flush` on it directly;
-/// the body's half of `patch.js` tells it how the pump ended. Every ending consumes it, so the end of the stream and its cleanup are
+/// `streamBody` in `patch.js` tells it how the pump ended. Every ending consumes it, so the end of the stream and its cleanup are
 /// one code path.
 #[wasm_bindgen]
 pub struct CountingTransformer {
@@ -203,7 +203,7 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None);
     }
 
-    /// the body's half of `patch.js`'s report of its pump, read when the span ends and by the idle timer.
+    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer.
     pub fn observe(&self, report: Function) {
         self.span.progress.report.replace(Some(report));
     }

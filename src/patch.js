@@ -354,7 +354,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const writer = stream.writable.getWriter();
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
-    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [],
+    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0,
   };
   const scan = sse ? eventScanner(stats) : null;
   let read = false;
@@ -431,7 +431,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
 
 function stall(stats, name, at, durationMs) {
   if (stats.stalls.length < MAX_STALLS * 3) stats.stalls.push(name === 'stall' ? 0 : 1, at, durationMs);
-  else stats.dropped = (stats.dropped ?? 0) + 1;
+  else stats.dropped++;
 }
 
 // The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers
@@ -445,7 +445,7 @@ function reporter(stats) {
 //  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, ...stalls as (kind, at, ms)].
 function report(stats) {
   const idle = stats.waitingForApp ? performance.now() - stats.since : 0;
-  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped ?? 0,
+  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped,
     ...stats.stalls];
 }
 

@@ -354,10 +354,17 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
 fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let events = request.number("events", 10);
     let delay = Duration::from_millis(request.number("delayMs", 100));
-    let quiet = request.query.get("quietMs").map(|_| Duration::from_millis(request.number("quietMs", 0)));
+    let quiet = request
+        .query
+        .get("quietMs")
+        .map(|_| Duration::from_millis(request.number("quietMs", 0)));
     let pack = request.number("pack", 1).max(1);
     let split = request.query.contains_key("split");
-    let newline = if request.query.contains_key("crlf") { "\r\n" } else { "\n" };
+    let newline = if request.query.contains_key("crlf") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let ping = request.query.contains_key("ping");
     start_chunked(stream, "text/event-stream")?;
     let started = Instant::now();
@@ -366,7 +373,9 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
         if ping {
             pending.push_str(&format!(": ping{newline}{newline}"));
         }
-        pending.push_str(&format!("id: {n}{newline}data: {{\"n\":{n},\"of\":{events}}}{newline}{newline}"));
+        pending.push_str(&format!(
+            "id: {n}{newline}data: {{\"n\":{n},\"of\":{events}}}{newline}{newline}"
+        ));
         if n % pack != 0 && n < events {
             continue;
         }
@@ -382,7 +391,11 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
         }
         stream.flush()?;
         if n < events {
-            thread::sleep(if n == 1 { quiet.unwrap_or(delay) } else { delay });
+            thread::sleep(if n == 1 {
+                quiet.unwrap_or(delay)
+            } else {
+                delay
+            });
         }
     }
     stream.write_all(b"0\r\n\r\n")?;
@@ -421,7 +434,9 @@ fn serve_static(state: &State, path: &str, stream: &mut TcpStream) -> io::Result
 /// `WebKitWebProcess`.
 fn is_content_process(cmdline: &str) -> bool {
     cmdline.contains("--type=renderer")
-        || (cmdline.contains("-contentproc") && !cmdline.contains("socket") && !cmdline.contains("rdd"))
+        || (cmdline.contains("-contentproc")
+            && !cmdline.contains("socket")
+            && !cmdline.contains("rdd"))
         || cmdline.contains("WebKitWebProcess")
 }
 
