@@ -6,22 +6,33 @@
  * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`,
  * or when `timeoutMs` passes.
  */
-export async function post(fetch, url, headers, body, signal, timeoutMs, keepalive) {
+export function post(fetch, url, headers, body, signal, timeoutMs, keepalive) {
   const deadline = AbortSignal.timeout(timeoutMs);
-  const response = await fetch.call(globalThis, url, {
-    method: 'POST',
-    headers,
-    body,
-    keepalive,
-    credentials: 'omit',
-    signal: AbortSignal.any([signal, deadline]),
+  const stop = AbortSignal.any([signal, deadline]);
+  const exchange = (async () => {
+    const response = await fetch.call(globalThis, url, {
+      method: 'POST',
+      headers,
+      body,
+      keepalive,
+      credentials: 'omit',
+      signal: stop,
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+      rejectedSpans: rejectedSpans(text),
+    };
+  })();
+  // Settles at the abort itself, not when the engine gets round to failing the aborted fetch (WebKit took up to
+  // 120 s against a collector that never answers), so a flush returns by its deadline in every engine.
+  return new Promise((resolve, reject) => {
+    const aborted = () => reject(stop.reason);
+    if (stop.aborted) aborted();
+    else stop.addEventListener('abort', aborted, { once: true });
+    exchange.then(resolve, reject).finally(() => stop.removeEventListener('abort', aborted));
   });
-  const text = await response.text();
-  return {
-    status: response.status,
-    retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
-    rejectedSpans: rejectedSpans(text),
-  };
 }
 
 /**
