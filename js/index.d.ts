@@ -60,6 +60,8 @@ export interface SpanData {
   traceId: string;
   /** 16 lowercase hex digits. */
   spanId: string;
+  /** The span id of the app's own `traceparent` on the request, when it sent one (16 lowercase hex digits). */
+  parentSpanId?: string;
   /** The request method (`GET`, …), per the HTTP semantic conventions. */
   name: string;
   kind: 'client';
@@ -91,6 +93,34 @@ export interface Options {
    * on it). Default `[]`.
    */
   ignoreUrls?: (string | RegExp)[];
+  /**
+   * Cross-origin URLs that get a W3C `traceparent` (same-origin requests always do): absolute http(s) URL prefixes,
+   * matched against the normalized URL up to a boundary (`https://api.example.com` matches
+   * `https://api.example.com/v1`, not `https://api.example.com.evil.io`), or RegExps tested on it. The other origin
+   * must allow the header in its CORS preflight. Default `[]`.
+   */
+  propagateTo?: (string | RegExp)[];
+  /**
+   * Share of requests traced, from 0 to 1. The sampled flag of the `traceparent` sent follows it; unsampled
+   * requests still send one (flag `00`) but produce no span. A request with the app's own `traceparent` follows
+   * that header's flag. Default 1.
+   */
+  sampleRate?: number;
+  /** A W3C `tracestate` value sent with every `traceparent` (unless the request has its own). Default none. */
+  tracestate?: string;
+  /**
+   * Query parameters whose values `url.full` shows as `REDACTED` (names compared ignoring case). Replaces the
+   * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Amz-Signature`, `X-Amz-Credential`,
+   * `token`, `access_token`, `api_key`, `apikey`, `password`. `[]` turns redaction off.
+   */
+  redactQueryParams?: string[];
+  /**
+   * A wait on a streamed body this long (the app waiting for the network, or chunks waiting for the app) is
+   * recorded as a `stall` or `backpressure` event. Milliseconds, greater than 0. Default 2000.
+   */
+  stallThresholdMs?: number;
+  /** Count server-sent events in `text/event-stream` bodies (`fetchspan.sse.events`). Default `true`. */
+  sse?: boolean;
   /**
    * OTLP/HTTP base URL, an absolute `http:` or `https:` URL; spans are POSTed as JSON to `{endpoint}/v1/traces`.
    * Without it nothing is exported and spans only reach `onSpanEnd`.
@@ -190,15 +220,7 @@ export interface Tracer {
 export function install(options?: Options): Promise<Tracer>;
 
 /** The script-tag options: every `data-*` attribute maps to one option (`data-idle-timeout-ms` → `idleTimeoutMs`). */
-export interface ScriptTagOptions extends Options {
-  /**
-   * Cross-origin URLs to send trace context to. Accepted by the script tag (`data-propagate-to`) and passed on
-   * once the crate supports it (issue 9); until then ignored with a console warning.
-   */
-  propagateTo?: (string | RegExp)[];
-  /** Share of requests to trace, 0 to 1 (`data-sample-rate`); like `propagateTo`, comes with issue 9. */
-  sampleRate?: number;
-}
+export type ScriptTagOptions = Options;
 
 /** `window.fetchspan`, published by the classic script `fetchspan.js`. */
 export interface ScriptTagApi {

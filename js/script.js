@@ -26,12 +26,13 @@ const ATTRIBUTES = {
   'data-unload-flush': ['unloadFlush', boolean],
   'data-headers': ['headers', jsonObject],
   'data-resource': ['resource', jsonObject],
-  // Trace-context propagation and sampling come with issue 9: passed on when this build knows them, otherwise
-  // ignored with a console warning.
   'data-propagate-to': ['propagateTo', urlList],
   'data-sample-rate': ['sampleRate', number],
+  'data-tracestate': ['tracestate', text],
+  'data-redact-query-params': ['redactQueryParams', (value) => value.split(/\s+/).filter(Boolean)],
+  'data-stall-threshold-ms': ['stallThresholdMs', number],
+  'data-sse': ['sse', boolean],
 };
-const LATER = ['propagateTo', 'sampleRate'];
 const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'exported', 'dropped', 'rejected',
   'exportFailures', 'retries', 'queued', 'exportInFlight', 'keepaliveInFlight'];
 
@@ -125,20 +126,6 @@ function readOptions(script) {
   return { options, from };
 }
 
-/** Installs, leaving out the issue-9 options this build doesn't know yet. */
-function installKnown(options, from) {
-  for (;;) {
-    try {
-      return installNow(options);
-    } catch (error) {
-      const unknown = /unknown option "(\w+)"/.exec(error?.message)?.[1];
-      if (!LATER.includes(unknown) || !(unknown in options)) throw error;
-      console.warn(`fetchspan: ${from[unknown] ?? unknown} is not supported by this build yet (it comes with trace-context propagation and sampling); ignored`);
-      delete options[unknown];
-    }
-  }
-}
-
 function start() {
   const script = document.currentScript
     || [...document.querySelectorAll('script[src]')].reverse().find((s) => /fetchspan(\.min)?\.js(\?|#|$)/.test(s.src));
@@ -211,7 +198,7 @@ function start() {
     restoreFetch();
     if (uninstallAsked) throw new Error('fetchspan: uninstall() was called before install finished');
     try {
-      tracer = installKnown(options, from);
+      tracer = installNow(options);
       return tracer;
     } catch (error) {
       const option = /option "(\w+)/.exec(error?.message)?.[1];

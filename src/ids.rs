@@ -1,71 +1,49 @@
-//! W3C trace-context ids drawn from `crypto.getRandomValues`.
+//! W3C trace-context ids. `patch.js` draws them (from `crypto.getRandomValues`, before the request is sent, since
+//! the `traceparent` it sends must carry them) and hands them over as hex; this module reads and writes that hex.
 
-use std::cell::RefCell;
-
-use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
-    fn get_random_values(buffer: &mut [u8]);
-}
-
-/// A 16-byte trace id and an 8-byte span id, neither all zero.
+/// A 16-byte trace id and an 8-byte span id, and the parent span's id when the app sent its own `traceparent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanContext {
     /// The trace id.
     pub trace_id: [u8; 16],
     /// The span id.
     pub span_id: [u8; 8],
+    /// The parent span's id, if any.
+    pub parent_span_id: Option<[u8; 8]>,
 }
 
 impl SpanContext {
-    /// A new root context with random ids.
-    pub fn random() -> Self {
-        loop {
-            let bytes = POOL.with_borrow_mut(Pool::take);
-            let (trace, span) = bytes.split_at(16);
-            if trace.iter().any(|b| *b != 0) && span.iter().any(|b| *b != 0) {
-                let mut context = SpanContext {
-                    trace_id: [0; 16],
-                    span_id: [0; 8],
-                };
-                context.trace_id.copy_from_slice(trace);
-                context.span_id.copy_from_slice(span);
-                return context;
-            }
-        }
+    /// Reads `ids` (the trace id then the span id, 48 hex digits) and `parent` (16 hex digits); None if `ids` isn't
+    /// that. A parent that isn't 16 hex digits is left out.
+    pub fn from_hex(ids: &str, parent: Option<&str>) -> Option<Self> {
+        let mut bytes = [0; 24];
+        read_hex(ids, &mut bytes)?;
+        let mut context = SpanContext {
+            trace_id: [0; 16],
+            span_id: [0; 8],
+            parent_span_id: None,
+        };
+        context.trace_id.copy_from_slice(&bytes[..16]);
+        context.span_id.copy_from_slice(&bytes[16..]);
+        context.parent_span_id = parent.and_then(|parent| {
+            let mut id = [0; 8];
+            read_hex(parent, &mut id).map(|()| id)
+        });
+        Some(context)
     }
 }
 
-/// Bytes per context.
-const CONTEXT_BYTES: usize = 24;
-/// Contexts drawn per `getRandomValues` call (one call per request cost more than the rest of the id work).
-const POOLED: usize = 32;
-
-thread_local! {
-    static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; CONTEXT_BYTES * POOLED], used: POOLED }) };
-}
-
-struct Pool {
-    bytes: [u8; CONTEXT_BYTES * POOLED],
-    used: usize,
-}
-
-impl Pool {
-    fn take(&mut self) -> [u8; CONTEXT_BYTES] {
-        if self.used == POOLED {
-            get_random_values(&mut self.bytes);
-            self.used = 0;
-        }
-        let start = self.used * CONTEXT_BYTES;
-        self.used += 1;
-        let mut out = [0; CONTEXT_BYTES];
-        out.copy_from_slice(&self.bytes[start..start + CONTEXT_BYTES]);
-        // Used bytes are wiped, so no id can be drawn twice.
-        self.bytes[start..start + CONTEXT_BYTES].fill(0);
-        out
+/// Fills `out` from exactly `2 * out.len()` hex digits.
+fn read_hex(text: &str, out: &mut [u8]) -> Option<()> {
+    let digits = text.as_bytes();
+    if digits.len() != out.len() * 2 {
+        return None;
     }
+    let value = |digit: u8| char::from(digit).to_digit(16).map(|v| v as u8);
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = value(pair[0])? << 4 | value(pair[1])?;
+    }
+    Some(())
 }
 
 /// Lowercase hex, as trace context and OTLP JSON both want.
@@ -86,10 +64,21 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::hex;
+    use super::{hex, SpanContext};
 
     #[test]
     fn hex_is_lowercase_and_two_digits_per_byte() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+
+    #[test]
+    fn ids_round_trip_through_hex() {
+        let ids = "0af7651916cd43dd8448eb211c80319cb7ad6b7169203331";
+        let context = SpanContext::from_hex(ids, Some("00f067aa0ba902b7")).unwrap();
+        assert_eq!(hex(&context.trace_id) + &hex(&context.span_id), ids);
+        assert_eq!(hex(&context.parent_span_id.unwrap()), "00f067aa0ba902b7");
+        assert_eq!(SpanContext::from_hex(ids, Some("xyz")).unwrap().parent_span_id, None);
+        assert_eq!(SpanContext::from_hex(&ids[1..], None), None);
+        assert_eq!(SpanContext::from_hex(&ids.replace('a', "g"), None), None);
     }
 }

@@ -17,16 +17,26 @@ const KNOWN = [
   'unloadFlush',
   'stallThresholdMs',
   'sse',
+  'propagateTo',
+  'sampleRate',
+  'tracestate',
+  'redactQueryParams',
 ];
+// Query parameters whose values `url.full` redacts unless `redactQueryParams` says otherwise (compared ignoring case).
+const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Amz-Signature',
+  'X-Amz-Credential', 'token', 'access_token', 'api_key', 'apikey', 'password'];
+// One W3C `tracestate` list member: a key (simple or `tenant@system`), `=`, and a value of printable ASCII without
+// `,` or `=` that doesn't end in a space.
+const TRACESTATE_MEMBER = /^[a-z0-9][a-z0-9_\-*\/]{0,240}(@[a-z][a-z0-9_\-*\/]{0,13})?=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MS = 'a number of milliseconds greater than 0 (at most 2147483647)';
 const COUNT = 'a whole number from 1 to 1000000';
 const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 
 /**
  * Checks `install`'s argument (undefined or null: all defaults) in a fixed order, so the first bad field is the one
- * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, sse, ignoreUrls, export }`, where `export` (undefined without an
- * endpoint) is `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize,
- * scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
+ * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, sse, ignoreUrls, propagateTo, sampleRate,
+ * tracestate, redactQueryParams (lower case), export }`, where `export` (undefined without an endpoint) is
+ * `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
  */
 export function parseOptions(value) {
   let source = {};
@@ -76,13 +86,25 @@ export function parseOptions(value) {
   const idleTimeoutMs = ms('idleTimeoutMs', 300000);
   const stallThresholdMs = ms('stallThresholdMs', 2000);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
-  const ignoreUrls = check('ignoreUrls', (v) => v instanceof Array, 'an array of URL prefixes (strings) and RegExps', []);
-  for (let i = 0; i < ignoreUrls.length; i++) {
-    const item = ignoreUrls[i];
-    if (!((typeof item === 'string' && item !== '') || item instanceof RegExp)) {
-      invalid(`ignoreUrls[${i}]`, 'a non-empty string or a RegExp', item);
-    }
-  }
+  const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item) => item);
+  // A prefix of `propagateTo` is compared with the normalized URL, so it is normalized too (`https://a.example`
+  // becomes `https://a.example/`); it matches up to a boundary (see `matchesUrl` in patch.js).
+  const propagateTo = urlPatterns(get, 'propagateTo', (item, name) => {
+    try {
+      const url = new URL(item);
+      if (url.protocol === 'http:' || url.protocol === 'https:') return url.href;
+    } catch {}
+    return invalid(name, 'an absolute http(s) URL prefix such as "https://api.example.com" or a RegExp', item);
+  });
+  const sampleRate = check('sampleRate', (v) => typeof v === 'number' && v >= 0 && v <= 1, 'a number between 0 and 1', 1);
+  const tracestate = check('tracestate', (v) => typeof v === 'string' && v.length <= 512 && v.split(',').length <= 32
+    && v.split(',').every((member) => TRACESTATE_MEMBER.test(member.trim())),
+    'a W3C tracestate header value such as "vendor=value" (at most 32 members and 512 characters)', undefined);
+  const redactQueryParams = check('redactQueryParams', (v) => v instanceof Array, 'an array of query parameter names',
+    REDACTED_QUERY_PARAMS);
+  redactQueryParams.forEach((item, i) => {
+    if (typeof item !== 'string' || item === '') invalid(`redactQueryParams[${i}]`, 'a non-empty string', item);
+  });
   const endpoint = string('endpoint', undefined);
   let url;
   if (endpoint !== undefined) {
@@ -98,7 +120,11 @@ export function parseOptions(value) {
     idleTimeoutMs,
     stallThresholdMs,
     sse,
-    ignoreUrls: Array.from(ignoreUrls),
+    ignoreUrls,
+    propagateTo,
+    sampleRate,
+    tracestate,
+    redactQueryParams: redactQueryParams.map((name) => name.toLowerCase()),
     export: url && {
       url,
       headers,
@@ -111,6 +137,21 @@ export function parseOptions(value) {
       unloadFlush,
     },
   };
+}
+
+/**
+ * A list option of URL patterns: non-empty strings (passed through `prefix`, which may normalize or reject them)
+ * and RegExps. Returns a copy, so later changes to the app's array change nothing.
+ */
+function urlPatterns(get, name, prefix) {
+  const v = get(name);
+  if (v === undefined) return [];
+  if (!(v instanceof Array)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
+  return Array.from(v, (item, i) => {
+    if (item instanceof RegExp) return item;
+    if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
+    return prefix(item, `${name}[${i}]`);
+  });
 }
 
 /** The own entries of a plain-object option. */

@@ -4,7 +4,7 @@
 //! The checking is `options.js` (the texts and the checks would weigh several times more as wasm); this module reads
 //! the normalized object it returns into Rust types.
 
-use js_sys::{Array, Function, Object, Reflect, RegExp};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -15,14 +15,6 @@ extern "C" {
     /// Checks `install`'s argument; throws a `TypeError` naming the first bad field.
     #[wasm_bindgen(catch, js_name = parseOptions)]
     fn parse_options(value: &JsValue) -> Result<JsValue, JsValue>;
-}
-
-/// A URL fetchspan leaves alone: a string prefix or a regular expression.
-pub enum UrlPattern {
-    /// Matches URLs starting with this.
-    Prefix(String),
-    /// Matches URLs the expression tests true on.
-    Regex(RegExp),
 }
 
 /// Where and how spans are exported (see `export`).
@@ -55,31 +47,23 @@ pub struct Options {
     pub stall_threshold_ms: f64,
     /// Count server-sent events in `text/event-stream` bodies.
     pub sse: bool,
-    /// Requests not to instrument.
-    pub ignore_urls: Vec<UrlPattern>,
+    /// Query parameters whose values `url.full` redacts, in lower case.
+    pub redact_query_params: Vec<String>,
+    /// The normalized options object, for `patch.js` (`ignoreUrls`, `propagateTo`, `sampleRate`, `tracestate`,
+    /// the export URL).
+    pub patch_config: JsValue,
     /// Export settings; None without an `endpoint` (spans then only reach `onSpanEnd`).
     pub export: Option<ExportOptions>,
 }
 
 impl Options {
-    /// Whether `url` matches one of `ignoreUrls`.
-    pub fn ignores(&self, url: &str) -> bool {
-        self.ignore_urls.iter().any(|pattern| match pattern {
-            UrlPattern::Prefix(prefix) => url.starts_with(prefix.as_str()),
-            UrlPattern::Regex(regex) => regex.test(url),
-        })
-    }
-
     /// Reads and checks `install`'s argument (undefined means all defaults). The error is the `TypeError` to throw.
     pub fn parse(value: &JsValue) -> Result<Options, JsValue> {
         let options = parse_options(value)?;
-        let ignore_urls = get(&options, "ignoreUrls")
+        let redact_query_params = get(&options, "redactQueryParams")
             .unchecked_into::<Array>()
             .iter()
-            .map(|item| match item.as_string() {
-                Some(prefix) => UrlPattern::Prefix(prefix),
-                None => UrlPattern::Regex(item.unchecked_into()),
-            })
+            .filter_map(|name| name.as_string())
             .collect();
         let export = get(&options, "export");
         Ok(Options {
@@ -87,8 +71,9 @@ impl Options {
             idle_timeout_ms: number(&options, "idleTimeoutMs"),
             stall_threshold_ms: number(&options, "stallThresholdMs"),
             sse: get(&options, "sse").is_truthy(),
-            ignore_urls,
+            redact_query_params,
             export: (!export.is_undefined()).then(|| ExportOptions::read(&export)),
+            patch_config: options,
         })
     }
 }

@@ -14,10 +14,12 @@ const MAX_URL_CHARS = 8192;
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
- * signal)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of ours.
+ * signal, startedAt, ids, parentSpanId)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of
+ * ours. `config` is the normalized options (src/options.js): `ignoreUrls`, `propagateTo`, `sampleRate`,
+ * `tracestate`, and `export.url`, which is never traced.
  * Throws (before patching anything) when `fetch` can't be replaced.
  */
-export function installPatches(scope, hooks) {
+export function installPatches(scope, hooks, config) {
   const fetchDescriptor = findDescriptor(scope, 'fetch');
   if (!fetchDescriptor || typeof fetchDescriptor.value !== 'function') {
     throw new TypeError('fetchspan: this global has no fetch function to instrument');
@@ -73,26 +75,57 @@ export function installPatches(scope, hooks) {
     return entry === undefined || entry.native ? undefined : entry;
   }
 
+  const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
+  const { propagateTo, sampleRate, tracestate } = config;
+  const origin = scope.location?.origin;
+
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
-  // The caller's `init` is read after the native call has read it (never before `fetch` would), and each member
-  // once.
+  // Where no trace header goes out, the caller's `init` is read after the native call has read it (never before
+  // `fetch` would), and each member once; where one does, see `propagate`.
   function fetch(input, init) {
     if (!active) return nativeFetch.apply(this, arguments);
     // The span starts when fetch was called, as the resource-timing entry does.
     const startedAt = performance.now();
-    const pending = nativeFetch.apply(this, arguments);
-    let span;
+    let url;
+    let request;
+    let outgoing;
     try {
-      const request = input instanceof Request ? input : undefined;
-      const given = init !== null && typeof init === 'object' ? init : undefined;
+      request = input instanceof Request ? input : undefined;
+      url = request ? request.url : absoluteUrl(input);
+      if (matchesAny(ignoreUrls, url, false)) url = undefined;
+      else if (url.startsWith(origin + '/') || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
+    } catch (error) {
+      failed(error);
+      url = undefined;
+    }
+    if (url === undefined) return nativeFetch.apply(this, arguments);
+    const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
+    let pending = outgoing === undefined ? nativeFetch.apply(this, arguments)
+      : nativeFetch.call(this, outgoing.input, outgoing.init);
+    let span;
+    if (outgoing?.resend) {
+      // A TypeError of a safe request that carried our header may be the header's fault: see `propagate`.
+      const self = this;
+      pending = pending.then(undefined, (error) => {
+        const method = String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase();
+        if (!(error instanceof TypeError) || (method !== 'GET' && method !== 'HEAD')) throw error;
+        if (span) guard(() => span.retriedWithoutTraceparent());
+        return outgoing.resend(self);
+      });
+    }
+    if (!sampled) return pending;
+    try {
+      const given = outgoing ? outgoing.given : init !== null && typeof init === 'object' ? init : undefined;
       const method = given?.method;
       let signal = given?.signal;
       if (signal === undefined) signal = request?.signal;
       span = hooks.start(
         method !== undefined ? String(method) : request ? request.method : 'GET',
-        request ? request.url : absoluteUrl(input),
+        url,
         signal instanceof AbortSignal ? signal : undefined,
         startedAt,
+        outgoing?.ids ?? newIds(),
+        outgoing?.parentSpanId,
       );
     } catch (error) {
       failed(error);
@@ -115,6 +148,99 @@ export function installPatches(scope, hooks) {
       failed(error);
       return pending;
     }
+  }
+
+  // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend }` to send instead of the caller's
+  // arguments, or undefined to send those untouched. The caller's `Request`, `init` and `Headers` are never
+  // changed: the header goes on a copy.
+  // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
+  //   header set on its own headers.
+  // - `fetch(input, init)`: `init.headers` is read once, here; the native call gets a Proxy of `init` that answers
+  //   `headers` with a copy plus the header and reads every other member from `init` as the native call asks for
+  //   it (so once each), remembering what it read in `given`. With a `Request` and no `init.headers`, the copy is of
+  //   the request's headers, as natively; `referrer` and `referrerPolicy` fall back to the request's, which an init
+  //   with members would otherwise reset.
+  // - If the app already sent a `traceparent`, it goes out unchanged and becomes the span's parent (whose sampled
+  //   flag decides).
+  // - Redirect-safe: `resend(self)` sends the request again without our header, from what was read (nothing is
+  //   read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice) that failed with a
+  //   TypeError, since that may be a cross-origin redirect whose preflight refuses the header.
+  function propagate(request, input, init) {
+    const given = {};
+    const outgoing = {
+      input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
+      given, resend: undefined,
+    };
+    let headers;
+    let readError;
+    let threw = false;
+    const hasInit = init !== undefined && init !== null;
+    if (hasInit) {
+      if (typeof init !== 'object' && typeof init !== 'function') return undefined;
+      try {
+        headers = init.headers;
+      } catch (error) {
+        threw = true;
+        readError = error;
+      }
+    } else if (request && (request.bodyUsed || request.body?.locked)) {
+      return undefined;
+    }
+    let base;
+    let added;
+    if (!threw) {
+      try {
+        base = new Headers(headers !== undefined ? headers : request?.headers);
+      } catch (_) { /* the native call rejects these headers with its own error */ }
+    }
+    if (base !== undefined) {
+      const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(base.get('traceparent')?.trim() ?? '');
+      if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
+        outgoing.ids = parent[1] + outgoing.ids.slice(32);
+        outgoing.parentSpanId = parent[2];
+        outgoing.sampled = (parseInt(parent[3], 16) & 1) === 1;
+      } else if (!base.has('traceparent')) {
+        added = [['traceparent', `00-${outgoing.ids.slice(0, 32)}-${outgoing.ids.slice(32)}-0${outgoing.sampled ? 1 : 0}`]];
+        if (tracestate !== undefined && !base.has('tracestate')) added.push(['tracestate', tracestate]);
+      }
+    }
+    if (!hasInit) {
+      if (added === undefined) return outgoing;
+      if (request) {
+        outgoing.input = new Request(request);
+        for (const [name, value] of added) outgoing.input.headers.set(name, value);
+        outgoing.resend = (self) => nativeFetch.call(self, request);
+      } else {
+        outgoing.init = { headers: new Headers(added) };
+        outgoing.resend = (self) => nativeFetch.call(self, input);
+      }
+      return outgoing;
+    }
+    let sent = base;
+    if (added !== undefined) {
+      sent = new Headers(base);
+      for (const [name, value] of added) sent.set(name, value);
+    }
+    const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
+      ? request[key] : value;
+    outgoing.init = new Proxy(init, {
+      get(target, key) {
+        if (key === 'headers') {
+          if (threw) throw readError;
+          return sent ?? headers;
+        }
+        const value = Reflect.get(target, key);
+        given[key] = value;
+        return member(key, value);
+      },
+    });
+    if (added !== undefined) {
+      outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
+        get: (target, key) => (key === 'headers' ? base : member(key, target[key])),
+      }));
+    }
+    return outgoing;
   }
 
   function track(span, response) {
@@ -270,6 +396,41 @@ export function installPatches(scope, hooks) {
       }
     }
   }
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+// Random bytes for ids, drawn 32 contexts at a time (one `getRandomValues` per request cost more than the rest).
+const CONTEXT_BYTES = 24;
+const POOLED = 32;
+const randomPool = new Uint8Array(CONTEXT_BYTES * POOLED);
+let poolUsed = POOLED;
+
+// A new trace id and span id as 48 hex digits (neither all zero, as trace context requires).
+function newIds() {
+  if (poolUsed === POOLED) {
+    crypto.getRandomValues(randomPool);
+    poolUsed = 0;
+  }
+  const start = poolUsed++ * CONTEXT_BYTES;
+  let ids = '';
+  for (let i = start; i < start + CONTEXT_BYTES; i++) ids += HEX[randomPool[i]];
+  return /^0{32}|0{16}$/.test(ids) ? newIds() : ids;
+}
+
+// Whether a normalized URL matches one of `patterns`: a RegExp anywhere, a string as a prefix; with `bounded`
+// (`propagateTo`), one that ends at a boundary (`https://api.example.com/` or `…/v1` match `…/v1/x` and `…/v1?x`,
+// never `…/v10` or `https://api.example.com.evil.io`).
+function matchesAny(patterns, url, bounded) {
+  for (const pattern of patterns) {
+    if (typeof pattern !== 'string') {
+      pattern.lastIndex = 0;
+      if (pattern.test(url)) return true;
+    } else if (url.startsWith(pattern) && (!bounded || pattern.endsWith('/') || url.length === pattern.length
+      || '/?#'.includes(url[pattern.length]))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function usedResponse() {

@@ -9,6 +9,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
+use crate::ids::SpanContext;
 use crate::span::{RequestInfo, RequestSpan};
 use crate::tracer::TracerCore;
 
@@ -21,7 +22,11 @@ extern "C" {
     type PatchHandle;
 
     #[wasm_bindgen(catch, js_name = installPatches)]
-    fn install_patches(scope: &JsValue, hooks: FetchHooks) -> Result<PatchHandle, JsValue>;
+    fn install_patches(
+        scope: &JsValue,
+        hooks: FetchHooks,
+        config: &JsValue,
+    ) -> Result<PatchHandle, JsValue>;
 
     #[wasm_bindgen(method)]
     fn restore(this: &PatchHandle);
@@ -38,7 +43,8 @@ impl Patches {
         let hooks = FetchHooks {
             tracer: Rc::downgrade(tracer),
         };
-        install_patches(&js_sys::global(), hooks).map(|handle| Patches { handle })
+        install_patches(&js_sys::global(), hooks, &tracer.options.patch_config)
+            .map(|handle| Patches { handle })
     }
 }
 
@@ -56,31 +62,34 @@ pub struct FetchHooks {
 
 #[wasm_bindgen]
 impl FetchHooks {
-    /// Opens the span of a request (`patch.js` read its method, absolute URL and signal the way `fetch` did, and
-    /// the `performance.now()` at which `fetch` was called),
-    /// or returns undefined to leave it alone. The span of a request whose signal has already aborted ends here.
+    /// Opens the span of a request `patch.js` has decided to trace (not ignored, sampled), with the method, absolute
+    /// URL and signal it read the way `fetch` did, the `performance.now()` at which `fetch` was called, the span's
+    /// ids as hex (trace id then span id: the ones any `traceparent` sent carries) and the parent span's id when
+    /// the app sent its own `traceparent`. Returns undefined to leave the request alone. The span of a request
+    /// whose signal has already aborted ends here.
     pub fn start(
         &self,
         method: String,
         url: String,
         signal: Option<AbortSignal>,
         started_at: f64,
+        ids: &str,
+        parent: Option<String>,
     ) -> Option<RequestSpan> {
         let tracer = self.tracer.upgrade()?;
         #[cfg(feature = "fault-injection")]
         if url.contains(PANIC_MARKER) {
             panic!("fault injected by a test");
         }
-        if tracer.options.ignores(&url) {
-            return None;
-        }
-        let url = redact_credentials(url);
+        let context = SpanContext::from_hex(ids, parent.as_deref())?;
+        let url = redact_query(redact_credentials(url), &tracer.options.redact_query_params);
         let server = server_of(&url);
         // An already-aborted signal is answered by the native promise itself, untouched (any reaction would
         // delay it by a microtask): the span ends now.
         let span = RequestSpan::start(
             tracer,
             RequestInfo {
+                context,
                 method,
                 url,
                 server,
@@ -128,6 +137,42 @@ fn redact_credentials(url: String) -> String {
     }
 }
 
+/// The values of query parameters named in `names` (lower case; the URL's names compare ignoring ASCII case) become
+/// `REDACTED`: signed-URL signatures, tokens and keys stay out of `url.full`.
+fn redact_query(url: String, names: &[String]) -> String {
+    let Some(query_start) = url.find('?').map(|i| i + 1) else {
+        return url;
+    };
+    let query_end = url
+        .get(query_start..)
+        .and_then(|rest| rest.find('#'))
+        .map_or(url.len(), |i| query_start + i);
+    let mut redacted = String::with_capacity(url.len());
+    redacted.push_str(url.get(..query_start).unwrap_or_default());
+    let mut changed = false;
+    let query = url.get(query_start..query_end).unwrap_or_default();
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            redacted.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, value))
+                if !value.is_empty() && names.iter().any(|n| n.eq_ignore_ascii_case(name)) =>
+            {
+                redacted.push_str(name);
+                redacted.push_str("=REDACTED");
+                changed = true;
+            }
+            _ => redacted.push_str(pair),
+        }
+    }
+    if !changed {
+        return url;
+    }
+    redacted.push_str(url.get(query_end..).unwrap_or_default());
+    redacted
+}
+
 /// Host and port of a normalized http(s) `href`, read in Rust rather than through five URL getters.
 fn server_of(href: &str) -> Option<(String, u16)> {
     let (default_port, rest) = if let Some(rest) = href.strip_prefix("http://") {
@@ -153,7 +198,7 @@ fn server_of(href: &str) -> Option<(String, u16)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_credentials, server_of};
+    use super::{redact_credentials, redact_query, server_of};
 
     #[test]
     fn credentials_are_redacted() {
@@ -166,6 +211,18 @@ mod tests {
             "https://h/x?y=a@b"
         );
         assert_eq!(redact_credentials("data:,a@b".into()), "data:,a@b");
+    }
+
+    #[test]
+    fn sensitive_query_values_are_redacted() {
+        let names = ["signature".to_owned(), "token".to_owned()];
+        assert_eq!(
+            redact_query("https://h/p?Signature=abc&x=1&TOKEN=t&token#frag?token=f".into(), &names),
+            "https://h/p?Signature=REDACTED&x=1&TOKEN=REDACTED&token#frag?token=f"
+        );
+        assert_eq!(redact_query("https://h/p?x=1".into(), &names), "https://h/p?x=1");
+        assert_eq!(redact_query("https://h/p?token=1".into(), &[]), "https://h/p?token=1");
+        assert_eq!(redact_query("https://h/p".into(), &names), "https://h/p");
     }
 
     #[test]

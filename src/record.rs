@@ -164,6 +164,9 @@ impl SpanRecord {
         let span = Object::new();
         set(&span, "traceId", &hex(&self.context.trace_id).into());
         set(&span, "spanId", &hex(&self.context.span_id).into());
+        if let Some(parent) = &self.context.parent_span_id {
+            set(&span, "parentSpanId", &hex(parent).into());
+        }
         set(&span, "name", &self.name.as_str().into());
         set(&span, "kind", &"client".into());
         set(&span, "startTime", &self.start_ms.into());

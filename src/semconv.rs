@@ -24,6 +24,10 @@ pub const SIZE_SOURCE: &str = "fetchspan.response.size_source";
 /// Why the span ended (also in `onSpanEnd`'s `endReason`), so the collector sees it too.
 pub const END_REASON: &str = "fetchspan.end_reason";
 
+/// The request was sent a second time without our `traceparent`, after the first, with it, failed with a
+/// `TypeError` (a redirect to an origin whose preflight refuses the header).
+pub const PROPAGATION_RETRIED: &str = "fetchspan.propagation.retried";
+
 /// The `response.headers` event: the response's headers arrived.
 pub const EVENT_HEADERS: &str = "response.headers";
 /// The `response.first_byte` event: the first body chunk reached the app's stream.

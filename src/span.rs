@@ -25,6 +25,8 @@ const NULL_BODY_STATUSES: [u16; 5] = [101, 103, 204, 205, 304];
 
 /// What the patched `fetch` learned about a request before sending it.
 pub struct RequestInfo {
+    /// The span's ids (and its parent's, when the app sent a `traceparent`).
+    pub context: SpanContext,
     /// The method as given.
     pub method: String,
     /// The absolute URL, credentials already redacted.
@@ -220,7 +222,7 @@ impl RequestSpan {
             attributes.set(semconv::SERVER_PORT, Value::Int(i64::from(port)));
         }
         let record = SpanRecord {
-            context: SpanContext::random(),
+            context: request.context,
             name: method.into(),
             start_ms: request.start_ms,
             end_ms: request.start_ms,
@@ -369,6 +371,17 @@ impl RequestSpan {
                 .attributes
                 .set(semconv::SIZE_SOURCE, Value::string("unknown".into())),
         });
+    }
+
+    /// The request, sent with our `traceparent`, failed with a `TypeError`, and `patch.js` sent it again without
+    /// the header (a cross-origin redirect whose preflight refused it; see `retryWithoutHeader` there).
+    #[wasm_bindgen(js_name = retriedWithoutTraceparent)]
+    pub fn retried_without_traceparent(&self) {
+        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
+            open.record
+                .attributes
+                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true));
+        }
     }
 
     /// A whole-body method served natively rejected.

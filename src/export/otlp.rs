@@ -36,6 +36,10 @@ fn encode_span(out: &mut String, span: &SpanRecord) {
     push_hex(out, &span.context.trace_id);
     out.push_str(r#"","spanId":""#);
     push_hex(out, &span.context.span_id);
+    if let Some(parent) = &span.context.parent_span_id {
+        out.push_str(r#"","parentSpanId":""#);
+        push_hex(out, parent);
+    }
     out.push_str(r#"","name":"#);
     push_string(out, &span.name);
     // Kind 3 is `SPAN_KIND_CLIENT`.
@@ -157,6 +161,7 @@ mod tests {
             context: SpanContext {
                 trace_id: [0xab; 16],
                 span_id: [0x01; 8],
+                parent_span_id: Some([0x02; 8]),
             },
             name: "GET".into(),
             start_ms: 1_700_000_000_123.456,
@@ -190,7 +195,7 @@ mod tests {
 
     /// opentelemetry-proto's serde ignores unknown fields; a misspelled one would otherwise pass silently.
     fn assert_no_unknown_fields(value: &serde_json::Value) {
-        const FIELDS: [&str; 20] = [
+        const FIELDS: [&str; 21] = [
             "resourceSpans",
             "resource",
             "attributes",
@@ -201,6 +206,7 @@ mod tests {
             "spans",
             "traceId",
             "spanId",
+            "parentSpanId",
             "kind",
             "startTimeUnixNano",
             "endTimeUnixNano",
@@ -246,6 +252,7 @@ mod tests {
         let span = &scope.spans[0];
         assert_eq!(span.trace_id, vec![0xab; 16]);
         assert_eq!(span.span_id, vec![0x01; 8]);
+        assert_eq!(span.parent_span_id, vec![0x02; 8]);
         assert_eq!(span.name, "GET");
         assert_eq!(span.kind, 3);
         assert_eq!(span.start_time_unix_nano, 1_700_000_000_123_456_000);

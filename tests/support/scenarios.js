@@ -984,6 +984,11 @@ const SCENARIOS = {
     rejects({ maxQueueSize: 10, maxExportBatchSize: 20 }, /maxExportBatchSize/);
     rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad name"/);
     rejects('fast', /takes an options object, got "fast"/);
+    rejects({ propagateTo: ['api.example.com'] }, /option "propagateTo\[0\]" must be an absolute http\(s\) URL prefix/);
+    rejects({ propagateTo: 'https://a.example' }, /option "propagateTo" must be an array/);
+    rejects({ sampleRate: 1.5 }, /option "sampleRate" must be a number between 0 and 1, got 1.5/);
+    rejects({ tracestate: 'Bad Key=1' }, /option "tracestate" must be a W3C tracestate/);
+    rejects({ redactQueryParams: ['token', ''] }, /option "redactQueryParams\[1\]" must be a non-empty string/);
     traced();
     const patched = globalThis.fetch;
     let error;
@@ -1008,6 +1013,176 @@ const SCENARIOS = {
       equal(await (await fetch(`${SERVER}/bytes?n=4&after=${i}`)).text(), 'abcd', 'a request after the panic');
       equal((await spanFor(spans, `after=${i}`)).endReason, 'completed', 'later requests are instrumented');
     }
+  },
+
+  async traceparentGoesOnlyWhereItMayAndCarriesTheSpansIds() {
+    // SERVER is cross-origin to the test page; `localhost` names the same server as another origin.
+    const other = SERVER.replace('127.0.0.1', 'localhost');
+    const sent = async (url, tag) => {
+      const echoed = await (await fetch(`${url}/trace-echo?id=${tag}`)).json();
+      const log = await (await raw(`${SERVER}/trace-log?id=${tag}`)).json();
+      return { traceparent: echoed.traceparent, tracestate: echoed.tracestate, methods: log.map((e) => e.method) };
+    };
+    let { spans, tracer } = traced({ propagateTo: [SERVER, /never-matches/], tracestate: 'fetchspan=test' });
+    const matched = id('tp');
+    const got = await sent(SERVER, matched);
+    const span = await spanFor(spans, matched);
+    equal(got.traceparent, `00-${span.traceId}-${span.spanId}-01`, 'the traceparent sent carries the span\'s ids');
+    equal(got.tracestate, 'fetchspan=test', 'tracestate sent');
+    check(got.methods.includes('OPTIONS'), `a cross-origin traceparent is preflighted (server saw ${got.methods})`);
+    const unmatched = id('tp-other');
+    equal(await sent(other, unmatched), { methods: ['GET'] }, 'another origin: no header and no preflight');
+    await spanFor(spans, unmatched);
+    await uninstall(tracer);
+    // String prefixes end at a boundary.
+    for (const prefix of [SERVER.slice(0, -1), `${SERVER}/trace`, `${SERVER}/trace-echo?id=x`]) {
+      ({ spans, tracer } = traced({ propagateTo: [prefix] }));
+      const tag = id('tp-prefix');
+      equal(await sent(SERVER, tag), { methods: ['GET'] }, `propagateTo ${prefix} does not match ${SERVER}/trace-echo`);
+      await uninstall(tracer);
+    }
+    ({ spans, tracer } = traced({ propagateTo: [`${SERVER}/trace-echo`] }));
+    check((await sent(SERVER, id('tp-bounded'))).traceparent, 'a prefix ending at "?" matches');
+    await uninstall(tracer);
+    // ignoreUrls: no span and no header; sampleRate 0: a header flagged 00 and no span.
+    ({ spans, tracer } = traced({ propagateTo: [SERVER], ignoreUrls: [/tp-ignored/] }));
+    equal(await sent(SERVER, id('tp-ignored')), { methods: ['GET'] }, 'an ignored URL gets no header');
+    equal(tracer.stats().started, 0, 'and no span');
+    await uninstall(tracer);
+    ({ spans, tracer } = traced({ propagateTo: [SERVER], sampleRate: 0 }));
+    const unsampled = await sent(SERVER, id('tp-unsampled'));
+    check(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/.test(unsampled.traceparent), `unsampled: flag 00 (${unsampled.traceparent})`);
+    await sleep(50);
+    equal(tracer.stats().started, 0, 'unsampled: no span');
+  },
+
+  async theAppsOwnTraceparentIsKeptAndBecomesTheParent() {
+    const { spans } = traced({ propagateTo: [SERVER] });
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    for (const [how, make] of [
+      ['init headers', (url) => fetch(url, { headers: { traceparent: parent } })],
+      ['Request headers', (url) => fetch(new Request(url, { headers: { traceparent: parent } }))],
+    ]) {
+      const tag = id('parent');
+      const echoed = await (await make(`${SERVER}/trace-echo?id=${tag}`)).json();
+      equal(echoed.traceparent, parent, `${how}: the app's traceparent goes out unchanged`);
+      const span = await spanFor(spans, tag);
+      equal([span.traceId, span.parentSpanId], ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331'], `${how}: parent`);
+      check(span.spanId !== 'b7ad6b7169203331', `${how}: a span id of its own`);
+    }
+  },
+
+  async propagationLeavesTheCallersObjectsAndBehaviourAlone() {
+    // Each case runs natively, then through fetchspan with the header going out; what the app sees must be equal.
+    // Every case returns its caller objects' state after the call, and how often each init member was read.
+    const counted = (init) => {
+      const reads = {};
+      const proxy = new Proxy(init, { get(target, key) { reads[key] = (reads[key] ?? 0) + 1; return Reflect.get(target, key); } });
+      return { proxy, reads };
+    };
+    const echo = async (response) => {
+      const headers = await response.json();
+      return { x: [headers['x-a'], headers['x-b']], traceparent: typeof headers.traceparent };
+    };
+    const url = () => `${SERVER}/trace-echo?id=${id('same')}`;
+    const cases = {
+      headersObject: async () => {
+        const headers = new Headers({ 'x-a': '1' });
+        const { proxy, reads } = counted({ headers });
+        const response = await fetch(url(), proxy);
+        return { seen: await echo(response), headers: [...headers], reads };
+      },
+      plainObject: async () => {
+        const init = { headers: { 'x-a': '1', 'x-b': '2' } };
+        const { proxy, reads } = counted(init);
+        const response = await fetch(new URL(url()), proxy);
+        return { seen: await echo(response), init: JSON.stringify(init), reads };
+      },
+      pairs: async () => {
+        const init = { headers: [['x-a', '1']], method: 'GET' };
+        const { proxy, reads } = counted(init);
+        return { seen: await echo(await fetch(url(), proxy)), init: JSON.stringify(init), reads };
+      },
+      noHeaders: async () => {
+        const { proxy, reads } = counted({ cache: 'no-store' });
+        return { seen: await echo(await fetch(url(), proxy)), reads };
+      },
+      request: async () => {
+        const request = new Request(url(), { headers: { 'x-a': '1' } });
+        const seen = await echo(await fetch(request));
+        return { seen, headers: [...request.headers], used: request.bodyUsed };
+      },
+      requestAndInit: async () => {
+        const request = new Request(url(), { headers: { 'x-a': '1' } });
+        const { proxy, reads } = counted({ headers: { 'x-b': '2' } });
+        const seen = await echo(await fetch(request, proxy));
+        return { seen, headers: [...request.headers], reads };
+      },
+      requestWithBody: async () => {
+        const request = new Request(`${SERVER}/echo?x=body`, { method: 'POST', body: 'from-request' });
+        const response = await fetch(request);
+        return { text: await response.text(), used: request.bodyUsed, again: await outcome(() => fetch(request)) };
+      },
+      postWithInit: async () => {
+        const { proxy, reads } = counted({ method: 'POST', body: 'sent', headers: { 'content-type': 'text/plain' } });
+        const response = await fetch(`${SERVER}/echo?x=post`, proxy);
+        return { text: await response.text(), reads };
+      },
+      badHeaders: async () => outcome(() => fetch(url(), { headers: { 'bad name': 'x' } })),
+      throwingHeaders: async () => outcome(() => fetch(url(), { get headers() { throw new RangeError('app getter'); } })),
+      usedRequest: async () => {
+        const request = new Request(`${SERVER}/echo?x=used`, { method: 'POST', body: 'once' });
+        await request.text();
+        return outcome(() => fetch(request));
+      },
+    };
+    for (const [name, steps] of Object.entries(cases)) {
+      const native = await outcome(steps);
+      const { spans, tracer } = traced({ propagateTo: [SERVER] });
+      const ours = await outcome(steps);
+      await until(() => tracer.stats().open === 0, `${name}: spans ended`);
+      await uninstall(tracer);
+      // The one expected difference: the header went out.
+      const expected = JSON.parse(JSON.stringify(native).replaceAll('"traceparent":"undefined"', '"traceparent":"string"'));
+      equal(ours, expected, `${name} (through fetchspan vs natively, header aside)`);
+      check(spans.length >= 1, `${name}: a span`);
+    }
+  },
+
+  async aRedirectToAnOriginThatRefusesTheHeaderStillSucceeds() {
+    // SERVER redirects to another origin whose preflight refuses traceparent. Natively (no header, a simple
+    // request) it succeeds; with our header the preflight fails, so fetchspan sends it again without the header.
+    const other = SERVER.replace('127.0.0.1', 'localhost');
+    const hop = (tag, extra = '') => `${SERVER}/redirect?to=${encodeURIComponent(`${other}/trace-echo?refuse=1&id=${tag}`)}${extra}`;
+    const native = await (await raw(hop(id('redirect-native')))).json();
+    check(!('traceparent' in native), 'natively no traceparent');
+    const { spans, tracer } = traced({ propagateTo: [SERVER] });
+    const tag = id('redirect');
+    const response = await fetch(hop(tag));
+    equal(Object.keys(await response.json()).includes('traceparent'), false, 'the retried request carries no header');
+    equal(response.redirected, true, 'redirected');
+    const log = await (await raw(`${SERVER}/trace-log?id=${tag}`)).json();
+    equal(log.map((e) => e.method), ['OPTIONS', 'GET'], 'the refused preflight, then the request without the header');
+    const span = await spanFor(spans, `redirect%3Fto`);
+    equal([span.endReason, span.attributes['fetchspan.propagation.retried']], ['completed', true], 'span of the retried request');
+    // A request that is not safe to repeat is never sent twice: it fails as it would with the header refused.
+    const unsafe = id('redirect-put');
+    const failure = await outcome(() => fetch(`${SERVER}/redirect?code=307&to=${encodeURIComponent(`${other}/trace-echo?refuse=1&id=${unsafe}`)}`, { method: 'PUT', body: 'x' }));
+    check(failure.error?.[1] === 'TypeError', `the PUT fails (${JSON.stringify(failure)})`);
+    const putLog = await (await raw(`${SERVER}/trace-log?id=${unsafe}`)).json();
+    equal(putLog.map((e) => e.method), ['OPTIONS'], 'the PUT was not sent again');
+    equal(tracer.stats().open, 0, 'every span ended');
+  },
+
+  async sensitiveQueryValuesAreRedacted() {
+    let { spans, tracer } = traced();
+    await (await fetch(`${SERVER}/bytes?n=1&X-Amz-Signature=abc&keep=1&TOKEN=t&api_key=k`)).text();
+    equal((await spanFor(spans, 'keep=1')).attributes['url.full'],
+      `${SERVER}/bytes?n=1&X-Amz-Signature=REDACTED&keep=1&TOKEN=REDACTED&api_key=REDACTED`, 'default list');
+    await uninstall(tracer);
+    ({ spans, tracer } = traced({ redactQueryParams: ['n'] }));
+    await (await fetch(`${SERVER}/bytes?n=1&token=t&mine=2`)).text();
+    equal((await spanFor(spans, 'mine=2')).attributes['url.full'], `${SERVER}/bytes?n=REDACTED&token=t&mine=2`, 'own list');
   },
 
   async ignoredUrlsAreNotTraced() {

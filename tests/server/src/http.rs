@@ -54,6 +54,19 @@ pub fn respond(
     stream.write_all(body)
 }
 
+/// Answers a CORS preflight: every method, and the headers asked for.
+pub fn allow_preflight(stream: &mut TcpStream, request: &Request) -> io::Result<()> {
+    let allow = format!(
+        "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, HEAD, PATCH, OPTIONS\r\n\
+         Access-Control-Allow-Headers: {}\r\nAccess-Control-Max-Age: 600\r\n",
+        request
+            .headers
+            .get("access-control-request-headers")
+            .map_or("*", String::as_str)
+    );
+    respond(stream, 204, &allow, b"")
+}
+
 /// Writes the head of a chunked response.
 pub fn start_chunked(stream: &mut TcpStream, content_type: &str) -> io::Result<()> {
     let head = format!(
@@ -110,14 +123,9 @@ where
         let Some(request) = read_request(&mut reader)? else {
             return Ok(());
         };
-        if request.method == "OPTIONS" {
-            let allow =
-                format!(
-                "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, HEAD, PATCH, OPTIONS\r\n\
-                 Access-Control-Allow-Headers: {}\r\nAccess-Control-Max-Age: 600\r\n",
-                request.headers.get("access-control-request-headers").map_or("*", String::as_str)
-            );
-            respond(&mut writer, 204, &allow, b"")?;
+        // `/trace-echo` answers its own preflights (it records them, and can refuse them).
+        if request.method == "OPTIONS" && request.path != "/trace-echo" {
+            allow_preflight(&mut writer, &request)?;
             continue;
         }
         let close = request

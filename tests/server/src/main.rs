@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use http::{respond, start_chunked, write_chunk, Outcome, Request};
+use http::{allow_preflight, respond, start_chunked, write_chunk, Outcome, Request};
 use otlp::Receiver;
 
 /// No body loop runs longer than this.
@@ -35,6 +35,8 @@ struct State {
     static_dirs: Vec<PathBuf>,
     collector_up: AtomicBool,
     port: u16,
+    /// What `/trace-echo?id=` received, per id: method and the trace-context headers (preflights included).
+    trace_log: Mutex<HashMap<String, Vec<serde_json::Value>>>,
 }
 
 fn main() -> io::Result<()> {
@@ -61,6 +63,7 @@ fn main() -> io::Result<()> {
         static_dirs,
         collector_up: AtomicBool::new(false),
         port,
+        trace_log: Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("fetchspan-testserver listening on http://127.0.0.1:{port}");
@@ -107,7 +110,8 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
                 .get("to")
                 .cloned()
                 .unwrap_or_else(|| "/bytes?n=10".into());
-            respond(stream, 302, &format!("Location: {to}\r\n"), b"").map(|_| Outcome::Done)
+            let code = request.number("code", 302) as u16;
+            respond(stream, code, &format!("Location: {to}\r\n"), b"").map(|_| Outcome::Done)
         }
         "/reset" => {
             // Chunked, then the connection drops without the final chunk: a network error mid-body.
@@ -144,6 +148,13 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
                 request.method
             );
             respond(stream, 200, &extra, &request.body).map(|_| Outcome::Done)
+        }
+        "/trace-echo" => trace_echo(state, request, stream),
+        "/trace-log" => {
+            let id = request.query.get("id").cloned().unwrap_or_default();
+            let log = state.trace_log.lock().unwrap().get(&id).cloned().unwrap_or_default();
+            respond(stream, 200, json, serde_json::Value::from(log).to_string().as_bytes())
+                .map(|_| Outcome::Done)
         }
         "/rss" => {
             respond(stream, 200, json, renderer_rss().to_string().as_bytes()).map(|_| Outcome::Done)
@@ -201,6 +212,38 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
 }
 
 /// Opens or closes the switchable collector port (port + 1): closed means connection refused.
+/// Records the request under `?id=` and answers with the headers it came with, as JSON. A preflight is recorded too,
+/// and refused (403, no CORS headers) when the URL has `refuse`.
+fn trace_echo(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let id = request.query.get("id").cloned().unwrap_or_default();
+    let header = |name: &str| request.headers.get(name).cloned();
+    state.trace_log.lock().unwrap().entry(id).or_default().push(serde_json::json!({
+        "method": request.method,
+        "traceparent": header("traceparent"),
+        "tracestate": header("tracestate"),
+        "requestHeaders": header("access-control-request-headers"),
+    }));
+    if request.method == "OPTIONS" {
+        if request.query.contains_key("refuse") {
+            stream.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")?;
+            return Ok(Outcome::Done);
+        }
+        return allow_preflight(stream, request).map(|_| Outcome::Done);
+    }
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone().into()))
+        .collect();
+    respond(
+        stream,
+        200,
+        "Content-Type: application/json\r\n",
+        serde_json::Value::from(headers).to_string().as_bytes(),
+    )
+    .map(|_| Outcome::Done)
+}
+
 fn switch_collector(state: &Arc<State>, up: bool) {
     let was_up = state.collector_up.swap(up, Ordering::SeqCst);
     let address = ("127.0.0.1", state.port + 1);
