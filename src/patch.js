@@ -99,9 +99,10 @@ export function installPatches(scope, hooks, config) {
       url = undefined;
     }
     if (url === undefined) return nativeFetch.apply(this, arguments);
-    const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
     let pending = outgoing === undefined ? nativeFetch.apply(this, arguments)
       : nativeFetch.call(this, outgoing.input, outgoing.init);
+    // Decided while the native call read the headers, when it has an `init` (see `propagate`).
+    const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
     let span;
     if (outgoing?.resend) {
       // A TypeError of a safe request that carried our header may be the header's fault: see `propagate`.
@@ -156,11 +157,11 @@ export function installPatches(scope, hooks, config) {
   // changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
-  // - `fetch(input, init)`: `init.headers` is read once, here; the native call gets a Proxy of `init` that answers
-  //   `headers` with a copy plus the header and reads every other member from `init` as the native call asks for
-  //   it (so once each), remembering what it read in `given`. With a `Request` and no `init.headers`, the copy is of
-  //   the request's headers, as natively; `referrer` and `referrerPolicy` fall back to the request's, which an init
-  //   with members would otherwise reset.
+  // - `fetch(input, init)`: the native call gets a Proxy of `init` that reads each member from `init` when the
+  //   native call asks for it (so once each, in the native order), remembering it in `given`, and answers
+  //   `headers` with a copy plus the header. With a `Request` and no `init.headers`, the copy is of the request's
+  //   headers, as natively; `referrer` and `referrerPolicy` fall back to the request's, which an init with members
+  //   would otherwise reset.
   // - If the app already sent a `traceparent`, it goes out unchanged and becomes the span's parent (whose sampled
   //   flag decides).
   // - Redirect-safe: `resend(self)` sends the request again without our header, from what was read (nothing is
@@ -172,40 +173,9 @@ export function installPatches(scope, hooks, config) {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
       given, resend: undefined,
     };
-    let headers;
-    let readError;
-    let threw = false;
-    const hasInit = init !== undefined && init !== null;
-    if (hasInit) {
-      if (typeof init !== 'object' && typeof init !== 'function') return undefined;
-      try {
-        headers = init.headers;
-      } catch (error) {
-        threw = true;
-        readError = error;
-      }
-    } else if (request && (request.bodyUsed || request.body?.locked)) {
-      return undefined;
-    }
-    let base;
-    let added;
-    if (!threw) {
-      try {
-        base = new Headers(headers !== undefined ? headers : request?.headers);
-      } catch (_) { /* the native call rejects these headers with its own error */ }
-    }
-    if (base !== undefined) {
-      const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(base.get('traceparent')?.trim() ?? '');
-      if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
-        outgoing.ids = parent[1] + outgoing.ids.slice(32);
-        outgoing.parentSpanId = parent[2];
-        outgoing.sampled = (parseInt(parent[3], 16) & 1) === 1;
-      } else if (!base.has('traceparent')) {
-        added = [['traceparent', `00-${outgoing.ids.slice(0, 32)}-${outgoing.ids.slice(32)}-0${outgoing.sampled ? 1 : 0}`]];
-        if (tracestate !== undefined && !base.has('tracestate')) added.push(['tracestate', tracestate]);
-      }
-    }
-    if (!hasInit) {
+    if (init === undefined || init === null) {
+      if (request && (request.bodyUsed || request.body?.locked)) return undefined;
+      const added = traceHeaders(outgoing, new Headers(request?.headers));
       if (added === undefined) return outgoing;
       if (request) {
         outgoing.input = new Request(request);
@@ -217,30 +187,49 @@ export function installPatches(scope, hooks, config) {
       }
       return outgoing;
     }
-    let sent = base;
-    if (added !== undefined) {
-      sent = new Headers(base);
-      for (const [name, value] of added) sent.set(name, value);
-    }
+    if (typeof init !== 'object' && typeof init !== 'function') return undefined;
     const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
       ? request[key] : value;
     outgoing.init = new Proxy(init, {
       get(target, key) {
-        if (key === 'headers') {
-          if (threw) throw readError;
-          return sent ?? headers;
-        }
         const value = Reflect.get(target, key);
         given[key] = value;
-        return member(key, value);
+        if (key !== 'headers') return member(key, value);
+        try {
+          const base = new Headers(value !== undefined ? value : request?.headers);
+          const added = traceHeaders(outgoing, base);
+          if (added === undefined) return value;
+          const sent = new Headers(base);
+          for (const [name, header] of added) sent.set(name, header);
+          outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
+            get: (read, name) => (name === 'headers' ? base : member(name, read[name])),
+          }));
+          return sent;
+        } catch (_) {
+          // Headers the native call rejects with its own error (or a failure of ours): sent as given.
+          return value;
+        }
       },
     });
-    if (added !== undefined) {
-      outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
-        get: (target, key) => (key === 'headers' ? base : member(key, target[key])),
-      }));
-    }
     return outgoing;
+  }
+
+  // The trace headers to add to a request whose headers are `headers`: `[[name, value]]`, or undefined when it has
+  // its own `traceparent` (a valid one becomes `outgoing`'s parent, and its flag decides sampling).
+  function traceHeaders(outgoing, headers) {
+    const own = headers.get('traceparent');
+    if (own !== null) {
+      const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(own.trim());
+      if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
+        outgoing.ids = parent[1] + outgoing.ids.slice(32);
+        outgoing.parentSpanId = parent[2];
+        outgoing.sampled = (parseInt(parent[3], 16) & 1) === 1;
+      }
+      return undefined;
+    }
+    const added = [['traceparent', `00-${outgoing.ids.slice(0, 32)}-${outgoing.ids.slice(32)}-0${outgoing.sampled ? 1 : 0}`]];
+    if (tracestate !== undefined && !headers.has('tracestate')) added.push(['tracestate', tracestate]);
+    return added;
   }
 
   function track(span, response) {

@@ -1163,7 +1163,7 @@ const SCENARIOS = {
     equal(response.redirected, true, 'redirected');
     const log = await (await raw(`${SERVER}/trace-log?id=${tag}`)).json();
     equal(log.map((e) => e.method), ['OPTIONS', 'GET'], 'the refused preflight, then the request without the header');
-    const span = await spanFor(spans, `redirect%3Fto`);
+    const span = await spanFor(spans, tag);
     equal([span.endReason, span.attributes['fetchspan.propagation.retried']], ['completed', true], 'span of the retried request');
     // A request that is not safe to repeat is never sent twice: it fails as it would with the header refused.
     const unsafe = id('redirect-put');
