@@ -41,7 +41,9 @@ pub(crate) fn stream(
     event_stream: bool,
     on_failure: &Function,
 ) -> Result<JsValue, JsValue> {
-    let options = &span.tracer().options;
+    // An ended span (say, aborted before the app took the body) has nothing to count: the app gets the native body.
+    let tracer = span.tracer().ok_or(JsValue::UNDEFINED)?;
+    let options = &tracer.options;
     let (sse, stall_ms, idle_ms) = (
         options.sse && event_stream,
         options.stall_threshold_ms,
@@ -158,7 +160,8 @@ pub(crate) fn watch_idle(span: &Rc<SpanCell>, after_ms: f64) -> Timeout {
     let weak: Weak<SpanCell> = Rc::downgrade(span);
     Timeout::new(after_ms, move || {
         let Some(span) = weak.upgrade() else { return };
-        let idle_ms = span.tracer().options.idle_timeout_ms;
+        let Some(tracer) = span.tracer() else { return };
+        let idle_ms = tracer.options.idle_timeout_ms;
         let idle = span.progress.app_idle_ms();
         if idle >= idle_ms {
             span.end_body(EndReason::Abandoned, None);

@@ -11,17 +11,17 @@
 //! 4. [`export`] — the finished span goes to `onSpanEnd` ([`tracer`]) and is exported as OTLP/HTTP JSON in
 //!    bounded batches, with retries, a flush with a deadline, and a keepalive flush when the page is hidden.
 
-pub mod body;
+mod body;
 mod clock;
-pub mod export;
-pub mod ids;
-pub mod options;
-pub mod patch;
-pub mod record;
+mod export;
+mod ids;
+mod options;
+mod patch;
+mod record;
 mod registration;
-pub mod semconv;
-pub mod span;
+mod semconv;
+mod span;
 mod timing;
-pub mod tracer;
+mod tracer;
 
 pub use tracer::{install, Tracer};

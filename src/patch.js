@@ -27,23 +27,8 @@ export function installPatches(scope, hooks, config) {
   if (!fetchDescriptor.writable && !fetchDescriptor.configurable) {
     throw new TypeError('fetchspan: globalThis.fetch is read-only and not configurable, so it cannot be instrumented');
   }
-  const Response = scope.Response;
-  const proto = Response.prototype;
   const nativeFetch = fetchDescriptor.value;
-  const nativeBody = Object.getOwnPropertyDescriptor(proto, 'body').get;
-  const nativeBodyUsed = Object.getOwnPropertyDescriptor(proto, 'bodyUsed').get;
-  const nativeClone = proto.clone;
-  const tracked = new WeakMap();
-  const collected = new FinalizationRegistry((span) => guard(() => span.collected()));
   let active = true;
-  // Tracked responses whose span is still open. Our accessors stay until the last of them ends, so that spans in
-  // flight at uninstall still end; untracked responses get the native accessors either way.
-  let live = 0;
-  let restoreWhenIdle = null;
-  const untracked = () => {
-    live--;
-    if (live === 0 && restoreWhenIdle) restoreWhenIdle();
-  };
 
   function failed(error) {
     try { hooks.failed(error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
@@ -67,12 +52,6 @@ export function installPatches(scope, hooks, config) {
       url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
     } catch (_) { /* fetch will reject it; the span records it as given */ }
     return url.length > MAX_URL_CHARS ? url.slice(0, MAX_URL_CHARS) : url;
-  }
-
-  // The entry of a response that fetchspan still instruments, or undefined to behave natively.
-  function entryOf(response) {
-    const entry = tracked.get(response);
-    return entry === undefined || entry.native ? undefined : entry;
   }
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
@@ -234,14 +213,82 @@ export function installPatches(scope, hooks, config) {
 
   function track(span, response) {
     try {
-      if (span.response(response, untracked)) {
-        live++;
-        tracked.set(response, { span, stream: null, body: null, native: false, teed: false });
-        collected.register(response, span);
+      // `state` is all the span's end callback holds (not the entry, which holds the span: that would be a cycle
+      // through the wasm heap that the collector can't see through).
+      const state = { ended: false };
+      if (span.response(response, () => prototype.untrack(state))) {
+        prototype.track(response, { span, state, failed, stream: null, body: null, native: false, teed: false });
       }
     } catch (error) {
       failed(error);
     }
+  }
+
+  // Everything is prepared; from here on nothing can fail halfway.
+  const prototype = patchPrototype(scope);
+  const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+  Object.defineProperty(scope, 'fetch', {
+    value: fetch,
+    writable: fetchDescriptor.writable,
+    enumerable: fetchDescriptor.enumerable,
+    configurable: true,
+  });
+
+  return {
+    /**
+     * Stops instrumenting new requests and restores `fetch` if it is still ours (where someone patched over us,
+     * ours stays as a pass-through). `Response.prototype` is restored once no install needs it and no span in
+     * flight does.
+     */
+    restore() {
+      if (!active) return;
+      active = false;
+      const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+      if (nowFetch && nowFetch.value === fetch) {
+        if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
+        else delete scope.fetch;
+      }
+      prototype.release();
+    },
+  };
+}
+
+// The patched `Response.prototype`, one per global, shared by every install from this module: an install after an
+// uninstall whose spans are still in flight (say, an unread response the app keeps) reuses it rather than saving our
+// own accessors as the "originals", and the natives come back once no install and no span in flight needs them.
+let sharedPatch = null;
+
+function patchPrototype(scope) {
+  if (sharedPatch !== null && sharedPatch.scope === scope) {
+    sharedPatch.users++;
+    return sharedPatch;
+  }
+  const proto = scope.Response.prototype;
+  const nativeBody = Object.getOwnPropertyDescriptor(proto, 'body').get;
+  const nativeBodyUsed = Object.getOwnPropertyDescriptor(proto, 'bodyUsed').get;
+  const nativeClone = proto.clone;
+  const tracked = new WeakMap();
+  // Holds the entry (and so the span) of an unread response until the collector takes the response or the span
+  // ends, whichever comes first (its `state` is the unregister token).
+  const collected = new FinalizationRegistry((entry) => guard(entry, () => entry.span.collected()));
+  // Tracked responses whose span is still open.
+  let live = 0;
+
+  function guard(entry, call, fallback) {
+    try {
+      return call();
+    } catch (error) {
+      entry.failed(error);
+      return fallback;
+    }
+  }
+
+  // The entry of a response that fetchspan still instruments, or undefined to behave natively (once its span has
+  // ended, an entry whose body the app never took behaves natively; one whose body streams through us keeps our
+  // stream, which the app holds).
+  function entryOf(response) {
+    const entry = tracked.get(response);
+    return entry === undefined || entry.native || (entry.stream === null && entry.state.ended) ? undefined : entry;
   }
 
   // The body stage (src/body.rs and `streamBody` below) interposes on the native body: the app gets the counting stream.
@@ -253,7 +300,7 @@ export function installPatches(scope, hooks, config) {
         return source;
       }
       const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      entry.body = guard(() => entry.span.streamBody(source, eventStream, failed), null);
+      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed), null);
       if (entry.body === null) {
         entry.native = true;
         return source;
@@ -262,7 +309,6 @@ export function installPatches(scope, hooks, config) {
     }
     return entry.stream;
   }
-
   // `bodyUsed` of the stream the app holds: the span's own count for our readable; for a branch of the app's own
   // clone(), which we can't observe, whether it is locked.
   function isDisturbed(entry) {
@@ -321,11 +367,11 @@ export function installPatches(scope, hooks, config) {
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
-                guard(() => entry.span.readNatively(response, sizeOf(name, value)));
+                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value)));
                 return value;
               },
               (error) => {
-                guard(() => entry.span.readFailed(error));
+                guard(entry, () => entry.span.readFailed(error));
                 throw error;
               },
             );
@@ -344,40 +390,17 @@ export function installPatches(scope, hooks, config) {
     };
   }
 
-  // Everything is prepared; from here on nothing can fail halfway.
+
   const saved = {};
   for (const name of Object.keys(patched)) {
     const original = Object.getOwnPropertyDescriptor(proto, name);
     saved[name] = original;
     Object.defineProperty(proto, name, { ...original, ...patched[name] });
   }
-  const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
-  Object.defineProperty(scope, 'fetch', {
-    value: fetch,
-    writable: fetchDescriptor.writable,
-    enumerable: fetchDescriptor.enumerable,
-    configurable: true,
-  });
 
-  return {
-    /**
-     * Stops instrumenting new requests and restores every descriptor still ours (where someone patched over us,
-     * ours stays as a pass-through). `fetch` is restored now; `Response.prototype` once no span in flight needs it.
-     */
-    restore() {
-      active = false;
-      const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
-      if (nowFetch && nowFetch.value === fetch) {
-        if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
-        else delete scope.fetch;
-      }
-      restoreWhenIdle = restorePrototype;
-      if (live === 0) restorePrototype();
-    },
-  };
-
-  function restorePrototype() {
-    restoreWhenIdle = null;
+  function restoreWhenUnused() {
+    if (patch.users > 0 || live > 0) return;
+    sharedPatch = null;
     for (const name of Object.keys(saved)) {
       const now = Object.getOwnPropertyDescriptor(proto, name);
       if (now && (now.get === patched[name].get && now.value === patched[name].value)) {
@@ -385,6 +408,31 @@ export function installPatches(scope, hooks, config) {
       }
     }
   }
+
+  const patch = {
+    scope,
+    users: 1,
+    /** Routes `response`'s body accessors to `entry` until its span ends. */
+    track(response, entry) {
+      live++;
+      tracked.set(response, entry);
+      collected.register(response, entry, entry.state);
+    },
+    /** The span of the entry with this `state` ended (called from Rust, once). */
+    untrack(state) {
+      state.ended = true;
+      collected.unregister(state);
+      live--;
+      restoreWhenUnused();
+    },
+    /** An install is done with the patch. */
+    release() {
+      patch.users--;
+      restoreWhenUnused();
+    },
+  };
+  sharedPatch = patch;
+  return patch;
 }
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));

@@ -41,7 +41,6 @@ pub struct RequestInfo {
 
 /// The shared state of one request's span.
 pub struct SpanCell {
-    tracer: Rc<TracerCore>,
     signal: Option<AbortSignal>,
     open: RefCell<Option<Box<OpenSpan>>>,
     /// Told when a span whose response `patch.js` tracks ends.
@@ -52,6 +51,9 @@ pub struct SpanCell {
 /// What exists only while the span is open (boxed, so an ended span's cell is small). Taking it out ends the
 /// span and drops the registrations.
 struct OpenSpan {
+    /// Held only while the span is open: an ended span (kept by a `Response` the app still holds) keeps neither the
+    /// tracer nor its `onSpanEnd` alive.
+    tracer: Rc<TracerCore>,
     record: SpanRecord,
     is_head: bool,
     /// The response is same-origin (`basic`), so all its headers are visible.
@@ -69,9 +71,9 @@ impl SpanCell {
             .map(AbortSignal::reason)
     }
 
-    /// The tracer this span reports to.
-    pub(crate) fn tracer(&self) -> &TracerCore {
-        &self.tracer
+    /// The tracer this span reports to, while it is open.
+    pub(crate) fn tracer(&self) -> Option<Rc<TracerCore>> {
+        Some(self.open.borrow().as_ref()?.tracer.clone())
     }
 
     /// Records the `response.first_byte` event.
@@ -107,6 +109,7 @@ impl SpanCell {
             return;
         };
         let OpenSpan {
+            tracer,
             mut record,
             _abort_listener,
             idle_timer,
@@ -120,7 +123,7 @@ impl SpanCell {
             .attributes
             .set(semconv::END_REASON, Value::string(reason.as_str().into()));
         finish(&mut record);
-        self.tracer.finish(record);
+        tracer.finish(record);
         let on_untracked = self.on_untracked.take();
         if let Some(on_untracked) = on_untracked {
             // patch.js's bookkeeping; it cannot throw.
@@ -233,6 +236,7 @@ impl RequestSpan {
         };
         tracer.stats.started.set(tracer.stats.started.get() + 1);
         let open = OpenSpan {
+            tracer,
             record,
             is_head: method == "HEAD",
             same_origin: false,
@@ -241,7 +245,6 @@ impl RequestSpan {
         };
         RequestSpan {
             cell: Rc::new(SpanCell {
-                tracer,
                 signal: request.signal,
                 open: RefCell::new(Some(Box::new(open))),
                 on_untracked: RefCell::new(None),
@@ -334,8 +337,9 @@ impl RequestSpan {
     /// `decodedBodySize`, else unknown, and the span says so in `fetchspan.response.size_source`.
     #[wasm_bindgen(js_name = readNatively)]
     pub fn read_natively(&self, response: &Response, size: Option<f64>) {
-        let (start_ms, url, same_origin) = match self.cell.open.borrow().as_ref() {
+        let (tracer, start_ms, url, same_origin) = match self.cell.open.borrow().as_ref() {
             Some(open) => (
+                open.tracer.clone(),
                 open.record.start_ms,
                 open.record.attributes.get(semconv::URL_FULL).cloned(),
                 open.same_origin,
@@ -352,8 +356,7 @@ impl RequestSpan {
                     let Some(Value::Str(url)) = url else {
                         return None;
                     };
-                    self.cell
-                        .tracer
+                    tracer
                         .resource_size(&url, start_ms)
                         .map(|size| (size, "resource-timing"))
                 }),

@@ -1,70 +1,133 @@
 // The benchmark page (driven by tests/bench/run.mjs): the same work uninstrumented and instrumented, same origin.
-import { install } from '/pkg/index.js';
+// `?pkg=` picks the package: by default the shipped pkg/; run.mjs profiles a copy built with names kept (same wasm
+// code, names section added; JS bundled without renaming) so that the profile reads as function names.
+const pkg = new URLSearchParams(location.search).get('pkg') ?? '/pkg/index.js';
+const { install } = await import(pkg);
 
 const MiB = 1 << 20;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const tenant = `bench-${Date.now().toString(36)}`;
 let tracer = null;
+let current = 'off';
+let spansSeen = 0;
+const totals = {}; // per configuration: tracer.stats() summed over its installs
+
+// The configurations. `signals`: an AbortSignal on every other request (the app's side of the users'
+// configuration; its uninstrumented baseline `offSignal` does the same work without fetchspan).
+const modes = {
+  off: { options: null, signals: false },
+  offSignal: { options: null, signals: true },
+  bare: { options: () => ({}), signals: false },
+  users: {
+    options: () => ({
+      onSpanEnd: () => { spansSeen++; },
+      // The test server's strict OTLP collector, same server: the exporter POSTs to {endpoint}/v1/traces.
+      endpoint: `${location.origin}/c/${tenant}/ok`,
+    }),
+    signals: true,
+  },
+};
 
 async function renderers() {
   const { renderers } = await (await fetch('/rss')).json();
   return new Map(renderers.map((r) => [r.pid, r.rssAnonKiB]));
 }
 
+const initFor = (signals, i) => (signals && i % 2 ? { signal: new AbortController().signal } : undefined);
+const reads = {
+  /** Whole body: `await (await fetch('/json')).json()`. */
+  whole: async (init) => (await fetch('/json', init)).json(),
+  /** The same small body read as a stream, `getReader()` loop to the end. */
+  stream: async (init) => {
+    const reader = (await fetch('/json', init)).body.getReader();
+    while (!(await reader.read()).done);
+  },
+};
+
 globalThis.bench = {
-  async instrument(on) {
-    if (on && !tracer) tracer = await install({});
-    if (!on && tracer) {
+  tenant,
+
+  /** Switches to a configuration (see `modes`); the previous one is uninstalled (and flushed) first. */
+  async mode(name) {
+    if (name === current) return;
+    if (tracer) {
+      const stats = tracer.stats();
       await tracer.uninstall();
+      const sum = (totals[current] ??= {});
+      for (const [key, value] of Object.entries(stats)) sum[key] = (sum[key] ?? 0) + value;
       tracer = null;
     }
+    const { options } = modes[name];
+    if (options) tracer = await install(options());
+    current = name;
   },
 
-  /** n small same-origin fetch(...).json() calls, 4 at a time. */
-  async smallFetches(n) {
-    let next = 0;
-    const worker = async () => {
-      while (next++ < n) await (await fetch('/json')).json();
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+  /** Before a measured window: collect what earlier work left, let finalizers and timers run. */
+  async settle() {
+    globalThis.gc?.();
+    await sleep(30);
   },
 
   /**
-   * fetchspan's own per-request cost, without the network: `fetch` replaced by a stub resolving to a same-shaped
-   * Response, uninstrumented vs instrumented, `rounds` rounds of `n`; medians in µs of wall time.
+   * One measured window: `n` requests of `path` (`whole` or `stream`), 4 at a time, in the current configuration.
+   * The window then flushes the exporter (the users' configuration exports every span of the window inside it) and
+   * collects its garbage (finalizers included), so each window carries all of its own cost. Returns the wall time
+   * of the requests alone, µs per request (information only).
    */
-  async ownCost(n, rounds) {
-    await this.instrument(false);
-    const real = globalThis.fetch;
-    const stub = () => Promise.resolve(new Response('{"ok":true}', { headers: { 'content-length': '11' } }));
-    const time = async (read) => {
-      const started = performance.now();
-      for (let i = 0; i < n; i++) await read(await fetch(`/json?i=${i}`));
-      return (performance.now() - started) / n * 1000;
+  async window(path, n) {
+    const read = reads[path];
+    const { signals } = modes[current];
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < n; i = next++) await read(initFor(signals, i));
     };
-    const whole = (response) => response.json();
-    const stream = async (response) => {
-      const reader = response.body.getReader();
-      while (!(await reader.read()).done);
-    };
-    const samples = { off: [], on: [], streamOff: [], streamOn: [] };
-    globalThis.fetch = stub;
-    try {
-      for (let round = 0; round < rounds; round++) {
-        samples.off.push(await time(whole));
-        samples.streamOff.push(await time(stream));
-        const own = await install({});
-        samples.on.push(await time(whole));
-        samples.streamOn.push(await time(stream));
-        await own.uninstall();
-      }
-    } finally {
-      globalThis.fetch = real;
+    const started = performance.now();
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const wall = (performance.now() - started) / n * 1000;
+    if (tracer) {
+      const flushed = await tracer.forceFlush();
+      if (flushed.timedOut || flushed.dropped) throw new Error(`flush: ${JSON.stringify(flushed)}`);
     }
-    const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
-    return Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]));
+    globalThis.gc?.();
+    await sleep(30);
+    return wall;
   },
 
-  /** Reads `mib` of the endless stream; returns MiB/s. */
-  async throughput(mib) {
+  /** Counters per configuration, the onSpanEnd calls, and what the collector accepted. */
+  async report() {
+    await this.mode('off');
+    const received = await (await fetch(`/c/${tenant}/received`)).json();
+    return {
+      totals,
+      spansSeen,
+      collector: { spans: received.spans, requests: received.attempts.length, rejected: received.rejected.slice(0, 3) },
+    };
+  },
+
+  /**
+   * Before measuring: in the users' configuration, one request of each path must end its span with no failure of
+   * fetchspan's (a request fetchspan fails on goes through uninstrumented and would measure nothing), and carry a
+   * traceparent. Returns null when all is well, else what went wrong.
+   */
+  async selfCheck() {
+    await this.mode('users');
+    await reads.whole(initFor(true, 1));
+    await reads.stream(undefined);
+    const traceparent = await this.traceparentSent();
+    const { ended, passthroughFailures } = tracer.stats();
+    await this.mode('off');
+    if (ended >= 2 && passthroughFailures === 0 && traceparent) return null;
+    return `spans ended ${ended} (2 or 3 expected), passthroughFailures ${passthroughFailures}, traceparent ${traceparent}`;
+  },
+
+  /** Whether a same-origin request carries a traceparent in the current configuration. */
+  async traceparentSent() {
+    const headers = await (await fetch(`/trace-echo?id=${tenant}`)).json();
+    return headers.traceparent ?? null;
+  },
+
+  /** Reads `mib` of the endless stream as a stream; MiB/s from the response's arrival. */
+  async endless(mib) {
     const reader = (await fetch(`/stream?id=bench-${Math.random()}`)).body.getReader();
     const started = performance.now();
     let read = 0;
@@ -74,13 +137,32 @@ globalThis.bench = {
     return read / MiB / seconds;
   },
 
+  /**
+   * Reads a fixed-size body of `mib` (`/bytes`, with Content-Length) as a stream or with `arrayBuffer()`; MiB/s
+   * from the response's arrival (the server builds the body before it answers, so that is not timed).
+   */
+  async fixed(mib, how) {
+    const response = await fetch(`/bytes?n=${mib * MiB}&b=${Math.random()}`);
+    const started = performance.now();
+    let read = 0;
+    if (how === 'stream') {
+      const reader = response.body.getReader();
+      for (let chunk; !(chunk = await reader.read()).done;) read += chunk.value.byteLength;
+    } else {
+      read = (await response.arrayBuffer()).byteLength;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (read !== mib * MiB) throw new Error(`fixed body: read ${read} bytes`);
+    globalThis.gc?.();
+    return read / MiB / seconds;
+  },
+
   /** Server-sent events per second reading `events` small events (one ~40-byte event per chunk, no delay): the
    * worst case for per-chunk cost, with fetchspan's SSE counting on. */
   async sseThroughput(events) {
     const reader = (await fetch(`/sse?events=${events}&delayMs=0&b=${Math.random()}`)).body.getReader();
     const started = performance.now();
-    let chunks = 0;
-    while (!(await reader.read()).done) chunks++;
+    while (!(await reader.read()).done);
     return events / ((performance.now() - started) / 1000);
   },
 
@@ -103,7 +185,7 @@ globalThis.bench = {
   async rssGrowth(pid) {
     const rss = async () => {
       globalThis.gc?.();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       return (await renderers()).get(pid) / 1024;
     };
     const baseline = await rss();

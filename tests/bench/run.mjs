@@ -1,15 +1,41 @@
-// fetchspan's benchmark: one headless Chromium run, uninstrumented and instrumented side by side.
-//   per-request cost: renderer main-thread task time (CDP Performance.getMetrics TaskDuration, thread CPU time)
-//                     per fetch().json(),
-//                     median of paired differences over interleaved rounds (wall time swings too much here);
-//   own cost:         the same calls against a stub fetch (no network), wall time: fetchspan's work alone;
-//   throughput:       MiB/s reading an endless stream, median of paired ratios over interleaved rounds;
+// fetchspan's benchmark (issue 8): one headless Chromium run, uninstrumented and instrumented side by side.
+//   per-request cost: renderer main-thread CPU time (CDP Performance.getMetrics TaskDuration in thread ticks) per
+//                     request, whole body (`json()`) and stream (`getReader()` loop) of a small same-origin JSON;
+//                     each window is BENCH_N requests 4 at a time, then the exporter's flush and a gc (so a window
+//                     carries its export and garbage); the figure is the median of paired differences over
+//                     interleaved rounds, with p25..p75. Configurations: uninstrumented; bare `install({})`;
+//                     the users' configuration (onSpanEnd, endpoint = the test server's strict collector, an
+//                     AbortSignal on every other request) against an uninstrumented baseline doing the same app work
+//                     (same signals). Same-origin, so instrumented requests carry a traceparent.
+//   throughput:       MiB/s, users' configuration / uninstrumented, median of paired ratios: endless stream read as
+//                     a stream, 256 MiB fixed-size body (/bytes, Content-Length) read as a stream and with
+//                     arrayBuffer(); plus SSE events/s of small events (the per-chunk worst case).
+//   profile:          CDP CPU profile (100 µs sampling) of instrumented requests in the users' configuration, on a
+//                     copy of the package with names kept (same code): fetchspan's top self-time functions per
+//                     request, JS and wasm, native calls fetchspan makes, and the top overall against uninstrumented.
 //   memory:           retained renderer RSS growth while reading 512 MiB.
+import { execSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
-const ROUNDS = 20;
-const PER_ROUND = 200;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 24);
+const N = Number(process.env.BENCH_N ?? 200);
+const SPEED_ROUNDS = Number(process.env.BENCH_SPEED_ROUNDS ?? 8);
+const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 1000);
+const MIB = 256;
+
+const sorted = (values) => [...values].sort((a, b) => a - b);
+const quantile = (values, q) => {
+  const s = sorted(values);
+  const at = (s.length - 1) * q;
+  const low = Math.floor(at);
+  return s[low] + (s[Math.min(low + 1, s.length - 1)] - s[low]) * (at - low);
+};
+const median = (values) => quantile(values, 0.5);
+const signed = (v, digits = 0) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
+const spread = (values) => `[${signed(quantile(values, 0.25))}..${signed(quantile(values, 0.75))}]`;
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -17,82 +43,244 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--js-flags=--expose-gc'],
 });
 try {
-  const page = await browser.newPage();
+  const version = browser.version();
+  let page = await browser.newPage();
   await page.goto(url);
   await page.waitForFunction(() => globalThis.bench);
-  const cdp = await page.context().newCDPSession(page);
+  let cdp = await page.context().newCDPSession(page);
   // threadTicks: task durations in the renderer main thread's CPU time, so a thread descheduled on a busy
   // 2-core machine does not count as work.
   await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
-  const mode = (on) => page.evaluate((value) => globalThis.bench.instrument(value), on);
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const mode = (name) => page.evaluate((value) => globalThis.bench.mode(value), name);
+  const problem = await page.evaluate(() => globalThis.bench.selfCheck());
+  if (problem) throw new Error(`fetchspan does not work in this build (${problem}); nothing measured`);
 
-  // Interleaved rounds; the figure is the median of paired differences (each instrumented round against the
-  // uninstrumented round next to it), which cancels the drift of a shared, noisy machine.
-  const cost = { off: [], on: [], diff: [] };
+  // ---- per-request CPU: interleaved rounds; within a round each instrumented configuration runs next to its
+  // baseline, orders alternate from round to round; round -1 warms up and is discarded.
+  const cpu = {};
+  const wall = {};
+  const paths = ['whole', 'stream'];
+  const pairs = [['off', 'bare'], ['offSignal', 'users']];
+  for (const p of paths) for (const m of ['off', 'offSignal', 'bare', 'users']) {
+    cpu[`${p}/${m}`] = [];
+    wall[`${p}/${m}`] = [];
+  }
   for (let round = -1; round < ROUNDS; round++) {
-    const pair = {};
-    for (const on of round % 2 ? [false, true] : [true, false]) {
-      await mode(on);
-      const before = await taskSeconds();
-      await page.evaluate((n) => globalThis.bench.smallFetches(n), PER_ROUND);
-      pair[on] = ((await taskSeconds()) - before) / PER_ROUND * 1e6;
-    }
-    if (round >= 0) {
-      cost.off.push(pair[false]);
-      cost.on.push(pair[true]);
-      cost.diff.push(pair[true] - pair[false]);
+    const flip = (list, yes) => (yes ? [...list].reverse() : list);
+    for (const pair of flip(pairs, round % 2 !== 0)) {
+      for (const m of flip(pair, Math.floor(round / 2) % 2 !== 0)) {
+        await mode(m);
+        for (const p of flip(paths, round % 2 === 0)) {
+          await page.evaluate(() => globalThis.bench.settle());
+          const before = await taskSeconds();
+          const w = await page.evaluate(([path, n]) => globalThis.bench.window(path, n), [p, N]);
+          const perRequest = ((await taskSeconds()) - before) / N * 1e6;
+          if (round >= 0) {
+            cpu[`${p}/${m}`].push(perRequest);
+            wall[`${p}/${m}`].push(w);
+          }
+        }
+      }
     }
   }
-  const own = await page.evaluate(() => globalThis.bench.ownCost(2000, 8));
+  const diff = (p, m, base) => cpu[`${p}/${m}`].map((v, i) => v - cpu[`${p}/${base}`][i]);
+  const wallDiff = (p, m, base) => wall[`${p}/${m}`].map((v, i) => v - wall[`${p}/${base}`][i]);
+  console.error(`per-request rounds done (${elapsed()})`);
 
-  const speed = { off: [], on: [], ratio: [] };
-  for (let round = 0; round < 8; round++) {
-    const pair = {};
-    for (const on of round % 2 ? [false, true] : [true, false]) {
-      await mode(on);
-      pair[on] = await page.evaluate(() => globalThis.bench.throughput(256));
+  await mode('users');
+  const traceparent = await page.evaluate(() => globalThis.bench.traceparentSent());
+
+  // ---- throughput: users' configuration against uninstrumented, paired rounds, alternating order.
+  const kinds = {
+    'endless stream, read as a stream (256 MiB)': () => page.evaluate((mib) => globalThis.bench.endless(mib), MIB),
+    '256 MiB fixed body, read as a stream': () => page.evaluate((mib) => globalThis.bench.fixed(mib, 'stream'), MIB),
+    '256 MiB fixed body, arrayBuffer()': () => page.evaluate((mib) => globalThis.bench.fixed(mib, 'arrayBuffer'), MIB),
+  };
+  const speed = {};
+  for (const name of Object.keys(kinds)) speed[name] = { off: [], on: [], ratio: [] };
+  for (let round = 0; round < SPEED_ROUNDS; round++) {
+    for (const m of round % 2 ? ['off', 'users'] : ['users', 'off']) {
+      await mode(m);
+      for (const [name, run] of Object.entries(kinds)) speed[name][m === 'off' ? 'off' : 'on'].push(await run());
     }
-    speed.off.push(pair[false]);
-    speed.on.push(pair[true]);
-    speed.ratio.push(pair[true] / pair[false]);
+    for (const s of Object.values(speed)) s.ratio.push(s.on[round] / s.off[round]);
   }
-
   const sse = { off: [], on: [], ratio: [] };
-  for (let round = 0; round < 6; round++) {
-    const pair = {};
-    for (const on of round % 2 ? [false, true] : [true, false]) {
-      await mode(on);
-      pair[on] = await page.evaluate(() => globalThis.bench.sseThroughput(20000));
+  for (let round = 0; round < 4; round++) {
+    for (const m of round % 2 ? ['off', 'users'] : ['users', 'off']) {
+      await mode(m);
+      sse[m === 'off' ? 'off' : 'on'].push(await page.evaluate(() => globalThis.bench.sseThroughput(20000)));
     }
-    sse.off.push(pair[false]);
-    sse.on.push(pair[true]);
-    sse.ratio.push(pair[true] / pair[false]);
+    sse.ratio.push(sse.on[round] / sse.off[round]);
   }
+  console.error(`throughput done (${elapsed()})`);
 
-  await mode(false);
+  // ---- memory
+  await mode('off');
   const pid = await page.evaluate(() => globalThis.bench.findRenderer());
   const rssOff = await page.evaluate((p) => globalThis.bench.rssGrowth(p), pid);
-  await mode(true);
+  await mode('users');
   const rssOn = await page.evaluate((p) => globalThis.bench.rssGrowth(p), pid);
-  await mode(false);
+  const report = await page.evaluate(() => globalThis.bench.report());
+  console.error(`memory done (${elapsed()})`);
 
-  const off = median(cost.off);
-  const on = median(cost.on);
-  const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(0)} µs`;
-  const rows = [
-    [`per-request main-thread task time (CPU), fetch().json() (${ROUNDS} paired rounds of ${PER_ROUND}; median difference)`, `${off.toFixed(0)} µs`, `${on.toFixed(0)} µs`, signed(median(cost.diff))],
-    ['fetchspan\'s own cost per request against a stub fetch, no network (wall time, median of 8 × 2000)', `${own.off.toFixed(1)} µs`, `${own.on.toFixed(1)} µs`, `+${(own.on - own.off).toFixed(1)} µs`],
-    ['same, reading the body as a stream (through the counting TransformStream)', `${own.streamOff.toFixed(1)} µs`, `${own.streamOn.toFixed(1)} µs`, `+${(own.streamOn - own.streamOff).toFixed(1)} µs`],
-    ['endless-stream throughput (8 paired rounds of 256 MiB; medians, and the median of paired ratios)', `${median(speed.off).toFixed(0)} MiB/s`, `${median(speed.on).toFixed(0)} MiB/s`, `ratio ${median(speed.ratio).toFixed(3)}`],
-    ['SSE throughput, 20,000 small events one per chunk (6 paired rounds; medians, median of paired ratios)', `${median(sse.off).toFixed(0)} events/s`, `${median(sse.on).toFixed(0)} events/s`, `ratio ${median(sse.ratio).toFixed(3)}`],
-    ['retained renderer RSS growth over 512 MiB', `${rssOff.toFixed(1)} MiB`, `${rssOn.toFixed(1)} MiB`, `${(rssOn - rssOff).toFixed(1)} MiB`],
-  ];
-  console.log('| measure | uninstrumented | fetchspan | difference |\n|---|---|---|---|');
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-  console.log(`\npaired differences (µs): ${cost.diff.map((v) => v.toFixed(0)).join(' ')}`);
-  console.log(`throughput rounds (MiB/s, off / on): ${speed.off.map((v) => v.toFixed(0)).join(' ')} / ${speed.on.map((v) => v.toFixed(0)).join(' ')}`);
+  // ---- CPU profile, on the named copy (a fresh document).
+  await cdp.detach();
+  await page.close();
+  page = await browser.newPage();
+  await page.goto(`${url}?pkg=/named/index.js`);
+  await page.waitForFunction(() => globalThis.bench);
+  cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  const profileOf = async (m, path) => {
+    await mode(m);
+    await page.evaluate(([p, n]) => globalThis.bench.window(p, n), [path, 200]); // warm-up
+    await page.evaluate(() => globalThis.bench.settle());
+    await cdp.send('Profiler.start');
+    for (let done = 0; done < PROFILE_N; done += 250) {
+      await page.evaluate(([p, n]) => globalThis.bench.window(p, n), [path, 250]);
+    }
+    return (await cdp.send('Profiler.stop')).profile;
+  };
+  const profiles = {};
+  for (const path of paths) {
+    profiles[`${path}/offSignal`] = await profileOf('offSignal', path);
+    profiles[`${path}/users`] = await profileOf('users', path);
+  }
+  await mode('off');
+  console.error(`profile done (${elapsed()})`);
+
+  // ---- output
+    const gitState = (() => {
+    try {
+      const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+      const dirty = execSync('git status --porcelain -- src js Cargo.toml Cargo.lock', { encoding: 'utf8' }).trim();
+      return `${head}${dirty ? ` + uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : ''}`;
+    } catch {
+      return 'unknown';
+    }
+  })();
+  console.log(`fetchspan benchmark — Chromium ${version}, ${new Date().toISOString().slice(0, 10)}, source ${gitState}`);
+  console.log(`total ${elapsed()}\n`);
+
+  const us = (v) => `${v.toFixed(0)} µs`;
+  console.log(`Per-request main-thread CPU (renderer TaskDuration, thread ticks), µs per request: ${ROUNDS} interleaved rounds`);
+  console.log(`of ${N} requests (4 at a time) per configuration and path; instrumented columns are the median of paired`);
+  console.log(`differences against the baseline run next to it, [p25..p75]. Users' configuration: onSpanEnd + endpoint`);
+  console.log(`(exporter on, strict collector) + AbortSignal on every other request, baseline with the same signals.\n`);
+  console.log('| path | uninstrumented | bare `install({})` | users\' configuration | goal |');
+  console.log('|---|---|---|---|---|');
+  const goals = { whole: 50, stream: 150 };
+  const labels = { whole: 'whole body, `await (await fetch(\'/json\')).json()`', stream: 'stream, `getReader()` loop to the end' };
+  for (const p of paths) {
+    const bare = diff(p, 'bare', 'off');
+    const users = diff(p, 'users', 'offSignal');
+    console.log(`| ${labels[p]} | ${us(median(cpu[`${p}/off`]))} (with signals ${us(median(cpu[`${p}/offSignal`]))}) | ${signed(median(bare))} µs ${spread(bare)} | **${signed(median(users))} µs** ${spread(users)} | ≤ +${goals[p]} µs: ${median(users) <= goals[p] ? 'met' : 'not met'} |`);
+  }
+  for (const p of paths) {
+    console.log(`| wall time, ${p} (information) | ${us(median(wall[`${p}/off`]))} | ${signed(median(wallDiff(p, 'bare', 'off')))} µs | ${signed(median(wallDiff(p, 'users', 'offSignal')))} µs | |`);
+  }
+  console.log('\npaired differences per round (µs):');
+  for (const p of paths) {
+    console.log(`  ${p} bare:  ${diff(p, 'bare', 'off').map((v) => v.toFixed(0)).join(' ')}`);
+    console.log(`  ${p} users: ${diff(p, 'users', 'offSignal').map((v) => v.toFixed(0)).join(' ')}`);
+  }
+
+  console.log(`\nThroughput, users' configuration / uninstrumented (${SPEED_ROUNDS} paired rounds; medians; median of paired ratios [min..max]), goal ≥ 0.97:\n`);
+  console.log('| read | uninstrumented | users\' configuration | ratio | goal |');
+  console.log('|---|---|---|---|---|');
+  const ratioRow = (name, s, unit) => {
+    const r = median(s.ratio);
+    return `| ${name} | ${median(s.off).toFixed(0)} ${unit} | ${median(s.on).toFixed(0)} ${unit} | **${r.toFixed(3)}** [${Math.min(...s.ratio).toFixed(2)}..${Math.max(...s.ratio).toFixed(2)}] |`;
+  };
+  for (const [name, s] of Object.entries(speed)) console.log(`${ratioRow(name, s, 'MiB/s')} ${median(s.ratio) >= 0.97 ? 'met' : 'not met'} |`);
+  console.log(`${ratioRow('SSE, 20,000 small events one per chunk (4 rounds)', sse, 'events/s')} (information) |`);
+  console.log(`\nretained renderer RSS growth over 512 MiB: uninstrumented ${rssOff.toFixed(1)} MiB, users' configuration ${rssOn.toFixed(1)} MiB (${signed(rssOn - rssOff, 1)} MiB)`);
+  for (const [name, s] of Object.entries(speed)) console.log(`paired ratios, ${name}: ${s.ratio.map((v) => v.toFixed(3)).join(' ')}`);
+  const t = report.totals.users ?? {};
+  console.log(`\nusers' configuration, checks: spans ended ${t.ended}, exported ${t.exported}, dropped ${t.dropped}, passthroughFailures ${t.passthroughFailures}, exportFailures ${t.exportFailures}; onSpanEnd calls ${report.spansSeen}; collector accepted ${report.collector.spans} spans in ${report.collector.requests} requests${report.collector.rejected.length ? `, REJECTED: ${report.collector.rejected.join('; ')}` : ''}; traceparent sent: ${traceparent ?? 'NO'}`);
+  const b = report.totals.bare ?? {};
+  console.log(`bare configuration, checks: spans ended ${b.ended}, passthroughFailures ${b.passthroughFailures}`);
+
+  for (const p of paths) printProfile(p, profiles[`${p}/users`], profiles[`${p}/offSignal`], PROFILE_N);
 } finally {
   await browser.close();
+}
+
+// ---- profile summary
+function printProfile(path, on, off, n) {
+  const isWasm = (frame) => frame.url.startsWith('wasm') || frame.url.endsWith('.wasm');
+  const ours = (frame) => frame.url.includes('/named/') || isWasm(frame);
+  const special = (name) => name.startsWith('(');
+  const clean = (name) => name.replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, '');
+  const label = (frame) => {
+    const name = clean(frame.functionName || '(anonymous)');
+    if (isWasm(frame)) return `wasm ${name}`;
+    if (frame.url) return `js   ${name} (${frame.url.split('/').pop()}:${frame.lineNumber + 1})`;
+    return special(name) ? name : `native ${name}`;
+  };
+  // The app's own calls that fetchspan passes on to the browser: in the uninstrumented profile too, so they are
+  // compared, not counted as fetchspan's.
+  const forwarded = new Set(['fetch', 'json', 'text', 'arrayBuffer', 'blob', 'bytes', 'formData', 'read']);
+  // Self time per leaf frame; a native (C++/builtin) leaf whose nearest JS caller is fetchspan's is fetchspan's
+  // cost too, shown as `native X ← caller`.
+  const summarize = (profile) => {
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const parent = new Map();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+    const time = new Map();
+    const { samples, timeDeltas } = profile;
+    for (let i = 0; i < samples.length; i++) {
+      const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
+      time.set(samples[i], (time.get(samples[i]) ?? 0) + dt);
+    }
+    const all = new Map();
+    const fetchspan = new Map();
+    let own = 0;
+    let calls = 0;
+    let busy = 0;
+    for (const [id, t] of time) {
+      const frame = byId.get(id).callFrame;
+      if (frame.functionName === '(idle)') continue;
+      busy += t;
+      const key = label(frame);
+      all.set(key, (all.get(key) ?? 0) + t);
+      let owner = null;
+      if (ours(frame)) {
+        owner = key;
+        own += t;
+      } else if (!frame.url && !special(frame.functionName) && !forwarded.has(frame.functionName)) {
+        for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+          const caller = byId.get(up).callFrame;
+          if (caller.url) {
+            if (ours(caller)) owner = `${key} ← ${clean(caller.functionName || '(anonymous)')}`;
+            break;
+          }
+        }
+        if (owner) calls += t;
+      }
+      if (owner) fetchspan.set(owner, (fetchspan.get(owner) ?? 0) + t);
+    }
+    return { all, fetchspan, own, calls, busy };
+  };
+  const a = summarize(on);
+  const b = summarize(off);
+  const per = (t) => t / n;
+  const f = (t) => per(t).toFixed(1);
+  console.log(`\nCPU profile, ${path} path, users' configuration (${n} requests, 100 µs sampling; self time, µs per request):`);
+  console.log(`  busy main thread ${f(a.busy)} instrumented vs ${f(b.busy)} uninstrumented (${signed(per(a.busy - b.busy), 1)})`);
+  console.log(`  fetchspan's own frames (JS + wasm) ${f(a.own)}; native calls they make (not the app's forwarded calls) ${f(a.calls)}`);
+  const delta = (key) => `${f(a.all.get(key) ?? 0)} vs ${f(b.all.get(key) ?? 0)} (${signed(per((a.all.get(key) ?? 0) - (b.all.get(key) ?? 0)), 1)})`;
+  console.log(`  the app's calls passed on: native fetch ${delta('native fetch')}, native json ${delta('native json')}, native read ${delta('native read')};`);
+  console.log(`  (garbage collector) ${delta('(garbage collector)')}, (program) ${delta('(program)')}`);
+  console.log('  fetchspan, top 15:');
+  for (const [key, t] of [...a.fetchspan].sort((x, y) => y[1] - x[1]).slice(0, 15)) {
+    console.log(`    ${f(t).padStart(6)}  ${key}`);
+  }
+  console.log('  top overall (instrumented / uninstrumented):');
+  for (const [key, t] of [...a.all].sort((x, y) => y[1] - x[1]).slice(0, 12)) {
+    console.log(`    ${f(t).padStart(6)} / ${f(b.all.get(key) ?? 0).padStart(6)}  ${key}`);
+  }
 }

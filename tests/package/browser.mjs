@@ -38,7 +38,9 @@ async function handle(request, response) {
   };
   const path = url.pathname;
   if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
-  if (path === '/api/json' || path === '/api/ignored') return send(200, 'application/json', JSON.stringify({ ok: true, path }));
+  if (path === '/api/json' || path === '/api/ignored') {
+    return send(200, 'application/json', JSON.stringify({ ok: true, path, traceparent: request.headers.traceparent }));
+  }
   if (path === '/otlp/v1/traces' && request.method === 'POST') {
     const chunks = [];
     for await (const chunk of request) chunks.push(chunk);
@@ -221,13 +223,14 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     const earlyDoneBeforeReady = fetchspan.tracer === null;
     const tracer = await fetchspan.ready;
     const patched = !window.untouched();
-    await (await fetch('/api/json?after=1')).json();
-    await (await fetch('/api/ignored')).json();
-    await (await fetch('/api/json?skip-me=1')).json();
+    const sent = [(await (await fetch('/api/json?after=1')).json()).traceparent,
+      (await (await fetch('/api/ignored')).json()).traceparent,
+      (await (await fetch('/api/json?skip-me=1')).json()).traceparent];
     for (let i = 0; i < 50 && (window.spans ?? []).length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
     const flush = await fetchspan.forceFlush(3000);
     return { atParse, early, earlyDoneBeforeReady, sameTracer: tracer === fetchspan.tracer, patched, flush,
-      stats: fetchspan.stats(), spans: (window.spans ?? []).map((s) => [s.attributes['url.full'], s.endReason]) };
+      stats: fetchspan.stats(), spans: (window.spans ?? []).map((s) => [s.attributes['url.full'], s.endReason]),
+      sent, ids: (window.spans ?? []).map((s) => `00-${s.traceId}-${s.spanId}-01`) };
   });
   check(result.atParse.tracer === null && result.atParse.earlyFetches === 1 && result.atParse.stats.started === 0,
     'script tag: the page parsed on while the module loaded, and the early fetch was counted', result.atParse);
@@ -236,11 +239,14 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   check(JSON.stringify(result.spans) === JSON.stringify([[`${origin}/api/json?after=1`, 'completed']]),
     'script tag: one span, for the fetch after ready (the early, ignored prefix and ignored regexp ones have none)', result.spans);
   check(result.stats.earlyFetches === 1 && result.stats.started === 1, 'script tag: stats() has earlyFetches', result.stats);
+  check(JSON.stringify(result.sent) === JSON.stringify([result.ids[0], undefined, undefined]),
+    'script tag: a same-origin request carries the traceparent of its span by default, ignored ones none', result);
   const exported = otlpRequests.flatMap((e) => e.body.resourceSpans);
   const resource = Object.fromEntries((exported[0]?.resource.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
   check(result.flush.exported === 1 && otlpRequests[0]?.headers['x-test'] === 'script-tag'
+    && otlpRequests[0]?.headers.traceparent === undefined
     && resource['service.name'] === 'tag-test' && resource['deployment.environment'] === 'test',
-  'script tag: exported to data-endpoint with data-headers, data-service-name and data-resource', { flush: result.flush, resource });
+  'script tag: exported (with no traceparent) to data-endpoint with data-headers, data-service-name and data-resource', { flush: result.flush, resource });
   check(log.errors.length === 0, 'script tag: no console error', log.errors);
   console.log(`script tag: ${JSON.stringify(result.stats)}`);
   check(log.warnings.length === 0, 'script tag: no console warning', log.warnings);

@@ -653,8 +653,11 @@ const SCENARIOS = {
         const cancelled = r.body.cancel();
         const used = r.bodyUsed;
         const cloneAfter = await outcome(async () => r.clone().status);
+        // The copy is read before the cancel is awaited: a cancelled tee branch's promise may wait for the other
+        // branch (WebKit's does, natively).
+        const copied = (await copy.text()).length;
         await cancelled;
-        return { used, cloneAfter, usedLater: r.bodyUsed, copy: (await copy.text()).length };
+        return { used, cloneAfter, usedLater: r.bodyUsed, copy: copied };
       },
       pendingRead: async () => {
         const r = await fetch(`${SERVER}/slow?chunks=2&x=pending`);
@@ -960,6 +963,22 @@ const SCENARIOS = {
     equal(second.tracer.stats().started, 1, 'spans started before uninstall only');
     equal((await spanFor(second.spans, 'x=inflight')).endReason, 'completed', 'a span in flight at uninstall still ends');
     globalThis.fetch = before.fetch;
+
+    // An unread response the app keeps across install → uninstall → install → uninstall: the prototype stays
+    // patched while its span is open (the positive control), its span still ends when it is read, and then
+    // nothing of fetchspan is left.
+    const third = traced();
+    const kept = await fetch(`${SERVER}/bytes?n=5&x=kept`);
+    await uninstall(third.tracer);
+    const fourth = traced();
+    await (await fetch(`${SERVER}/bytes?n=2&x=fourth`)).text();
+    await spanFor(fourth.spans, 'x=fourth');
+    await uninstall(fourth.tracer);
+    check(globalThis.fetch === before.fetch, 'fetch restored with an unread response alive');
+    check(!same(snapshot(), before), 'Response.prototype stays patched while the kept response\'s span is open');
+    equal(await kept.text(), 'abcde', 'the kept response reads');
+    equal((await spanFor(third.spans, 'x=kept')).endReason, 'completed', 'its span ends');
+    check(same(snapshot(), before), 'fetch and Response.prototype restored once its span ended');
   },
 
   async badOptionsAndDoubleInstallRejectAndPatchNothing() {
