@@ -74,6 +74,8 @@ export interface SpanData {
   endReason: EndReason;
   attributes: SpanAttributes;
   events: SpanEvent[];
+  /** The server's own span, when the response named one (`traceresponse`, `Server-Timing`) in another trace. */
+  links?: { traceId: string; spanId: string }[];
 }
 
 /**
@@ -114,6 +116,23 @@ export interface Options {
    * `token`, `access_token`, `api_key`, `apikey`, `password`. `[]` turns redaction off.
    */
   redactQueryParams?: string[];
+  /**
+   * Header values to record, by name (case-insensitive): `http.request.header.<name>` and
+   * `http.response.header.<name>`. No header value is recorded otherwise. `authorization`, `cookie`, `set-cookie`
+   * and `proxy-authorization` also need `captureSensitiveHeaders: true`. Default none.
+   */
+  captureHeaders?: { request?: string[]; response?: string[] };
+  /** Allows the sensitive headers in `captureHeaders`. Default `false`. */
+  captureSensitiveHeaders?: boolean;
+  /**
+   * Extra attributes for a request's span, from a frozen view of it (a copy of its headers; never its body). Must
+   * return synchronously an object of strings, booleans and finite numbers (integers stay numbers, others become
+   * their decimal text), at most 32. A hook that throws or returns anything else adds nothing and is counted in
+   * `passthroughFailures`; the request is never affected.
+   */
+  requestAttributes?: (request: Readonly<{ method: string; url: string; headers: Headers }>) => Record<string, string | number | boolean> | undefined;
+  /** The same for the response, from a frozen view of it (its immutable headers; never its body). */
+  responseAttributes?: (response: Readonly<{ status: number; statusText: string; url: string; type: ResponseType; redirected: boolean; headers: Headers }>) => Record<string, string | number | boolean> | undefined;
   /**
    * A wait on a streamed body this long (the app waiting for the network, or chunks waiting for the app) is
    * recorded as a `stall` or `backpressure` event. Milliseconds, greater than 0. Default 2000.

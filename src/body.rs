@@ -3,7 +3,8 @@
 //! `pipeTo`) writes the native body's chunks into it, so it knows whether the app or the network is waited on.
 //!
 //! Decides how a streamed body ended (completed, cancelled, aborted, error, abandoned) and what its span says about
-//! it: exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events.
+//! it: exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events. For a
+//! body read whole (served natively), works out its size and where that comes from.
 //! Never clones, never buffers: each chunk is enqueued as it came, its `byteLength` is the only thing read, and
 //! nothing is copied into wasm memory.
 
@@ -11,15 +12,17 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Uint8Array};
+use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ReadableStream, TransformStreamDefaultController};
+use web_sys::{ReadableStream, Response, TransformStreamDefaultController};
 
 use crate::clock::from_performance_ms;
 use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
 use crate::registration::Timeout;
 use crate::semconv;
 use crate::span::SpanCell;
+use crate::tracer::TracerCore;
 
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
@@ -59,6 +62,69 @@ pub(crate) fn stream(
     )?;
     span.set_idle_timer(Some(watch_idle(span, idle_ms)));
     Ok(body)
+}
+
+/// The decoded size of a body a whole-body method read natively, and its source: `value_size` (what
+/// `arrayBuffer`, `bytes` and `blob` resolved to); for `text`, `json` and `formData`, `Content-Length` when that is
+/// the decoded size (a same-origin response, so `Content-Encoding` is visible, with no content coding), else the
+/// resource-timing entry's `decodedBodySize`; else unknown.
+pub(crate) fn natively_read(
+    response: &Response,
+    value_size: Option<f64>,
+    tracer: &TracerCore,
+    record: &SpanRecord,
+    same_origin: bool,
+) -> Option<(u64, &'static str)> {
+    if let Some(size) = value_size {
+        return Some((size as u64, "value"));
+    }
+    if let Some(length) = same_origin.then(|| decoded_length(response)).flatten() {
+        return Some((length, "content-length"));
+    }
+    let Some(Value::Str(url)) = record.attributes.get(semconv::URL_FULL) else {
+        return None;
+    };
+    tracer
+        .resource_size(url, record.start_ms)
+        .map(|size| (size, "resource-timing"))
+}
+
+/// Writes what [`natively_read`] found: `fetchspan.response.decoded_size` and its `size_source`, or
+/// `size_source: unknown`.
+pub(crate) fn describe_natively_read(record: &mut SpanRecord, known: Option<(u64, &'static str)>) {
+    let source = match known {
+        Some((bytes, source)) => {
+            record
+                .attributes
+                .set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
+            source
+        }
+        None => "unknown",
+    };
+    record
+        .attributes
+        .set(semconv::SIZE_SOURCE, Value::string(source.into()));
+}
+
+/// `Content-Length`, when it is the decoded size, on a same-origin response (so `Content-Encoding` is visible):
+/// not content-encoded.
+fn decoded_length(response: &Response) -> Option<u64> {
+    let headers = response.headers();
+    if headers
+        .get(intern("content-encoding"))
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return None;
+    }
+    headers
+        .get(intern("content-length"))
+        .ok()
+        .flatten()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// What the app has taken of a streamed body so far. Cells only, so a chunk never borrows the span.

@@ -33,6 +33,22 @@ impl SpanContext {
     }
 }
 
+/// The trace id and span id of a W3C `traceparent` value (version 00, ids not all zero), as `parent_span_id`-less
+/// context.
+pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
+    let value = value.trim();
+    let bytes = value.as_bytes();
+    if bytes.len() != 55 || !value.starts_with("00-") || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let mut ids = String::with_capacity(48);
+    ids.push_str(value.get(3..35)?);
+    ids.push_str(value.get(36..52)?);
+    let context = SpanContext::from_hex(&ids, None)?;
+    let zero = |id: &[u8]| id.iter().all(|b| *b == 0);
+    (!zero(&context.trace_id) && !zero(&context.span_id)).then_some(context)
+}
+
 /// Fills `out` from exactly `2 * out.len()` hex digits.
 fn read_hex(text: &str, out: &mut [u8]) -> Option<()> {
     let digits = text.as_bytes();
@@ -72,12 +88,33 @@ mod tests {
     }
 
     #[test]
+    fn traceparents_parse_strictly() {
+        let context =
+            super::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+        assert_eq!(hex(&context.trace_id), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(hex(&context.span_id), "b7ad6b7169203331");
+        for bad in [
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+            "00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01",
+        ] {
+            assert_eq!(super::parse_traceparent(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn ids_round_trip_through_hex() {
         let ids = "0af7651916cd43dd8448eb211c80319cb7ad6b7169203331";
         let context = SpanContext::from_hex(ids, Some("00f067aa0ba902b7")).unwrap();
         assert_eq!(hex(&context.trace_id) + &hex(&context.span_id), ids);
         assert_eq!(hex(&context.parent_span_id.unwrap()), "00f067aa0ba902b7");
-        assert_eq!(SpanContext::from_hex(ids, Some("xyz")).unwrap().parent_span_id, None);
+        assert_eq!(
+            SpanContext::from_hex(ids, Some("xyz"))
+                .unwrap()
+                .parent_span_id,
+            None
+        );
         assert_eq!(SpanContext::from_hex(&ids[1..], None), None);
         assert_eq!(SpanContext::from_hex(&ids.replace('a', "g"), None), None);
     }

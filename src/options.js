@@ -21,7 +21,14 @@ const KNOWN = [
   'sampleRate',
   'tracestate',
   'redactQueryParams',
+  'captureHeaders',
+  'captureSensitiveHeaders',
+  'requestAttributes',
+  'responseAttributes',
 ];
+// Headers `captureHeaders` records only with `captureSensitiveHeaders: true`.
+const SENSITIVE_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Query parameters whose values `url.full` redacts unless `redactQueryParams` says otherwise (compared ignoring case).
 const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Amz-Signature',
   'X-Amz-Credential', 'token', 'access_token', 'api_key', 'apikey', 'password'];
@@ -35,7 +42,8 @@ const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 /**
  * Checks `install`'s argument (undefined or null: all defaults) in a fixed order, so the first bad field is the one
  * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, sse, ignoreUrls, propagateTo, sampleRate,
- * tracestate, redactQueryParams (lower case), export }`, where `export` (undefined without an endpoint) is
+ * tracestate, redactQueryParams (lower case), captureHeaders: { request, response } (lower case), requestAttributes,
+ * responseAttributes, export }`, where `export` (undefined without an endpoint) is
  * `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
  */
 export function parseOptions(value) {
@@ -75,7 +83,7 @@ export function parseOptions(value) {
   }
   const headers = { 'content-type': 'application/json' };
   for (const [name, v] of entries(get, 'headers')) {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
+    if (!TOKEN.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
     if (typeof v !== 'string') invalid(`headers.${name}`, 'a string', v);
     headers[name] = v;
   }
@@ -83,6 +91,26 @@ export function parseOptions(value) {
   const exportTimeoutMs = ms('exportTimeoutMs', 10000);
   const unloadFlush = check('unloadFlush', (v) => typeof v === 'boolean', 'true or false', true);
   const onSpanEnd = check('onSpanEnd', (v) => v instanceof Function, 'a function', undefined);
+  const requestAttributes = check('requestAttributes', (v) => v instanceof Function, 'a function', undefined);
+  const responseAttributes = check('responseAttributes', (v) => v instanceof Function, 'a function', undefined);
+  const captureSensitiveHeaders = check('captureSensitiveHeaders', (v) => typeof v === 'boolean', 'true or false', false);
+  const captured = check('captureHeaders', (v) => v instanceof Object && !Array.isArray(v) && typeof v !== 'function'
+    && Object.keys(v).every((k) => k === 'request' || k === 'response'),
+  'an object { request?: [header names], response?: [header names] }', {});
+  const captureHeaders = {};
+  for (const side of ['request', 'response']) {
+    const names = captured[side] ?? [];
+    if (!(names instanceof Array)) invalid(`captureHeaders.${side}`, 'an array of header names', names);
+    captureHeaders[side] = names.map((name, i) => {
+      const field = `captureHeaders.${side}[${i}]`;
+      if (typeof name !== 'string' || !TOKEN.test(name)) invalid(field, 'a header name', name);
+      const lower = name.toLowerCase();
+      if (SENSITIVE_HEADERS.includes(lower) && !captureSensitiveHeaders) {
+        fail(`option "${field}" names the sensitive header "${name}": set captureSensitiveHeaders: true to record it`);
+      }
+      return lower;
+    });
+  }
   const idleTimeoutMs = ms('idleTimeoutMs', 300000);
   const stallThresholdMs = ms('stallThresholdMs', 2000);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
@@ -125,6 +153,9 @@ export function parseOptions(value) {
     sampleRate,
     tracestate,
     redactQueryParams: redactQueryParams.map((name) => name.toLowerCase()),
+    captureHeaders,
+    requestAttributes,
+    responseAttributes,
     export: url && {
       url,
       headers,

@@ -14,9 +14,9 @@ const MAX_URL_CHARS = 8192;
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
- * signal, startedAt, ids, parentSpanId)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of
+ * signal, startedAt, ids, parentSpanId, requestBodySize, extraAttributes)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of
  * ours. `config` is the normalized options (src/options.js): `ignoreUrls`, `propagateTo`, `sampleRate`,
- * `tracestate`, and `export.url`, which is never traced.
+ * `tracestate`, `captureHeaders`, the attribute hooks, and `export.url`, which is never traced.
  * Throws (before patching anything) when `fetch` can't be replaced.
  */
 export function installPatches(scope, hooks, config) {
@@ -55,7 +55,60 @@ export function installPatches(scope, hooks, config) {
   }
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
-  const { propagateTo, sampleRate, tracestate } = config;
+  const { propagateTo, sampleRate, tracestate, requestAttributes, responseAttributes } = config;
+  const captureRequest = config.captureHeaders.request;
+  const captureResponse = config.captureHeaders.response;
+
+  // Attributes of a request beyond fetchspan's own, `[key, value, …]`: the headers `captureHeaders.request` names,
+  // then what `requestAttributes` returns for a read-only view `{ method, url, headers }` (a copy of the headers).
+  function requestExtras(method, url, headers) {
+    const out = [];
+    for (const name of captureRequest) {
+      const value = headers.get(name);
+      if (value !== null) out.push(`http.request.header.${name}`, value);
+    }
+    if (requestAttributes) hookAttributes(requestAttributes, Object.freeze({ method, url, headers: new Headers(headers) }), out);
+    return out;
+  }
+
+  // The same for a response: `captureHeaders.response`, then `responseAttributes` of a read-only view `{ status,
+  // statusText, url, type, redirected, headers }` (the response's own immutable headers; never the body).
+  function responseExtras(response) {
+    const out = [];
+    for (const name of captureResponse) {
+      const value = response.headers.get(name);
+      if (value !== null) out.push(`http.response.header.${name}`, value);
+    }
+    if (responseAttributes) {
+      const { status, statusText, url, type, redirected, headers } = response;
+      hookAttributes(responseAttributes, Object.freeze({ status, statusText, url, type, redirected, headers }), out);
+    }
+    return out;
+  }
+
+  // Appends what an attributes hook returns to `out`: a plain object of strings, booleans and finite numbers
+  // (integers as numbers, others as their decimal text). Anything else (a throw, a promise, another value) adds
+  // nothing and is counted as a failure of ours.
+  function hookAttributes(hook, view, out) {
+    try {
+      const result = hook(view);
+      if (result === undefined) return;
+      if (typeof result?.then === 'function') {
+        result.then(undefined, () => {});
+        throw new TypeError('fetchspan: an attributes hook returned a promise; it must return attributes synchronously');
+      }
+      if (result === null || typeof result !== 'object') throw new TypeError('fetchspan: an attributes hook must return an object');
+      const found = [];
+      for (const [key, value] of Object.entries(result)) {
+        if (typeof value === 'string' || typeof value === 'boolean') found.push(key, value);
+        else if (Number.isFinite(value)) found.push(key, Number.isSafeInteger(value) ? value : String(value));
+        else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
+      }
+      out.push(...found);
+    } catch (error) {
+      failed(error);
+    }
+  }
   const origin = scope.location?.origin;
 
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
@@ -96,16 +149,26 @@ export function installPatches(scope, hooks, config) {
     if (!sampled) return pending;
     try {
       const given = outgoing ? outgoing.given : init !== null && typeof init === 'object' ? init : undefined;
-      const method = given?.method;
+      const method = given?.method !== undefined ? String(given.method) : request ? request.method : 'GET';
       let signal = given?.signal;
       if (signal === undefined) signal = request?.signal;
+      let extras;
+      if (captureRequest.length > 0 || requestAttributes) {
+        let headers;
+        try {
+          headers = outgoing?.headers ?? new Headers(given?.headers !== undefined ? given.headers : request?.headers);
+        } catch (_) { /* headers the native call rejected */ }
+        if (headers) extras = requestExtras(method, url, headers);
+      }
       span = hooks.start(
-        method !== undefined ? String(method) : request ? request.method : 'GET',
+        method,
         url,
         signal instanceof AbortSignal ? signal : undefined,
         startedAt,
         outgoing?.ids ?? newIds(),
         outgoing?.parentSpanId,
+        given === undefined ? undefined : bodySize(given.body),
+        extras,
       );
     } catch (error) {
       failed(error);
@@ -131,8 +194,8 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend }` to send instead of the caller's
-  // arguments, or undefined to send those untouched. The caller's `Request`, `init` and `Headers` are never
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers }` (`headers`: the app's,
+  // copied) to send instead of the caller's arguments, or undefined to send those untouched. The caller's `Request`, `init` and `Headers` are never
   // changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -150,11 +213,12 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined,
+      given, resend: undefined, headers: undefined,
     };
     if (init === undefined || init === null) {
       if (request && (request.bodyUsed || request.body?.locked)) return undefined;
-      const added = traceHeaders(outgoing, new Headers(request?.headers));
+      outgoing.headers = new Headers(request?.headers);
+      const added = traceHeaders(outgoing, outgoing.headers);
       if (added === undefined) return outgoing;
       if (request) {
         outgoing.input = new Request(request);
@@ -176,6 +240,7 @@ export function installPatches(scope, hooks, config) {
         if (key !== 'headers') return member(key, value);
         try {
           const base = new Headers(value !== undefined ? value : request?.headers);
+          outgoing.headers = base;
           const added = traceHeaders(outgoing, base);
           if (added === undefined) return value;
           const sent = new Headers(base);
@@ -216,7 +281,8 @@ export function installPatches(scope, hooks, config) {
       // `state` is all the span's end callback holds (not the entry, which holds the span: that would be a cycle
       // through the wasm heap that the collector can't see through).
       const state = { ended: false };
-      if (span.response(response, () => prototype.untrack(state))) {
+      const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
+      if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras)) {
         prototype.track(response, { span, state, failed, stream: null, body: null, native: false, teed: false });
       }
     } catch (error) {
@@ -468,6 +534,70 @@ function matchesAny(patterns, url, bounded) {
     }
   }
   return false;
+}
+
+// The size in bytes of a request body given in `init`, when it is known without reading anything: a string (as
+// UTF-8), an `ArrayBuffer`, a typed array or `DataView`, a `Blob` or `URLSearchParams`; undefined otherwise (form
+// data, a stream, none).
+function bodySize(body) {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return utf8Length(body);
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return body.byteLength;
+  if (body instanceof Blob) return body.size;
+  if (body instanceof URLSearchParams) return utf8Length(body.toString());
+  return undefined;
+}
+
+// UTF-8 length of a string, counted without encoding it (a lone surrogate becomes U+FFFD, 3 bytes, as fetch sends it).
+function utf8Length(text) {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length
+      && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2;
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+// Server-Timing metrics handed to the span at most, and the longest metric name kept.
+const MAX_SERVER_TIMINGS = 8;
+const SERVER_TIMING_NAME = /^[\w.-]{1,64}$/;
+
+// What the response says of the server's side (headers a cross-origin response shows only when exposed):
+// `[traceparent or '', name, duration ms, …]` from `traceresponse` or the `Server-Timing` entry `traceparent`
+// (`desc` is the value), then the other `Server-Timing` metrics with a `dur`; undefined when it has neither header.
+function serverTrace(headers) {
+  const timing = headers.get('server-timing');
+  const traceresponse = headers.get('traceresponse');
+  if (timing === null && traceresponse === null) return undefined;
+  const out = [traceresponse ?? ''];
+  for (const entry of (timing ?? '').split(',')) {
+    const [name, ...params] = entry.split(';').map((part) => part.trim());
+    let dur;
+    let desc;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      if (eq < 0) continue;
+      const key = param.slice(0, eq).trim().toLowerCase();
+      const value = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      if (key === 'dur' && dur === undefined) dur = Number(value);
+      else if (key === 'desc' && desc === undefined) desc = value;
+    }
+    if (name === 'traceparent') {
+      if (out[0] === '' && desc !== undefined) out[0] = desc;
+    } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && Number.isFinite(dur)) {
+      out.push(name, dur);
+    }
+  }
+  return out;
 }
 
 function usedResponse() {

@@ -65,7 +65,9 @@ impl FetchHooks {
     /// Opens the span of a request `patch.js` has decided to trace (not ignored, sampled), with the method, absolute
     /// URL and signal it read the way `fetch` did, the `performance.now()` at which `fetch` was called, the span's
     /// ids as hex (trace id then span id: the ones any `traceparent` sent carries) and the parent span's id when
-    /// the app sent its own `traceparent`. Returns undefined to leave the request alone. The span of a request
+    /// the app sent its own `traceparent`, and the request body's size when `patch.js` knew it without reading
+    /// anything, and `extra` attributes (`[key, value, …]`: captured headers, the `requestAttributes` hook). Returns
+    /// undefined to leave the request alone. The span of a request
     /// whose signal has already aborted ends here.
     pub fn start(
         &self,
@@ -75,6 +77,8 @@ impl FetchHooks {
         started_at: f64,
         ids: &str,
         parent: Option<String>,
+        body_size: Option<f64>,
+        extra: Option<js_sys::Array>,
     ) -> Option<RequestSpan> {
         let tracer = self.tracer.upgrade()?;
         #[cfg(feature = "fault-injection")]
@@ -94,9 +98,13 @@ impl FetchHooks {
                 url,
                 server,
                 signal,
+                body_size: body_size.map(|size| size as u64),
                 start_ms: crate::clock::from_performance_ms(started_at),
             },
         );
+        if let Some(extra) = extra {
+            span.add_attributes(&extra);
+        }
         (!span.end_if_aborted()).then_some(span)
     }
 
@@ -217,11 +225,20 @@ mod tests {
     fn sensitive_query_values_are_redacted() {
         let names = ["signature".to_owned(), "token".to_owned()];
         assert_eq!(
-            redact_query("https://h/p?Signature=abc&x=1&TOKEN=t&token#frag?token=f".into(), &names),
+            redact_query(
+                "https://h/p?Signature=abc&x=1&TOKEN=t&token#frag?token=f".into(),
+                &names
+            ),
             "https://h/p?Signature=REDACTED&x=1&TOKEN=REDACTED&token#frag?token=f"
         );
-        assert_eq!(redact_query("https://h/p?x=1".into(), &names), "https://h/p?x=1");
-        assert_eq!(redact_query("https://h/p?token=1".into(), &[]), "https://h/p?token=1");
+        assert_eq!(
+            redact_query("https://h/p?x=1".into(), &names),
+            "https://h/p?x=1"
+        );
+        assert_eq!(
+            redact_query("https://h/p?token=1".into(), &[]),
+            "https://h/p?token=1"
+        );
         assert_eq!(redact_query("https://h/p".into(), &names), "https://h/p");
     }
 

@@ -156,6 +156,17 @@ pub struct SpanRecord {
     pub attributes: Attributes,
     /// `response.headers`, `response.first_byte`.
     pub events: Vec<Event>,
+    /// The server's own span, when the response named one in another trace (`traceresponse` or `Server-Timing`).
+    pub links: Vec<Link>,
+}
+
+/// A span link: another trace's span this one relates to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The linked span's trace id.
+    pub trace_id: [u8; 16],
+    /// The linked span's id.
+    pub span_id: [u8; 8],
 }
 
 impl SpanRecord {
@@ -188,6 +199,16 @@ impl SpanRecord {
             events.push(&object);
         }
         set(&span, "events", &events);
+        if !self.links.is_empty() {
+            let links = Array::new();
+            for link in &self.links {
+                let object = Object::new();
+                set(&object, "traceId", &hex(&link.trace_id).into());
+                set(&object, "spanId", &hex(&link.span_id).into());
+                links.push(&object);
+            }
+            set(&span, "links", &links);
+        }
         span.into()
     }
 }

@@ -4,6 +4,8 @@
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 /// `http.request.method_original`: the method as given, when it isn't a known one.
 pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// `http.request.body.size`: the request body's size in bytes, when known without reading it.
+pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
 /// `http.response.status_code`.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 /// `url.full`, with any credentials redacted.
@@ -27,6 +29,13 @@ pub const END_REASON: &str = "fetchspan.end_reason";
 /// The request was sent a second time without our `traceparent`, after the first, with it, failed with a
 /// `TypeError` (a redirect to an origin whose preflight refuses the header).
 pub const PROPAGATION_RETRIED: &str = "fetchspan.propagation.retried";
+
+/// The server's trace id, from the response's `traceresponse` or `Server-Timing: traceparent` (lowercase hex).
+pub const SERVER_TRACE_ID: &str = "fetchspan.server.trace_id";
+/// The server's span id, from the same.
+pub const SERVER_SPAN_ID: &str = "fetchspan.server.span_id";
+/// Prefix of a `Server-Timing` metric's attribute: `fetchspan.server_timing.<name>.duration_us`.
+pub const SERVER_TIMING_PREFIX: &str = "fetchspan.server_timing.";
 
 /// The `response.headers` event: the response's headers arrived.
 pub const EVENT_HEADERS: &str = "response.headers";

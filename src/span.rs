@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use js_sys::Array;
 use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
@@ -15,7 +16,8 @@ use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
 use crate::body::{self, BodyProgress};
 use crate::clock::now_ms;
 use crate::ids::SpanContext;
-use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
+use crate::ids;
+use crate::record::{Attributes, EndReason, Event, Link, SpanRecord, Value};
 use crate::registration::{EventListener, Timeout};
 use crate::semconv;
 use crate::tracer::TracerCore;
@@ -35,6 +37,8 @@ pub struct RequestInfo {
     pub server: Option<(String, u16)>,
     /// The request's signal (from `init`, else from the `Request`).
     pub signal: Option<AbortSignal>,
+    /// The request body's size in bytes, when known without reading it.
+    pub body_size: Option<u64>,
     /// When `fetch` was called, in epoch milliseconds.
     pub start_ms: f64,
 }
@@ -154,27 +158,6 @@ impl SpanCell {
     }
 }
 
-/// `Content-Length`, when it is the decoded size, on a same-origin response (so `Content-Encoding` is visible):
-/// not content-encoded.
-fn decoded_length(response: &Response) -> Option<u64> {
-    let headers = response.headers();
-    if headers
-        .get(intern("content-encoding"))
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        return None;
-    }
-    headers
-        .get(intern("content-length"))
-        .ok()
-        .flatten()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 impl Drop for SpanCell {
     /// Every handle of the span is gone (the app dropped the response and its stream, and the collector took
     /// them) while the span is still open: its body was abandoned.
@@ -184,6 +167,75 @@ impl Drop for SpanCell {
         } else {
             self.end(EndReason::Abandoned, |_| {});
         }
+    }
+}
+
+/// Attributes taken from one `[key, value, …]` list at most (the request's, the response's).
+const MAX_EXTRA_ATTRIBUTES: u32 = 32;
+
+fn add_extra(record: &mut SpanRecord, extra: &Array) {
+    for index in 0..(extra.length() / 2).min(MAX_EXTRA_ATTRIBUTES) {
+        let Some(key) = extra.get(index * 2).as_string() else {
+            continue;
+        };
+        let value = extra.get(index * 2 + 1);
+        let value = match (value.as_string(), value.as_f64(), value.as_bool()) {
+            (Some(text), _, _) => Value::string(text),
+            (_, Some(number), _) => Value::Int(number as i64),
+            (_, _, Some(flag)) => Value::Bool(flag),
+            _ => continue,
+        };
+        let Value::Str(key) = Value::string(key) else {
+            continue;
+        };
+        record.attributes.set(key, value);
+    }
+}
+
+/// Server-Timing metrics kept per span at most.
+const MAX_SERVER_TIMINGS: u32 = 8;
+
+/// Records the server's side of the request: `server` is `[traceparent or "", name, duration ms, …]` from the
+/// response's `traceresponse` header or its `Server-Timing` `traceparent` entry, then its other `Server-Timing`
+/// metrics (`patch.js` parses the header). The server's ids become `fetchspan.server.trace_id` and
+/// `fetchspan.server.span_id`, and a link when that trace is not ours; each metric becomes
+/// `fetchspan.server_timing.<name>.duration_us`.
+fn describe_server(record: &mut SpanRecord, server: &Array) {
+    if let Some(context) = server
+        .get(0)
+        .as_string()
+        .as_deref()
+        .and_then(ids::parse_traceparent)
+    {
+        record.attributes.set(
+            semconv::SERVER_TRACE_ID,
+            Value::string(ids::hex(&context.trace_id)),
+        );
+        record.attributes.set(
+            semconv::SERVER_SPAN_ID,
+            Value::string(ids::hex(&context.span_id)),
+        );
+        if context.trace_id != record.context.trace_id {
+            record.links.push(Link {
+                trace_id: context.trace_id,
+                span_id: context.span_id,
+            });
+        }
+    }
+    let metrics = (server.length().saturating_sub(1) / 2).min(MAX_SERVER_TIMINGS);
+    for index in 0..metrics {
+        let (Some(name), Some(ms)) = (
+            server.get(1 + index * 2).as_string(),
+            server.get(2 + index * 2).as_f64(),
+        ) else {
+            continue;
+        };
+        let mut key = String::from(semconv::SERVER_TIMING_PREFIX);
+        key.push_str(&name);
+        key.push_str(".duration_us");
+        record
+            .attributes
+            .set(key, Value::Int((ms * 1000.0).round() as i64));
     }
 }
 
@@ -220,6 +272,9 @@ impl RequestSpan {
             );
         }
         attributes.set(semconv::URL_FULL, Value::string(request.url));
+        if let Some(size) = request.body_size {
+            attributes.set(semconv::HTTP_REQUEST_BODY_SIZE, Value::Int(size as i64));
+        }
         if let Some((host, port)) = request.server {
             attributes.set(semconv::SERVER_ADDRESS, Value::string(host));
             attributes.set(semconv::SERVER_PORT, Value::Int(i64::from(port)));
@@ -233,6 +288,7 @@ impl RequestSpan {
             end_reason: EndReason::Error,
             attributes,
             events: Vec::new(),
+            links: Vec::new(),
         };
         tracer.stats.started.set(tracer.stats.started.get() + 1);
         let open = OpenSpan {
@@ -253,6 +309,14 @@ impl RequestSpan {
         }
     }
 
+    /// Sets attributes `patch.js` gathered, `[key, value, …]` (captured headers, the attribute hooks' results), at
+    /// most [`MAX_EXTRA_ATTRIBUTES`] per call; keys are cut like values.
+    pub(crate) fn add_attributes(&self, extra: &Array) {
+        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
+            add_extra(&mut open.record, extra);
+        }
+    }
+
     /// Ends the span as `aborted` if the request's signal has already fired; true if it did.
     pub(crate) fn end_if_aborted(&self) -> bool {
         let aborted = self.cell.abort_reason().is_some();
@@ -267,8 +331,16 @@ impl RequestSpan {
 impl RequestSpan {
     /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
     /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
-    /// `on_untracked` is called once when a tracked response's span ends.
-    pub fn response(&self, response: &Response, on_untracked: js_sys::Function) -> bool {
+    /// `on_untracked` is called once when a tracked response's span ends. `server` is what `patch.js` read of the
+    /// server's trace context and timings, when the response has any (see [`describe_server`]); `extra`, the
+    /// response's captured headers and `responseAttributes`.
+    pub fn response(
+        &self,
+        response: &Response,
+        on_untracked: js_sys::Function,
+        server: Option<Array>,
+        extra: Option<Array>,
+    ) -> bool {
         let kind = response.type_();
         let status = response.status();
         let is_head = {
@@ -292,6 +364,12 @@ impl RequestSpan {
                         mark_error(record, crate::record::decimal(u64::from(status)));
                     }
                 }
+            }
+            if let Some(server) = &server {
+                describe_server(record, server);
+            }
+            if let Some(extra) = &extra {
+                add_extra(record, extra);
             }
             open.same_origin = kind == ResponseType::Basic;
             open.is_head
@@ -332,52 +410,22 @@ impl RequestSpan {
     }
 
     /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`).
-    /// For `text`, `json` and `formData` the size is `Content-Length` when that is the decoded size (a same-origin
-    /// response, so `Content-Encoding` is visible, with no content coding), else the resource-timing entry's
-    /// `decodedBodySize`, else unknown, and the span says so in `fetchspan.response.size_source`.
+    /// The body stage works out the rest ([`body::natively_read`]).
     #[wasm_bindgen(js_name = readNatively)]
     pub fn read_natively(&self, response: &Response, size: Option<f64>) {
-        let (tracer, start_ms, url, same_origin) = match self.cell.open.borrow().as_ref() {
-            Some(open) => (
-                open.tracer.clone(),
-                open.record.start_ms,
-                open.record.attributes.get(semconv::URL_FULL).cloned(),
-                open.same_origin,
-            ),
+        let known = match self.cell.open.borrow().as_ref() {
+            Some(open) => {
+                body::natively_read(response, size, &open.tracer, &open.record, open.same_origin)
+            }
             None => return,
         };
-        let known = match size {
-            Some(size) => Some((size as u64, "value")),
-            None => same_origin
-                .then(|| decoded_length(response))
-                .flatten()
-                .map(|length| (length, "content-length"))
-                .or_else(|| {
-                    let Some(Value::Str(url)) = url else {
-                        return None;
-                    };
-                    tracer
-                        .resource_size(&url, start_ms)
-                        .map(|size| (size, "resource-timing"))
-                }),
-        };
-        self.cell.end(EndReason::Completed, |record| match known {
-            Some((bytes, source)) => {
-                record
-                    .attributes
-                    .set(semconv::DECODED_SIZE, Value::Int(bytes as i64));
-                record
-                    .attributes
-                    .set(semconv::SIZE_SOURCE, Value::string(source.into()));
-            }
-            None => record
-                .attributes
-                .set(semconv::SIZE_SOURCE, Value::string("unknown".into())),
+        self.cell.end(EndReason::Completed, |record| {
+            body::describe_natively_read(record, known)
         });
     }
 
     /// The request, sent with our `traceparent`, failed with a `TypeError`, and `patch.js` sent it again without
-    /// the header (a cross-origin redirect whose preflight refused it; see `retryWithoutHeader` there).
+    /// the header (a cross-origin redirect whose preflight refused it; see `propagate` there).
     #[wasm_bindgen(js_name = retriedWithoutTraceparent)]
     pub fn retried_without_traceparent(&self) {
         if let Some(open) = self.cell.open.borrow_mut().as_mut() {

@@ -65,6 +65,20 @@ fn encode_span(out: &mut String, span: &SpanRecord) {
         out.push('}');
     }
     out.push(']');
+    if !span.links.is_empty() {
+        out.push_str(r#","links":["#);
+        for (index, link) in span.links.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(r#"{"traceId":""#);
+            push_hex(out, &link.trace_id);
+            out.push_str(r#"","spanId":""#);
+            push_hex(out, &link.span_id);
+            out.push_str(r#""}"#);
+        }
+        out.push(']');
+    }
     if span.error {
         // Code 2 is `STATUS_CODE_ERROR` (an UNSET status is left out).
         out.push_str(r#","status":{"code":2}"#);
@@ -150,7 +164,7 @@ mod tests {
 
     use super::*;
     use crate::ids::SpanContext;
-    use crate::record::{EndReason, Event as SpanEvent};
+    use crate::record::{EndReason, Event as SpanEvent, Link};
 
     fn record(error: bool) -> SpanRecord {
         let mut attributes = Attributes::default();
@@ -182,6 +196,10 @@ mod tests {
                     },
                 },
             ],
+            links: vec![Link {
+                trace_id: [0xcd; 16],
+                span_id: [0x03; 8],
+            }],
         }
     }
 
@@ -195,7 +213,7 @@ mod tests {
 
     /// opentelemetry-proto's serde ignores unknown fields; a misspelled one would otherwise pass silently.
     fn assert_no_unknown_fields(value: &serde_json::Value) {
-        const FIELDS: [&str; 21] = [
+        const FIELDS: [&str; 22] = [
             "resourceSpans",
             "resource",
             "attributes",
@@ -207,6 +225,7 @@ mod tests {
             "traceId",
             "spanId",
             "parentSpanId",
+            "links",
             "kind",
             "startTimeUnixNano",
             "endTimeUnixNano",
@@ -253,6 +272,9 @@ mod tests {
         assert_eq!(span.trace_id, vec![0xab; 16]);
         assert_eq!(span.span_id, vec![0x01; 8]);
         assert_eq!(span.parent_span_id, vec![0x02; 8]);
+        assert_eq!(span.links.len(), 1);
+        assert_eq!(span.links[0].trace_id, vec![0xcd; 16]);
+        assert_eq!(span.links[0].span_id, vec![0x03; 8]);
         assert_eq!(span.name, "GET");
         assert_eq!(span.kind, 3);
         assert_eq!(span.start_time_unix_nano, 1_700_000_000_123_456_000);

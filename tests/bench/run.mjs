@@ -18,9 +18,9 @@ import { execSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 24);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const N = Number(process.env.BENCH_N ?? 200);
-const SPEED_ROUNDS = Number(process.env.BENCH_SPEED_ROUNDS ?? 8);
+const SPEED_ROUNDS = Number(process.env.BENCH_SPEED_ROUNDS ?? 12);
 const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 1000);
 const MIB = 256;
 
@@ -156,8 +156,9 @@ try {
     const gitState = (() => {
     try {
       const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-      const dirty = execSync('git status --porcelain -- src js Cargo.toml Cargo.lock', { encoding: 'utf8' }).trim();
-      return `${head}${dirty ? ` + uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : ''}`;
+      const dirty = execSync('git status --porcelain -- src js Cargo.toml Cargo.lock', { encoding: 'utf8' })
+        .split('\n').filter(Boolean).map((line) => line.slice(3));
+      return `${head}${dirty.length ? ` + uncommitted changes in ${dirty.join(', ')}` : ''}`;
     } catch {
       return 'unknown';
     }
@@ -238,6 +239,7 @@ function printProfile(path, on, off, n) {
     }
     const all = new Map();
     const fetchspan = new Map();
+    const chains = new Map(); // fetchspan key -> Map(caller chain -> time)
     let own = 0;
     let calls = 0;
     let busy = 0;
@@ -261,9 +263,20 @@ function printProfile(path, on, off, n) {
         }
         if (owner) calls += t;
       }
-      if (owner) fetchspan.set(owner, (fetchspan.get(owner) ?? 0) + t);
+      if (owner) {
+        fetchspan.set(owner, (fetchspan.get(owner) ?? 0) + t);
+        const names = [];
+        for (let up = parent.get(id); up !== undefined && names.length < 5; up = parent.get(up)) {
+          const caller = byId.get(up).callFrame;
+          if (caller.functionName !== '(root)') names.push(clean(caller.functionName || '(anonymous)'));
+        }
+        const byChain = chains.get(owner) ?? new Map();
+        const chain = names.join(' ← ');
+        byChain.set(chain, (byChain.get(chain) ?? 0) + t);
+        chains.set(owner, byChain);
+      }
     }
-    return { all, fetchspan, own, calls, busy };
+    return { all, fetchspan, chains, own, calls, busy };
   };
   const a = summarize(on);
   const b = summarize(off);
@@ -278,6 +291,10 @@ function printProfile(path, on, off, n) {
   console.log('  fetchspan, top 15:');
   for (const [key, t] of [...a.fetchspan].sort((x, y) => y[1] - x[1]).slice(0, 15)) {
     console.log(`    ${f(t).padStart(6)}  ${key}`);
+    if (per(t) < 10) continue;
+    for (const [chain, ct] of [...a.chains.get(key)].sort((x, y) => y[1] - x[1]).slice(0, 2)) {
+      console.log(`            ${f(ct).padStart(6)} via ${chain}`);
+    }
   }
   console.log('  top overall (instrumented / uninstrumented):');
   for (const [key, t] of [...a.all].sort((x, y) => y[1] - x[1]).slice(0, 12)) {

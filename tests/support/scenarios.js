@@ -1008,6 +1008,9 @@ const SCENARIOS = {
     rejects({ sampleRate: 1.5 }, /option "sampleRate" must be a number between 0 and 1, got 1.5/);
     rejects({ tracestate: 'Bad Key=1' }, /option "tracestate" must be a W3C tracestate/);
     rejects({ redactQueryParams: ['token', ''] }, /option "redactQueryParams\[1\]" must be a non-empty string/);
+    rejects({ captureHeaders: { request: ['x-a', 'Authorization'] } }, /option "captureHeaders.request\[1\]" names the sensitive header "Authorization": set captureSensitiveHeaders: true/);
+    rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
+    rejects({ requestAttributes: {} }, /option "requestAttributes" must be a function/);
     traced();
     const patched = globalThis.fetch;
     let error;
@@ -1191,6 +1194,98 @@ const SCENARIOS = {
     const putLog = await (await raw(`${SERVER}/trace-log?id=${unsafe}`)).json();
     equal(putLog.map((e) => e.method), ['OPTIONS'], 'the PUT was not sent again');
     equal(tracer.stats().open, 0, 'every span ended');
+  },
+
+  async theServersTraceContextAndTimingsAreRecorded() {
+    const { spans } = traced({ propagateTo: [SERVER] });
+    const theirs = '00-11111111111111111111111111111111-2222222222222222-01';
+    const get = async (query, tag) => {
+      await (await fetch(`${SERVER}/server-trace?${query}&id=${tag}`)).text();
+      return spanFor(spans, tag);
+    };
+    // Another trace (the server started its own): attributes and a link; Server-Timing metrics bounded.
+    const st = encodeURIComponent('db;dur=12.5, cache;desc="hit";dur=0.25, nodur, bad name;dur=1');
+    let span = await get(`tp=${theirs}&st=${st}`, id('st-link'));
+    const a = span.attributes;
+    equal([a['fetchspan.server.trace_id'], a['fetchspan.server.span_id']], ['11111111111111111111111111111111', '2222222222222222'], 'server ids');
+    equal(span.links, [{ traceId: '11111111111111111111111111111111', spanId: '2222222222222222' }], 'a link to the server\'s trace');
+    equal([a['fetchspan.server_timing.db.duration_us'], a['fetchspan.server_timing.cache.duration_us']], [12500, 250], 'metrics');
+    check(!Object.keys(a).some((k) => /nodur|bad name/.test(k)), 'metrics without a duration or a valid name are left out');
+    // `traceresponse` in the request's own trace (here the app's traceparent): the ids, and no link.
+    const tag = id('st-header');
+    const sameTrace = '00-44444444444444444444444444444444-3333333333333333-01';
+    await (await fetch(`${SERVER}/server-trace?tp=${sameTrace}&via=header&id=${tag}`,
+      { headers: { traceparent: '00-44444444444444444444444444444444-5555555555555555-01' } })).text();
+    span = await spanFor(spans, tag);
+    equal([span.traceId, span.attributes['fetchspan.server.span_id']], ['44444444444444444444444444444444', '3333333333333333'], 'traceresponse read');
+    equal(span.links, undefined, 'no link within the same trace');
+    // Not exposed to this cross-origin page: nothing recorded.
+    span = await get(`tp=${theirs}&st=${st}&hidden`, id('st-hidden'));
+    check(!Object.keys(span.attributes).some((k) => k.startsWith('fetchspan.server')), 'unexposed headers record nothing');
+    equal(span.links, undefined, 'and no link');
+  },
+
+  async requestBodySizesAreKnownWithoutReadingTheBody() {
+    // The size the span records equals the bytes the server received (echoed back); unknown sizes are absent.
+    const { spans } = traced({ propagateTo: [SERVER] });
+    const bodies = {
+      string: 'héllo wörld 😀',
+      arrayBuffer: new ArrayBuffer(10),
+      typedArray: new Uint16Array(7),
+      dataView: new DataView(new ArrayBuffer(12), 2, 5),
+      blob: new Blob(['abc', new Uint8Array(4)]),
+      params: new URLSearchParams({ a: 'b c', é: '1' }),
+      formData: (() => { const f = new FormData(); f.set('a', 'b'); return f; })(),
+    };
+    for (const [kind, body] of Object.entries(bodies)) {
+      for (const target of [`${SERVER}/echo?kind=${kind}`, `${SERVER}/echo?kind=${kind}-other`.replace('127.0.0.1', 'localhost')]) {
+        const received = (await (await fetch(target, { method: 'POST', body })).arrayBuffer()).byteLength;
+        const span = await spanFor(spans, target.slice(target.indexOf('kind=')));
+        const size = span.attributes['http.request.body.size'];
+        if (kind === 'formData') equal(size, undefined, `${kind}: size unknown`);
+        else equal(size, received, `${kind}: http.request.body.size (the server got ${received} bytes)`);
+      }
+    }
+    await (await fetch(new Request(`${SERVER}/echo?kind=request`, { method: 'POST', body: 'abc' }))).text();
+    equal((await spanFor(spans, 'kind=request')).attributes['http.request.body.size'], undefined, 'a Request\'s body is not read');
+  },
+
+  async capturedHeadersAndAttributeHooksStayWithinTheirBounds() {
+    const views = [];
+    let { spans, tracer } = traced({
+      captureHeaders: { request: ['X-A', 'x-missing'], response: ['content-type', 'X-Echo-Method'] },
+      requestAttributes: (view) => {
+        views.push(view);
+        return { 'app.route': `${view.method} ${new URL(view.url).pathname}`, 'app.ratio': 1.5, 'app.flag': true, 'app.count': 3 };
+      },
+      responseAttributes: (view) => {
+        views.push(view);
+        return { 'app.status': view.status, 'app.has_body': 'body' in view || typeof view.text === 'function' };
+      },
+    });
+    const tag = id('hooks');
+    const text = await (await fetch(`${SERVER}/echo?id=${tag}`, { method: 'POST', body: 'payload', headers: { 'x-a': '1', authorization: 'Bearer secret' } })).text();
+    equal(text, 'payload', 'the body the app reads');
+    const span = await spanFor(spans, tag);
+    const a = span.attributes;
+    equal([a['http.request.header.x-a'], a['http.request.header.x-missing'], a['http.response.header.content-type'], a['http.response.header.x-echo-method']],
+      ['1', undefined, 'text/plain', 'POST'], 'captured headers (names in lower case, absent ones left out)');
+    check(!JSON.stringify(span).includes('secret'), 'an unlisted header value never reaches the span');
+    equal([a['app.route'], a['app.ratio'], a['app.flag'], a['app.count'], a['app.status'], a['app.has_body']],
+      ['POST /echo', '1.5', true, 3, 200, false], 'hook attributes');
+    check(views.every(Object.isFrozen), 'the hooks get frozen views');
+    equal(tracer.stats().passthroughFailures, 0, 'no failure');
+    await uninstall(tracer);
+    // Hooks that fail: each is counted, adds nothing, and the request goes on untouched.
+    const bad = [() => { throw new Error('hook broke'); }, async () => ({ a: 1 }), () => 'garbage', () => ({ nested: { a: 1 } }),
+      () => Promise.reject(new Error('async hook broke'))];
+    ({ spans, tracer } = traced({ requestAttributes: (view) => bad[Number(new URL(view.url).searchParams.get('n'))](), responseAttributes: () => null }));
+    for (let n = 0; n < bad.length; n++) {
+      equal(await (await fetch(`${SERVER}/bytes?n=${n}`)).text(), 'abcde'.slice(0, n), `request ${n} with a failing hook`);
+      const a2 = (await spanFor(spans, `bytes?n=${n}`)).attributes;
+      check(!Object.keys(a2).some((k) => ['a', 'nested', '0'].includes(k)), `hook ${n} added nothing`);
+    }
+    equal(tracer.stats().passthroughFailures, 2 * bad.length, 'every failing hook counted (request and response side)');
   },
 
   async sensitiveQueryValuesAreRedacted() {

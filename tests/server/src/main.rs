@@ -150,11 +150,49 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
             respond(stream, 200, &extra, &request.body).map(|_| Outcome::Done)
         }
         "/trace-echo" => trace_echo(state, request, stream),
+        "/server-trace" => {
+            // `?tp=` as `traceresponse` (`?via=header`) or as `Server-Timing: traceparent;desc=…` (the default),
+            // plus `?st=` appended to Server-Timing; `?hidden` leaves both unexposed to a cross-origin page.
+            let query = |name: &str| request.query.get(name).cloned().unwrap_or_default();
+            let (tp, st) = (query("tp"), query("st"));
+            let mut head = String::from("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\n");
+            if !request.query.contains_key("hidden") {
+                head.push_str("Access-Control-Expose-Headers: *\r\n");
+            }
+            let mut timing = if query("via") == "header" {
+                head.push_str(&format!("traceresponse: {tp}\r\n"));
+                String::new()
+            } else {
+                format!("traceparent;desc=\"{tp}\"")
+            };
+            if !st.is_empty() {
+                if !timing.is_empty() {
+                    timing.push_str(", ");
+                }
+                timing.push_str(&st);
+            }
+            if !timing.is_empty() {
+                head.push_str(&format!("Server-Timing: {timing}\r\n"));
+            }
+            head.push_str("Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+            stream.write_all(head.as_bytes()).map(|_| Outcome::Done)
+        }
         "/trace-log" => {
             let id = request.query.get("id").cloned().unwrap_or_default();
-            let log = state.trace_log.lock().unwrap().get(&id).cloned().unwrap_or_default();
-            respond(stream, 200, json, serde_json::Value::from(log).to_string().as_bytes())
-                .map(|_| Outcome::Done)
+            let log = state
+                .trace_log
+                .lock()
+                .unwrap()
+                .get(&id)
+                .cloned()
+                .unwrap_or_default();
+            respond(
+                stream,
+                200,
+                json,
+                serde_json::Value::from(log).to_string().as_bytes(),
+            )
+            .map(|_| Outcome::Done)
         }
         "/rss" => {
             respond(stream, 200, json, renderer_rss().to_string().as_bytes()).map(|_| Outcome::Done)
@@ -217,12 +255,18 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
 fn trace_echo(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let id = request.query.get("id").cloned().unwrap_or_default();
     let header = |name: &str| request.headers.get(name).cloned();
-    state.trace_log.lock().unwrap().entry(id).or_default().push(serde_json::json!({
-        "method": request.method,
-        "traceparent": header("traceparent"),
-        "tracestate": header("tracestate"),
-        "requestHeaders": header("access-control-request-headers"),
-    }));
+    state
+        .trace_log
+        .lock()
+        .unwrap()
+        .entry(id)
+        .or_default()
+        .push(serde_json::json!({
+            "method": request.method,
+            "traceparent": header("traceparent"),
+            "tracestate": header("tracestate"),
+            "requestHeaders": header("access-control-request-headers"),
+        }));
     if request.method == "OPTIONS" {
         if request.query.contains_key("refuse") {
             stream.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")?;
