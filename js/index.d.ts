@@ -17,7 +17,9 @@ export type EndReason =
   /** The body was dropped unread (the response was garbage-collected) or had no activity for `idleTimeoutMs`. */
   | 'abandoned'
   /** A response without a body to follow: HEAD, 101/103/204/205/304, opaque or error responses. */
-  | 'no-body';
+  | 'no-body'
+  /** In a service worker: the unread response went to the page through `event.respondWith` (the span ends then). */
+  | 'responded';
 
 /** Where `fetchspan.response.decoded_size` came from. */
 export type SizeSource = 'stream' | 'value' | 'content-length' | 'resource-timing' | 'unknown';

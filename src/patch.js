@@ -457,16 +457,32 @@ function patchPrototype(scope) {
   }
 
 
+  // In a service worker, `event.respondWith(response)` hands an unread response's body to the platform, which reads
+  // it out of our sight: its span ends there, as `responded` (the page's own fetch is the page's to trace).
+  const fetchEventProto = scope.FetchEvent?.prototype;
+  const nativeRespondWith = fetchEventProto?.respondWith;
+  const respondWith = typeof nativeRespondWith === 'function' ? function respondWith(answer) {
+    try {
+      Promise.resolve(answer).then((response) => {
+        const entry = entryOf(response);
+        if (entry !== undefined && entry.stream === null) guard(entry, () => entry.span.respondedWith());
+      }, () => {});
+    } catch (_) { /* a thenable that throws: the native call reports it */ }
+    return nativeRespondWith.apply(this, arguments);
+  } : undefined;
+
   const saved = {};
   for (const name of Object.keys(patched)) {
     const original = Object.getOwnPropertyDescriptor(proto, name);
     saved[name] = original;
     Object.defineProperty(proto, name, { ...original, ...patched[name] });
   }
+  if (respondWith) fetchEventProto.respondWith = respondWith;
 
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0) return;
     sharedPatch = null;
+    if (respondWith && fetchEventProto.respondWith === respondWith) fetchEventProto.respondWith = nativeRespondWith;
     for (const name of Object.keys(saved)) {
       const now = Object.getOwnPropertyDescriptor(proto, name);
       if (now && (now.get === patched[name].get && now.value === patched[name].value)) {

@@ -121,6 +121,8 @@ pub enum EndReason {
     Abandoned,
     /// A response without a body to follow (HEAD, 1xx/204/205/304, opaque or error responses).
     NoBody,
+    /// A service worker handed the unread response to the page with `respondWith`: the platform moves the body.
+    Responded,
 }
 
 impl EndReason {
@@ -133,6 +135,7 @@ impl EndReason {
             EndReason::Error => "error",
             EndReason::Abandoned => "abandoned",
             EndReason::NoBody => "no-body",
+            EndReason::Responded => "responded",
         }
     }
 }

@@ -435,6 +435,13 @@ impl RequestSpan {
         }
     }
 
+    /// A service worker handed the unread response to `event.respondWith`: the platform reads the body from here
+    /// on, out of our sight, so the span ends now as `responded`.
+    #[wasm_bindgen(js_name = respondedWith)]
+    pub fn responded_with(&self) {
+        self.cell.end(EndReason::Responded, |_| {});
+    }
+
     /// A whole-body method served natively rejected.
     #[wasm_bindgen(js_name = readFailed)]
     pub fn read_failed(&self, error: JsValue) {

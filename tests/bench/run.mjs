@@ -15,13 +15,14 @@
 //                     request, JS and wasm, native calls fetchspan makes, and the top overall against uninstrumented.
 //   memory:           retained renderer RSS growth while reading 512 MiB.
 import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const N = Number(process.env.BENCH_N ?? 200);
 const SPEED_ROUNDS = Number(process.env.BENCH_SPEED_ROUNDS ?? 12);
-const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 1000);
+const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 2000);
 const MIB = 256;
 
 const sorted = (values) => [...values].sort((a, b) => a - b);
@@ -212,6 +213,13 @@ try {
 
 // ---- profile summary
 function printProfile(path, on, off, n) {
+  const source = (() => {
+    try {
+      return readFileSync('target/bench/named/index.js', 'utf8').split('\n');
+    } catch {
+      return [];
+    }
+  })();
   const isWasm = (frame) => frame.url.startsWith('wasm') || frame.url.endsWith('.wasm');
   const ours = (frame) => frame.url.includes('/named/') || isWasm(frame);
   const special = (name) => name.startsWith('(');
@@ -240,6 +248,13 @@ function printProfile(path, on, off, n) {
     const all = new Map();
     const fetchspan = new Map();
     const chains = new Map(); // fetchspan key -> Map(caller chain -> time)
+    const lines = new Map(); // fetchspan JS key -> Map(line -> samples), from the nodes' positionTicks
+    for (const node of profile.nodes) {
+      if (!node.positionTicks || !ours(node.callFrame) || isWasm(node.callFrame)) continue;
+      const byLine = lines.get(label(node.callFrame)) ?? new Map();
+      for (const { line, ticks } of node.positionTicks) byLine.set(line, (byLine.get(line) ?? 0) + ticks);
+      lines.set(label(node.callFrame), byLine);
+    }
     let own = 0;
     let calls = 0;
     let busy = 0;
@@ -276,7 +291,7 @@ function printProfile(path, on, off, n) {
         chains.set(owner, byChain);
       }
     }
-    return { all, fetchspan, chains, own, calls, busy };
+    return { all, fetchspan, chains, lines, own, calls, busy };
   };
   const a = summarize(on);
   const b = summarize(off);
@@ -293,7 +308,15 @@ function printProfile(path, on, off, n) {
     console.log(`    ${f(t).padStart(6)}  ${key}`);
     if (per(t) < 10) continue;
     for (const [chain, ct] of [...a.chains.get(key)].sort((x, y) => y[1] - x[1]).slice(0, 2)) {
-      console.log(`            ${f(ct).padStart(6)} via ${chain}`);
+      console.log(`            ${f(ct).padStart(6)} via ${chain || '(a task or microtask of its own)'}`);
+    }
+    // Where in a JS function (V8 inlines callees, so a function's self time includes theirs): the busiest lines.
+    const byLine = a.lines.get(key);
+    if (!byLine || per(t) < 20) continue;
+    const ticks = [...byLine.values()].reduce((x, y) => x + y, 0);
+    for (const [line, count] of [...byLine].sort((x, y) => y[1] - x[1]).slice(0, 4)) {
+      const text = (source[line - 1] ?? '').trim().slice(0, 100);
+      console.log(`            ${f(t * count / ticks).padStart(6)} at line ${line}: ${text}`);
     }
   }
   console.log('  top overall (instrumented / uninstrumented):');

@@ -38,6 +38,15 @@ async function handle(request, response) {
   };
   const path = url.pathname;
   if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
+  if (path === '/sw.js') return send(200, 'text/javascript', SERVICE_WORKER);
+  if (path === '/api/chunks') {
+    response.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    for (const chunk of ['one ', 'two ', 'three']) {
+      response.write(chunk);
+      await sleep(50);
+    }
+    return response.end();
+  }
   if (path === '/api/json' || path === '/api/ignored') {
     return send(200, 'application/json', JSON.stringify({ ok: true, path, traceparent: request.headers.traceparent }));
   }
@@ -68,6 +77,25 @@ async function handle(request, response) {
   }
   return send(200, TYPES[extname(target)] ?? 'application/octet-stream', bytes);
 }
+
+// A module service worker that installs fetchspan (exporting to this server) and answers /api/ by fetching it.
+const SERVICE_WORKER = `import { install } from '/pkg/index.js';
+const spans = [];
+const path = (url) => { const u = new URL(url); return u.pathname + u.search; };
+const ready = install({ endpoint: new URL('/otlp', self.location).href, serviceName: 'sw-test', scheduledDelayMs: 100,
+  onSpanEnd: (span) => spans.push([path(span.attributes['url.full']), span.endReason]) });
+self.addEventListener('install', (event) => event.waitUntil(ready.then(() => self.skipWaiting())));
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener('fetch', (event) => {
+  if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(fetch(event.request));
+});
+self.addEventListener('message', (event) => event.waitUntil((async () => {
+  const tracer = await ready;
+  const own = await (await fetch('/api/json?sw-own=1')).json();
+  const flush = await tracer.forceFlush(3000);
+  event.source.postMessage({ spans, own: own.ok, flush, stats: tracer.stats() });
+})()));
+`;
 
 const server = createServer((request, response) => handle(request, response).catch((error) => {
   response.writeHead(500);
@@ -250,6 +278,62 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   check(log.errors.length === 0, 'script tag: no console error', log.errors);
   console.log(`script tag: ${JSON.stringify(result.stats)}`);
   check(log.warnings.length === 0, 'script tag: no console warning', log.warnings);
+  await page.close();
+}
+
+// A service worker that installs fetchspan and proxies the page's requests with respondWith(fetch(request)).
+pages['sw.html'] = `<!doctype html><meta charset="utf-8">
+<script type="module">
+  const seen = async (url) => {
+    const r = await fetch(url);
+    const reader = r.body.getReader();
+    let text = '';
+    let chunks = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks += 1;
+      text += new TextDecoder().decode(value);
+    }
+    return { status: r.status, type: r.type, redirected: r.redirected, url: r.url, ok: r.ok,
+      contentType: r.headers.get('content-type'), text, streamed: chunks > 0 };
+  };
+  const urls = ['/api/json?sw=1', '/api/chunks?sw=1'];
+  const before = [];
+  for (const url of urls) before.push(await seen(url));
+  await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((done) => navigator.serviceWorker.addEventListener('controllerchange', done, { once: true }));
+  }
+  const after = [];
+  for (const url of urls) after.push(await seen(url));
+  const report = await new Promise((done) => {
+    navigator.serviceWorker.addEventListener('message', (event) => done(event.data), { once: true });
+    navigator.serviceWorker.controller.postMessage('report');
+  });
+  window.result = { before, after, report };
+</script>`;
+{
+  const exportedBefore = otlpRequests.length;
+  const { page, log } = await open('/pages/sw.html');
+  await page.waitForFunction(() => window.result, null, { timeout: 20000 }).catch(() => {});
+  const result = await page.evaluate(() => window.result);
+  const withoutTrace = (seen) => seen?.map((r) => ({ ...r, text: r.text.replace(/,"traceparent":"[^"]*"/, '') }));
+  check(result && JSON.stringify(withoutTrace(result.after)) === JSON.stringify(withoutTrace(result.before)),
+    'service worker: respondWith(fetch(request)) answers the page exactly as without it (whole and streamed)', result);
+  check(/"traceparent":"00-[0-9a-f]{32}-[0-9a-f]{16}-01"/.test(result?.after[0].text ?? ''),
+    'service worker: its same-origin fetch carries a traceparent', result?.after);
+  const spans = JSON.stringify(result?.report.spans ?? []);
+  check(['["/api/json?sw=1","responded"]', '["/api/chunks?sw=1","responded"]', '["/api/json?sw-own=1","completed"]']
+    .every((span) => spans.includes(span)), 'service worker: spans of the proxied requests end as responded, its own as completed', spans);
+  const exported = otlpRequests.slice(exportedBefore).flatMap((e) => e.body.resourceSpans)
+    .filter((rs) => rs.resource.attributes.some((a) => a.key === 'service.name' && a.value.stringValue === 'sw-test'));
+  const exportedSpans = exported.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+  check(result?.report.flush.exported >= 3 && exportedSpans.length >= 3,
+    'service worker: its spans reach the collector through the worker\'s fetch', { flush: result?.report.flush, exported: exportedSpans.length });
+  check(log.errors.length === 0, 'service worker: no console error', log.errors);
+  console.log(`service worker: ${spans}`);
   await page.close();
 }
 

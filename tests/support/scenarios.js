@@ -1264,12 +1264,12 @@ const SCENARIOS = {
       },
     });
     const tag = id('hooks');
-    const text = await (await fetch(`${SERVER}/echo?id=${tag}`, { method: 'POST', body: 'payload', headers: { 'x-a': '1', authorization: 'Bearer secret' } })).text();
-    equal(text, 'payload', 'the body the app reads');
+    const response = await fetch(`${SERVER}/echo?id=${tag}`, { method: 'POST', body: 'payload', headers: { 'x-a': '1', authorization: 'Bearer secret' } });
+    equal(await response.text(), 'payload', 'the body the app reads');
     const span = await spanFor(spans, tag);
     const a = span.attributes;
     equal([a['http.request.header.x-a'], a['http.request.header.x-missing'], a['http.response.header.content-type'], a['http.response.header.x-echo-method']],
-      ['1', undefined, 'text/plain', 'POST'], 'captured headers (names in lower case, absent ones left out)');
+      ['1', undefined, response.headers.get('content-type'), 'POST'], 'captured headers (names in lower case, absent ones left out)');
     check(!JSON.stringify(span).includes('secret'), 'an unlisted header value never reaches the span');
     equal([a['app.route'], a['app.ratio'], a['app.flag'], a['app.count'], a['app.status'], a['app.has_body']],
       ['POST /echo', '1.5', true, 3, 200, false], 'hook attributes');
