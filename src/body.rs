@@ -22,7 +22,7 @@ use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
 use crate::registration::Timeout;
 use crate::semconv;
 use crate::span::SpanCell;
-use crate::tracer::TracerCore;
+use crate::timing::ResourceTiming;
 
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
@@ -43,6 +43,7 @@ pub(crate) fn stream(
     source: &ReadableStream,
     event_stream: bool,
     on_failure: &Function,
+    timing: Function,
 ) -> Result<JsValue, JsValue> {
     // An ended span (say, aborted before the app took the body) has nothing to count: the app gets the native body.
     let tracer = span.tracer().ok_or(JsValue::UNDEFINED)?;
@@ -53,6 +54,7 @@ pub(crate) fn stream(
         options.idle_timeout_ms,
     );
     span.progress.streaming.set(true);
+    span.progress.timing.replace(Some(timing));
     let body = stream_body_js(
         CountingTransformer { span: span.clone() },
         source,
@@ -71,8 +73,7 @@ pub(crate) fn stream(
 pub(crate) fn natively_read(
     response: &Response,
     value_size: Option<f64>,
-    tracer: &TracerCore,
-    record: &SpanRecord,
+    timing: Option<&ResourceTiming>,
     same_origin: bool,
 ) -> Option<(u64, &'static str)> {
     if let Some(size) = value_size {
@@ -81,11 +82,8 @@ pub(crate) fn natively_read(
     if let Some(length) = same_origin.then(|| decoded_length(response)).flatten() {
         return Some((length, "content-length"));
     }
-    let Some(Value::Str(url)) = record.attributes.get(semconv::URL_FULL) else {
-        return None;
-    };
-    tracer
-        .resource_size(url, record.start_ms)
+    timing?
+        .decoded_body_size()
         .map(|size| (size, "resource-timing"))
 }
 
@@ -135,6 +133,8 @@ pub struct BodyProgress {
     chunks: Cell<u64>,
     /// The pump's report (timings, SSE count, stalls), read when the span ends and when the idle timer fires.
     report: RefCell<Option<Function>>,
+    /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
+    timing: RefCell<Option<Function>>,
 }
 
 impl BodyProgress {
@@ -167,6 +167,13 @@ impl BodyProgress {
 
     /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
+        let timing = self
+            .timing
+            .take()
+            .and_then(|timing| timing.call0(&JsValue::UNDEFINED).ok());
+        if let Ok(timing) = timing.unwrap_or_default().dyn_into::<Array>() {
+            ResourceTiming::new(timing).describe(record);
+        }
         let attributes = &mut record.attributes;
         attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
         attributes.set(semconv::DECODED_SIZE, Value::Int(self.bytes.get() as i64));

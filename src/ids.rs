@@ -90,7 +90,8 @@ mod tests {
     #[test]
     fn traceparents_parse_strictly() {
         let context =
-            super::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+            super::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                .unwrap();
         assert_eq!(hex(&context.trace_id), "0af7651916cd43dd8448eb211c80319c");
         assert_eq!(hex(&context.span_id), "b7ad6b7169203331");
         for bad in [

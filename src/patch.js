@@ -11,6 +11,8 @@
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
 // Longest URL handed to the span, in UTF-16 units.
 const MAX_URL_CHARS = 8192;
+// Resource-timing entries kept for spans to take, at most.
+const RECENT_ENTRIES = 256;
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
@@ -52,6 +54,49 @@ export function installPatches(scope, hooks, config) {
       url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
     } catch (_) { /* fetch will reject it; the span records it as given */ }
     return url.length > MAX_URL_CHARS ? url.slice(0, MAX_URL_CHARS) : url;
+  }
+
+  // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
+  // RECENT_ENTRIES, until a span takes its own. An observer keeps getting entries when the timeline buffer is full,
+  // which fetchspan never clears.
+  const entries = [];
+  let observer;
+  try {
+    observer = new PerformanceObserver((list) => keepEntries(list.getEntries()));
+    observer.observe({ type: 'resource' });
+  } catch (_) {
+    observer = undefined;
+  }
+
+  function keepEntries(list) {
+    for (const entry of list) {
+      if (entry.initiatorType !== 'fetch') continue;
+      if (entries.length === RECENT_ENTRIES) entries.shift();
+      entries.push(entry);
+    }
+  }
+
+  // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
+  // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
+  // can't swap entries; a URL cut before it crossed into wasm matches by prefix). Packed as src/timing.rs reads
+  // it, or undefined when there is none or it is restricted (cross-origin without Timing-Allow-Origin).
+  function takeTiming(url, startedAt) {
+    if (observer === undefined) return undefined;
+    keepEntries(observer.takeRecords());
+    const cut = url.length === MAX_URL_CHARS;
+    let found = -1;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      if (entry.startTime >= startedAt - 1 && (entry.name === url || (cut && entry.name.startsWith(url)))
+        && (found < 0 || entry.startTime < entries[found].startTime)) {
+        found = i;
+      }
+    }
+    if (found < 0) return undefined;
+    const [e] = entries.splice(found, 1);
+    if (e.responseStart <= 0) return undefined;
+    return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
+      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd];
   }
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
@@ -179,7 +224,7 @@ export function installPatches(scope, hooks, config) {
     try {
       return pending.then(
         (response) => {
-          track(span, response);
+          track(span, response, url, startedAt);
           return response;
         },
         (error) => {
@@ -276,14 +321,17 @@ export function installPatches(scope, hooks, config) {
     return added;
   }
 
-  function track(span, response) {
+  function track(span, response, url, startedAt) {
     try {
       // `state` is all the span's end callback holds (not the entry, which holds the span: that would be a cycle
       // through the wasm heap that the collector can't see through).
       const state = { ended: false };
       const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras)) {
-        prototype.track(response, { span, state, failed, stream: null, body: null, native: false, teed: false });
+        prototype.track(response, {
+          span, state, failed, stream: null, body: null, native: false, teed: false,
+          timing: () => takeTiming(url, startedAt),
+        });
       }
     } catch (error) {
       failed(error);
@@ -314,6 +362,7 @@ export function installPatches(scope, hooks, config) {
         if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
         else delete scope.fetch;
       }
+      observer?.disconnect();
       prototype.release();
     },
   };
@@ -366,7 +415,7 @@ function patchPrototype(scope) {
         return source;
       }
       const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed), null);
+      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, entry.timing), null);
       if (entry.body === null) {
         entry.native = true;
         return source;
@@ -433,7 +482,7 @@ function patchPrototype(scope) {
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
-                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value)));
+                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value), entry.timing()));
                 return value;
               },
               (error) => {

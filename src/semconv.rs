@@ -6,6 +6,9 @@ pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
 /// `http.request.body.size`: the request body's size in bytes, when known without reading it.
 pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
+/// `http.response.body.size`: the response body's size as transferred (before content decoding), from resource
+/// timing.
+pub const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
 /// `http.response.status_code`.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 /// `url.full`, with any credentials redacted.
@@ -96,3 +99,17 @@ pub const EVENT_SSE_FIRST: &str = "sse.first_event";
 pub const STALL_CAUSE: &str = "fetchspan.stall.cause";
 /// Event attribute: how long a stall lasted, in milliseconds.
 pub const STALL_DURATION: &str = "fetchspan.stall.duration_ms";
+/// Milliseconds from the request's start to the response's first byte, from resource timing.
+pub const TIME_TO_FIRST_BYTE: &str = "fetchspan.response.time_to_first_byte_ms";
+/// Event: the DNS lookup, from resource timing.
+pub const EVENT_DNS: &str = "fetchspan.timing.dns";
+/// Event: the connection (TCP and TLS), from resource timing.
+pub const EVENT_CONNECT: &str = "fetchspan.timing.connect";
+/// Event: the TLS handshake, from resource timing.
+pub const EVENT_TLS: &str = "fetchspan.timing.tls";
+/// Event: from sending the request to the first byte of the response, from resource timing.
+pub const EVENT_REQUEST: &str = "fetchspan.timing.request";
+/// Event: from the first to the last byte of the response, from resource timing.
+pub const EVENT_RESPONSE: &str = "fetchspan.timing.response";
+/// Event attribute: how long a resource-timing phase took, in microseconds.
+pub const TIMING_DURATION: &str = "fetchspan.timing.duration_us";

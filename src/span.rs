@@ -15,11 +15,12 @@ use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
 
 use crate::body::{self, BodyProgress};
 use crate::clock::now_ms;
-use crate::ids::SpanContext;
 use crate::ids;
+use crate::ids::SpanContext;
 use crate::record::{Attributes, EndReason, Event, Link, SpanRecord, Value};
 use crate::registration::{EventListener, Timeout};
 use crate::semconv;
+use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
 
 /// Statuses whose responses never have a body to follow.
@@ -400,27 +401,32 @@ impl RequestSpan {
     /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
     /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
     #[wasm_bindgen(js_name = streamBody)]
+    /// `timing` returns the request's resource-timing entry, packed (see [`crate::timing`]), when the span ends.
     pub fn stream_body(
         &self,
         source: &ReadableStream,
         event_stream: bool,
         on_failure: &js_sys::Function,
+        timing: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
-        body::stream(&self.cell, source, event_stream, on_failure)
+        body::stream(&self.cell, source, event_stream, on_failure, timing)
     }
 
-    /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`).
-    /// The body stage works out the rest ([`body::natively_read`]).
+    /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`),
+    /// `timing` the request's resource-timing entry, packed, when one is visible. The body stage works out the rest
+    /// ([`body::natively_read`]).
     #[wasm_bindgen(js_name = readNatively)]
-    pub fn read_natively(&self, response: &Response, size: Option<f64>) {
+    pub fn read_natively(&self, response: &Response, size: Option<f64>, timing: Option<Array>) {
+        let timing = timing.map(ResourceTiming::new);
         let known = match self.cell.open.borrow().as_ref() {
-            Some(open) => {
-                body::natively_read(response, size, &open.tracer, &open.record, open.same_origin)
-            }
+            Some(open) => body::natively_read(response, size, timing.as_ref(), open.same_origin),
             None => return,
         };
         self.cell.end(EndReason::Completed, |record| {
-            body::describe_natively_read(record, known)
+            body::describe_natively_read(record, known);
+            if let Some(timing) = &timing {
+                timing.describe(record);
+            }
         });
     }
 

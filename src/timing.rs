@@ -1,99 +1,114 @@
-//! The decoded size of a body the browser read natively, from its resource-timing entry.
+//! What a request's resource-timing entry says, written onto its span.
 //!
-//! Used only when neither the value nor `Content-Length` gives the size. Entries come from a `PerformanceObserver`
-//! (the timeline buffer stops at 250 entries unless the page clears it; an observer keeps receiving them), and
-//! `takeRecords()` gets the newest synchronously, so a span never waits for its entry. The last
-//! [`RECENT_ENTRIES`] fetch entries are kept. An entry is optional: its sizes are zero cross-origin without
-//! `Timing-Allow-Origin` (then `responseStart` is zero too, which tells a restricted entry from an empty body).
+//! `patch.js` owns the `PerformanceObserver` (an observer keeps receiving entries when the 250-entry timeline buffer
+//! is full, and fetchspan never clears that buffer) and picks the request's entry when its span ends, synchronously
+//! (`takeRecords()` plus what the observer already delivered), so a span never waits for it: the earliest unused
+//! `fetch` entry for the request's URL that started with it, so two concurrent fetches of one URL can't swap
+//! entries. It hands over the entry's numbers only when the entry is unrestricted (a cross-origin response without
+//! `Timing-Allow-Origin` zeroes them, and then nothing is recorded, rather than zeros).
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
+use js_sys::Array;
 
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{
-    PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit,
-    PerformanceResourceTiming,
-};
+use crate::clock::from_performance_ms;
+use crate::record::{Attributes, Event, SpanRecord, Value};
+use crate::semconv;
 
-use crate::clock;
-
-/// How many recent fetch entries are kept for lookup.
-pub const RECENT_ENTRIES: usize = 256;
-
-struct Entry {
-    url: String,
-    start_ms: f64,
-    decoded_body_size: u64,
+/// The numbers `patch.js` reads from a `PerformanceResourceTiming`, in this order (performance-timeline
+/// milliseconds, sizes in bytes).
+enum Field {
+    DecodedBodySize,
+    EncodedBodySize,
+    StartTime,
+    DomainLookupStart,
+    DomainLookupEnd,
+    ConnectStart,
+    SecureConnectionStart,
+    ConnectEnd,
+    RequestStart,
+    ResponseStart,
+    ResponseEnd,
 }
 
-type Recent = Rc<RefCell<VecDeque<Entry>>>;
+/// A request's resource-timing entry, as `patch.js` packed it.
+pub struct ResourceTiming(Array);
 
-/// The tracer's resource-timing observer. Dropping it disconnects the observer and frees its callback.
-pub struct ResourceTimings {
-    observer: PerformanceObserver,
-    recent: Recent,
-    _callback: Closure<dyn FnMut(PerformanceObserverEntryList)>,
-}
-
-impl ResourceTimings {
-    /// Starts observing `resource` entries; None where the global has no `PerformanceObserver`.
-    pub fn observe() -> Option<Self> {
-        let recent: Recent = Rc::default();
-        let callback = {
-            let recent = recent.clone();
-            Closure::<dyn FnMut(PerformanceObserverEntryList)>::new(
-                move |list: PerformanceObserverEntryList| {
-                    keep(&recent, list.get_entries());
-                },
-            )
-        };
-        let observer = PerformanceObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-        let entry_types = js_sys::Array::of1(&JsValue::from_str("resource"));
-        observer.observe(&PerformanceObserverInit::new(&entry_types));
-        Some(ResourceTimings {
-            observer,
-            recent,
-            _callback: callback,
-        })
+impl ResourceTiming {
+    /// Wraps the array `patch.js` built (see [`Field`]).
+    pub fn new(numbers: Array) -> Self {
+        ResourceTiming(numbers)
     }
 
-    /// `decodedBodySize` of the newest unrestricted entry for `url` that started no earlier than `start_ms` (epoch).
-    pub fn decoded_body_size(&self, url: &str, start_ms: f64) -> Option<u64> {
-        keep(&self.recent, self.observer.take_records());
-        let recent = self.recent.borrow();
-        recent
-            .iter()
-            .rev()
-            .find(|entry| entry.url == url && entry.start_ms >= start_ms - 1.0)
-            .map(|entry| entry.decoded_body_size)
+    fn get(&self, field: Field) -> f64 {
+        self.0.get(field as u32).as_f64().unwrap_or(0.0)
     }
-}
 
-impl Drop for ResourceTimings {
-    fn drop(&mut self) {
-        self.observer.disconnect();
+    /// The decoded body size, unless the engine reports no sizes (WebKitGTK reports 0 for every size, where a
+    /// real empty body still has an encoded size of 0 and a decoded one of 0 too, so an all-zero entry is unknown).
+    pub fn decoded_body_size(&self) -> Option<u64> {
+        let decoded = self.get(Field::DecodedBodySize);
+        (decoded > 0.0 || self.get(Field::EncodedBodySize) > 0.0).then_some(decoded as u64)
     }
-}
 
-fn keep(recent: &Recent, entries: js_sys::Array) {
-    let mut recent = recent.borrow_mut();
-    for entry in entries.iter() {
-        let entry = entry.unchecked_into::<PerformanceResourceTiming>();
-        // Restricted (cross-origin without Timing-Allow-Origin: `responseStart` is 0), or an engine that reports no
-        // sizes at all (WebKitGTK: every size 0, where a real empty body still has a non-zero `transferSize`).
-        let sizes_unknown = entry.decoded_body_size() == 0.0 && entry.transfer_size() == 0.0;
-        if entry.initiator_type() != "fetch" || entry.response_start() <= 0.0 || sizes_unknown {
-            continue;
+    /// Writes `http.response.body.size` (the encoded size), `fetchspan.response.time_to_first_byte_ms` and one
+    /// event per phase that took place (`fetchspan.timing.dns`, `.connect`, `.tls`, `.request`, `.response`, each
+    /// at its start, with `fetchspan.timing.duration_us`). A reused connection has no DNS, connect or TLS phase.
+    pub fn describe(&self, record: &mut SpanRecord) {
+        if self.decoded_body_size().is_some() {
+            record.attributes.set(
+                semconv::HTTP_RESPONSE_BODY_SIZE,
+                Value::Int(self.get(Field::EncodedBodySize) as i64),
+            );
         }
-        if recent.len() == RECENT_ENTRIES {
-            recent.pop_front();
+        let start = self.get(Field::StartTime);
+        let first_byte = self.get(Field::ResponseStart);
+        if first_byte > 0.0 {
+            record.attributes.set(
+                semconv::TIME_TO_FIRST_BYTE,
+                Value::Int((first_byte - start).round() as i64),
+            );
         }
-        recent.push_back(Entry {
-            url: entry.name(),
-            start_ms: clock::from_performance_ms(entry.start_time()),
-            decoded_body_size: entry.decoded_body_size() as u64,
-        });
+        let phases = [
+            (
+                semconv::EVENT_DNS,
+                Field::DomainLookupStart,
+                Field::DomainLookupEnd,
+            ),
+            (
+                semconv::EVENT_CONNECT,
+                Field::ConnectStart,
+                Field::ConnectEnd,
+            ),
+            (
+                semconv::EVENT_TLS,
+                Field::SecureConnectionStart,
+                Field::ConnectEnd,
+            ),
+            (
+                semconv::EVENT_REQUEST,
+                Field::RequestStart,
+                Field::ResponseStart,
+            ),
+            (
+                semconv::EVENT_RESPONSE,
+                Field::ResponseStart,
+                Field::ResponseEnd,
+            ),
+        ];
+        for (name, from, to) in phases {
+            let (from, to) = (self.get(from), self.get(to));
+            if from <= 0.0 || to < from || (to == from && name != semconv::EVENT_RESPONSE) {
+                continue;
+            }
+            let mut attributes = Attributes::default();
+            attributes.set(
+                semconv::TIMING_DURATION,
+                Value::Int(((to - from) * 1000.0).round() as i64),
+            );
+            record.events.push(Event {
+                name,
+                time_ms: from_performance_ms(from),
+                attributes,
+            });
+        }
     }
 }

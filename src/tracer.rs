@@ -15,7 +15,6 @@ use crate::export::{Exporter, FlushResult};
 use crate::options::Options;
 use crate::patch::Patches;
 use crate::record::SpanRecord;
-use crate::timing::ResourceTimings;
 
 /// How long `uninstall()` waits for the final flush unless told otherwise.
 const UNINSTALL_FLUSH_MS: f64 = 1000.0;
@@ -49,20 +48,10 @@ pub struct TracerCore {
     pub options: Options,
     /// Counters.
     pub stats: Stats,
-    /// Resource timing, for the size of bodies read natively; released at uninstall.
-    timings: RefCell<Option<ResourceTimings>>,
     exporter: Option<Rc<Exporter>>,
 }
 
 impl TracerCore {
-    /// The decoded size of `url`'s body from its resource-timing entry, when one is visible.
-    pub fn resource_size(&self, url: &str, start_ms: f64) -> Option<u64> {
-        self.timings
-            .borrow()
-            .as_ref()?
-            .decoded_body_size(url, start_ms)
-    }
-
     /// Takes a finished span: counts it, hands it to `onSpanEnd`, and queues it for export.
     pub fn finish(&self, record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
@@ -106,7 +95,6 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
     let core = Rc::new(TracerCore {
         options,
         stats: Stats::default(),
-        timings: RefCell::new(ResourceTimings::observe()),
         exporter,
     });
     let patches = Patches::install(&core)?;
@@ -191,7 +179,6 @@ impl Tracer {
         };
         let Installation { core, _patches } = installation;
         drop(_patches);
-        core.timings.take();
         let exporter = core.exporter.clone();
         future_to_promise(async move {
             if let Some(exporter) = exporter {

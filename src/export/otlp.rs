@@ -6,7 +6,7 @@
 //! strict decode) and, end to end, by the test server.
 
 use crate::ids::push_hex;
-use crate::record::{push_decimal, Attributes, SpanRecord, Value};
+use crate::record::{push_decimal, push_string, Attributes, SpanRecord, Value};
 
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
 const SPAN_CAPACITY: usize = 768;
@@ -118,36 +118,6 @@ fn key_values(out: &mut String, attributes: &Attributes) {
     out.push(']');
 }
 
-/// `text` as a JSON string: quotes, backslashes and control characters escaped, everything else as is (UTF-8).
-fn push_string(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut plain = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        // `get`, not indexing: both ends are next to ASCII bytes, so always char boundaries, and `get` has no
-        // panic path (a slicing panic would link its message formatting).
-        out.push_str(text.get(plain..index).unwrap_or_default());
-        plain = index + 1;
-        if escape.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[usize::from(byte >> 4)] as char);
-            out.push(HEX[usize::from(byte & 0xf)] as char);
-        } else {
-            out.push_str(escape);
-        }
-    }
-    out.push_str(text.get(plain..).unwrap_or_default());
-    out.push('"');
-}
 
 /// Epoch milliseconds (fractional) as decimal nanoseconds, at microsecond resolution: an f64 of epoch
 /// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.

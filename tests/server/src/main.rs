@@ -155,7 +155,9 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
             // plus `?st=` appended to Server-Timing; `?hidden` leaves both unexposed to a cross-origin page.
             let query = |name: &str| request.query.get(name).cloned().unwrap_or_default();
             let (tp, st) = (query("tp"), query("st"));
-            let mut head = String::from("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\n");
+            let mut head = String::from(
+                "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\n",
+            );
             if !request.query.contains_key("hidden") {
                 head.push_str("Access-Control-Expose-Headers: *\r\n");
             }
