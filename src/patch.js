@@ -96,7 +96,7 @@ export function installPatches(scope, hooks, config) {
     const [e] = entries.splice(found, 1);
     if (e.responseStart <= 0) return undefined;
     return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
-      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd];
+      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize];
   }
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;

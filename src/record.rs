@@ -184,7 +184,8 @@ impl SpanRecord {
         out.push_str(r#","endTime":"#);
         push_ms(&mut out, self.end_ms);
         out.push_str(r#","durationMs":"#);
-        push_ms(&mut out, self.end_ms - self.start_ms);
+        push_int(&mut out, micros(self.end_ms) - micros(self.start_ms));
+        out.push_str("e-3");
         out.push_str(if self.error {
             r#","status":"error","endReason":""#
         } else {
@@ -259,9 +260,12 @@ pub fn push_string(out: &mut String, text: &str) {
 
 /// `ms` (milliseconds) as a JSON number at microsecond resolution: `<integer µs>e-3`.
 fn push_ms(out: &mut String, ms: f64) {
-    let micros = (ms * 1000.0).round() as i64;
-    push_int(out, micros);
+    push_int(out, micros(ms));
     out.push_str("e-3");
+}
+
+fn micros(ms: f64) -> i64 {
+    (ms * 1000.0).round() as i64
 }
 
 fn push_int(out: &mut String, n: i64) {

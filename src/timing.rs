@@ -27,6 +27,7 @@ enum Field {
     RequestStart,
     ResponseStart,
     ResponseEnd,
+    TransferSize,
 }
 
 /// A request's resource-timing entry, as `patch.js` packed it.
@@ -43,10 +44,10 @@ impl ResourceTiming {
     }
 
     /// The decoded body size, unless the engine reports no sizes (WebKitGTK reports 0 for every size, where a
-    /// real empty body still has an encoded size of 0 and a decoded one of 0 too, so an all-zero entry is unknown).
+    /// real empty body still has a non-zero `transferSize`: its headers).
     pub fn decoded_body_size(&self) -> Option<u64> {
         let decoded = self.get(Field::DecodedBodySize);
-        (decoded > 0.0 || self.get(Field::EncodedBodySize) > 0.0).then_some(decoded as u64)
+        (decoded > 0.0 || self.get(Field::TransferSize) > 0.0).then_some(decoded as u64)
     }
 
     /// Writes `http.response.body.size` (the encoded size), `fetchspan.response.time_to_first_byte_ms` and one

@@ -2,8 +2,8 @@
 # Sets up the machine and runs every test: native unit tests (OTLP encoding checked with opentelemetry-proto, the
 # strict receiver), the browser suites (browser, worker, export, memory) in headless Chromium, Firefox ESR and
 # WebKitGTK against the test server on 127.0.0.1:47811, and the demo, built and clicked through headlessly.
-# A failure in Chromium or Firefox fails the run; WebKitGTK's are reported (two known flaky checks, README);
-# every engine runs either way. FETCHSPAN_ENGINES="chrome firefox" limits it.
+# A failure in any engine fails the run; every suite runs in every engine either way. FETCHSPAN_ENGINES="chrome
+# firefox" limits it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
@@ -11,7 +11,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 started=$SECONDS
 timings=()
 failed=()
-known=()
 
 echo "== native tests"
 cargo test -q --workspace
@@ -29,18 +28,9 @@ for engine in ${FETCHSPAN_ENGINES:-chrome firefox safari}; do
   esac
   # One suite at a time (cargo would stop at the first failing one), so every suite runs in every engine.
   for suite in browser worker export memory; do
-    if [ "$engine/$suite" = safari/memory ]; then
-      echo "== memory tests (safari): SKIPPED. WebKitGTK's web process buffers an endless body ahead of the reader"
-      echo "   without limit natively, so the three 512 MiB runs (uninstrumented, fetchspan, clone control) outlast"
-      echo "   the test's time budget; see the README's browser-support table."
-      continue
-    fi
     echo "== $suite tests ($engine)"
     if ! "${cmd[@]}" -- --features fault-injection --test "$suite"; then
-      # WebKitGTK is run and reported, but does not fail the run yet: two checks are flaky there (how far WebKit
-      # reads ahead after a cancel, and forceFlush(200) against a hanging collector, where WebKit's abort of the
-      # export request sometimes lags). Both are open work, listed in the README.
-      if [ "$engine" = safari ]; then known+=("$engine/$suite"); else failed+=("$engine/$suite"); fi
+      failed+=("$engine/$suite")
     fi
   done
   timings+=("$engine $((SECONDS - t0)) s")
@@ -61,9 +51,6 @@ echo "== demo check (README command 1, headless)"
 FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check
 
 echo "== time per engine: ${timings[*]}; whole run $((SECONDS - started)) s"
-if [ ${#known[@]} -gt 0 ]; then
-  echo "== KNOWN FAILURES in WebKitGTK (reported, not failing the run; see the README): ${known[*]}"
-fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "== FAILED in: ${failed[*]}" >&2
   exit 1

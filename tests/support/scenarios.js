@@ -295,7 +295,7 @@ const SCENARIOS = {
     equal(attribute(two, 'http.response.status_code'), { intValue: '200' }, 'status code as an OTLP int');
     equal(attribute(two, 'fetchspan.response.decoded_size'), { intValue: '2048' }, 'decoded size');
     equal(attribute(two, 'http.request.method'), { stringValue: 'GET' }, 'method');
-    equal(two.events.map((e) => e.name), ['response.headers', 'response.first_byte'], 'events');
+    equal(two.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['response.headers', 'response.first_byte'], 'events (resource-timing phases aside)');
     check(/^\d{19}$/.test(two.startTimeUnixNano) && BigInt(two.endTimeUnixNano) >= BigInt(two.startTimeUnixNano), 'nanosecond times');
     const three = got.find((s) => s.attributes.some((a) => a.key === 'url.full' && a.value.stringValue.includes('x=three')));
     equal(three.status.code, 2, 'an error span has status ERROR');
@@ -1311,6 +1311,13 @@ const SCENARIOS = {
     for (const [how, read] of [['text', (r) => r.text()], ['stream', (r) => readAll(r.body)]]) {
       await read(await fetch(`${SERVER}/bytes?n=3000&x=rt-${how}`));
       const t = timingOf(await spanFor(spans, `x=rt-${how}`));
+      // A stream can end before the engine has queued its entry (Chromium queues it a task after the body's
+      // end): the span does not wait for it, and then has no resource-timing fields at all.
+      if (how === 'stream' && t.firstByte === undefined) {
+        equal([t.bodySize, t.phases.length], [undefined, 0], 'stream: no entry yet, no fields');
+        console.log(`${ENGINE}: the streamed body ended before its resource-timing entry was queued`);
+        continue;
+      }
       equal(t.bodySize, sized ? 3000 : undefined, `${how}: http.response.body.size`);
       check(t.firstByte >= 0, `${how}: time to first byte (${t.firstByte})`);
       const names = t.phases.map((e) => e.name);
@@ -1375,10 +1382,11 @@ const SCENARIOS = {
     equal(span.attributes['http.response.status_code'], 200, 'status code');
     check(chunksRead >= 1, 'read chunks');
     equal(span.attributes['fetchspan.response.chunks'], chunksRead, 'chunks, as the app read them');
-    equal(span.events.map((e) => e.name), ['response.headers', 'response.first_byte'], 'events');
+    equal(span.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['response.headers', 'response.first_byte'], 'events (resource-timing phases aside)');
     check(span.startTime <= span.events[0].time && span.events[1].time <= span.endTime, 'event times inside the span');
     check(Math.abs(span.startTime - Date.now()) < 60_000, 'epoch milliseconds');
-    check(Math.abs(span.durationMs - (span.endTime - span.startTime)) < 1e-6, 'duration');
+    // Times are at microsecond resolution; epoch milliseconds as doubles subtract with up to 0.25 µs of rounding.
+    check(Math.abs(span.durationMs - (span.endTime - span.startTime)) < 1e-3, 'duration');
     const secret = await fetch(`http://user:pw@127.0.0.1:47811/bytes?n=1&x=cred`).catch(() => null);
     const credentials = await spanFor(spans, 'x=cred');
     check(!credentials.attributes['url.full'].includes('pw'), `credentials redacted: ${credentials.attributes['url.full']}`);
