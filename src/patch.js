@@ -57,9 +57,10 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
-  // RECENT_ENTRIES, until a span takes its own. An observer keeps getting entries when the timeline buffer is full,
-  // which fetchspan never clears.
-  const entries = [];
+  // RECENT_ENTRIES (oldest first in `kept`), indexed by URL, until a span takes its own. An observer keeps getting
+  // entries when the timeline buffer is full, which fetchspan never clears.
+  const kept = new Set();
+  const byName = new Map();
   let observer;
   try {
     observer = new PerformanceObserver((list) => keepEntries(list.getEntries()));
@@ -71,9 +72,19 @@ export function installPatches(scope, hooks, config) {
   function keepEntries(list) {
     for (const entry of list) {
       if (entry.initiatorType !== 'fetch') continue;
-      if (entries.length === RECENT_ENTRIES) entries.shift();
-      entries.push(entry);
+      if (kept.size === RECENT_ENTRIES) forget(kept.values().next().value);
+      kept.add(entry);
+      const same = byName.get(entry.name);
+      if (same === undefined) byName.set(entry.name, [entry]);
+      else same.push(entry);
     }
+  }
+
+  function forget(entry) {
+    kept.delete(entry);
+    const same = byName.get(entry.name);
+    same.splice(same.indexOf(entry), 1);
+    if (same.length === 0) byName.delete(entry.name);
   }
 
   // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
@@ -83,17 +94,18 @@ export function installPatches(scope, hooks, config) {
   function takeTiming(url, startedAt) {
     if (observer === undefined) return undefined;
     keepEntries(observer.takeRecords());
-    const cut = url.length === MAX_URL_CHARS;
-    let found = -1;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      if (entry.startTime >= startedAt - 1 && (entry.name === url || (cut && entry.name.startsWith(url)))
-        && (found < 0 || entry.startTime < entries[found].startTime)) {
-        found = i;
+    let same = byName.get(url);
+    if (same === undefined && url.length === MAX_URL_CHARS) {
+      for (const [name, list] of byName) {
+        if (name.startsWith(url)) same = list;
       }
     }
-    if (found < 0) return undefined;
-    const [e] = entries.splice(found, 1);
+    let e;
+    for (const entry of same ?? []) {
+      if (entry.startTime >= startedAt - 1 && (e === undefined || entry.startTime < e.startTime)) e = entry;
+    }
+    if (e === undefined) return undefined;
+    forget(e);
     if (e.responseStart <= 0) return undefined;
     return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
       e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize];
@@ -157,8 +169,8 @@ export function installPatches(scope, hooks, config) {
   const origin = scope.location?.origin;
 
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
-  // Where no trace header goes out, the caller's `init` is read after the native call has read it (never before
-  // `fetch` would), and each member once; where one does, see `propagate`.
+  // The caller's `init` is read only by the native call, through a Proxy that remembers each member it read (so
+  // each is read once, in the native order); what the span needs (method, signal, body size) comes from there.
   function fetch(input, init) {
     if (!active) return nativeFetch.apply(this, arguments);
     // The span starts when fetch was called, as the resource-timing entry does.
@@ -176,8 +188,19 @@ export function installPatches(scope, hooks, config) {
       url = undefined;
     }
     if (url === undefined) return nativeFetch.apply(this, arguments);
-    let pending = outgoing === undefined ? nativeFetch.apply(this, arguments)
-      : nativeFetch.call(this, outgoing.input, outgoing.init);
+    // What the native call read of `init`, member by member, so that nothing is read twice (see `propagate` for a
+    // request that gets a trace header).
+    let read;
+    let pending;
+    if (outgoing !== undefined) {
+      read = outgoing.given;
+      pending = nativeFetch.call(this, outgoing.input, outgoing.init);
+    } else if (init !== null && typeof init === 'object') {
+      read = {};
+      pending = nativeFetch.call(this, input, new Proxy(init, recorder(read)));
+    } else {
+      pending = nativeFetch.apply(this, arguments);
+    }
     // Decided while the native call read the headers, when it has an `init` (see `propagate`).
     const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
     let span;
@@ -193,15 +216,14 @@ export function installPatches(scope, hooks, config) {
     }
     if (!sampled) return pending;
     try {
-      const given = outgoing ? outgoing.given : init !== null && typeof init === 'object' ? init : undefined;
-      const method = given?.method !== undefined ? String(given.method) : request ? request.method : 'GET';
-      let signal = given?.signal;
+      const method = read?.method !== undefined ? String(read.method) : request ? request.method : 'GET';
+      let signal = read?.signal;
       if (signal === undefined) signal = request?.signal;
       let extras;
       if (captureRequest.length > 0 || requestAttributes) {
         let headers;
         try {
-          headers = outgoing?.headers ?? new Headers(given?.headers !== undefined ? given.headers : request?.headers);
+          headers = outgoing?.headers ?? new Headers(read?.headers !== undefined ? read.headers : request?.headers);
         } catch (_) { /* headers the native call rejected */ }
         if (headers) extras = requestExtras(method, url, headers);
       }
@@ -212,7 +234,7 @@ export function installPatches(scope, hooks, config) {
         startedAt,
         outgoing?.ids ?? newIds(),
         outgoing?.parentSpanId,
-        given === undefined ? undefined : bodySize(given.body),
+        read === undefined ? undefined : bodySize(read.body),
         extras,
       );
     } catch (error) {
@@ -236,6 +258,17 @@ export function installPatches(scope, hooks, config) {
       failed(error);
       return pending;
     }
+  }
+
+  // Proxy handlers that pass every read of `init` through and remember it in `read`.
+  function recorder(read) {
+    return {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        read[key] = value;
+        return value;
+      },
+    };
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`

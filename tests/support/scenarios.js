@@ -1163,6 +1163,12 @@ const SCENARIOS = {
       },
       badHeaders: async () => outcome(() => fetch(url(), { headers: { 'bad name': 'x' } })),
       throwingHeaders: async () => outcome(() => fetch(url(), { get headers() { throw new RangeError('app getter'); } })),
+      noHeaderGoesOut: async () => {
+        // Another origin, not in propagateTo: the init is still read once, by the native call alone.
+        const { proxy, reads } = counted({ method: 'POST', body: 'x', headers: { 'x-a': '1' }, signal: new AbortController().signal });
+        const response = await fetch(`${SERVER.replace('127.0.0.1', 'localhost')}/echo?x=other`, proxy);
+        return { text: await response.text(), reads };
+      },
       usedRequest: async () => {
         const request = new Request(`${SERVER}/echo?x=used`, { method: 'POST', body: 'once' });
         await request.text();
