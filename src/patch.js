@@ -11,6 +11,11 @@
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
 // Longest URL handed to the span, in UTF-16 units.
 const MAX_URL_CHARS = 8192;
+// A path-absolute URL the URL parser leaves as it is (no `//`, backslash, dot segment, fragment, or character it
+// would percent-encode).
+const SLASH = 47;
+const PLAIN_PATH = /^\/(?![/\\])[A-Za-z0-9\-._~!$&()*+,;=:@%/]*(\?[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*)?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
 // Resource-timing entries kept for spans to take, at most.
 const RECENT_ENTRIES = 256;
 
@@ -49,6 +54,12 @@ export function installPatches(scope, hooks, config) {
   // `data:` URL is cut before it crosses into wasm. An unparsable one is reported as given.
   function absoluteUrl(input) {
     const text = String(input);
+    // A path-absolute URL already in normal form resolves to the origin plus itself: `new URL` costs more than the
+    // rest of the request's JS (13 µs in the benchmark's profile). Anything else takes the parser.
+    if (text.charCodeAt(0) === SLASH && PLAIN_PATH.test(text) && !DOT_SEGMENT.test(text)
+      && (scope.document?.baseURI ?? scope.location?.href ?? '').startsWith(origin + '/')) {
+      return origin + text;
+    }
     let url = text;
     try {
       url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
@@ -108,7 +119,8 @@ export function installPatches(scope, hooks, config) {
     forget(e);
     if (e.responseStart <= 0) return undefined;
     return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
-      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize];
+      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize,
+      e.serverTiming?.length ? packServerTiming(e.serverTiming) : undefined];
   }
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
@@ -693,6 +705,20 @@ function serverTrace(headers) {
       if (out[0] === '' && desc !== undefined) out[0] = desc;
     } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && Number.isFinite(dur)) {
       out.push(name, dur);
+    }
+  }
+  return out;
+}
+
+// `PerformanceServerTiming` entries packed as `serverTrace` packs the header (a metric without `dur` has a
+// duration of 0 here, so only positive ones are kept).
+function packServerTiming(entries) {
+  const out = [''];
+  for (const { name, duration, description } of entries) {
+    if (name === 'traceparent') {
+      if (out[0] === '') out[0] = description;
+    } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && duration > 0) {
+      out.push(name, duration);
     }
   }
   return out;

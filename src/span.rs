@@ -200,8 +200,9 @@ const MAX_SERVER_TIMINGS: u32 = 8;
 /// response's `traceresponse` header or its `Server-Timing` `traceparent` entry, then its other `Server-Timing`
 /// metrics (`patch.js` parses the header). The server's ids become `fetchspan.server.trace_id` and
 /// `fetchspan.server.span_id`, and a link when that trace is not ours; each metric becomes
-/// `fetchspan.server_timing.<name>.duration_us`.
-fn describe_server(record: &mut SpanRecord, server: &Array) {
+/// `fetchspan.server_timing.<name>.duration_us`. Also fed from the resource-timing entry's `serverTiming` (see
+/// [`crate::timing`]) when the headers weren't readable.
+pub(crate) fn describe_server(record: &mut SpanRecord, server: &Array) {
     if let Some(context) = server
         .get(0)
         .as_string()

@@ -5,13 +5,16 @@
 //! (`takeRecords()` plus what the observer already delivered), so a span never waits for it: the earliest unused
 //! `fetch` entry for the request's URL that started with it, so two concurrent fetches of one URL can't swap
 //! entries. It hands over the entry's numbers only when the entry is unrestricted (a cross-origin response without
-//! `Timing-Allow-Origin` zeroes them, and then nothing is recorded, rather than zeros).
+//! `Timing-Allow-Origin` zeroes them, and then nothing is recorded, rather than zeros). The entry's `serverTiming`
+//! stands in for the `Server-Timing` header when the response didn't expose it.
 
 use js_sys::Array;
+use wasm_bindgen::JsCast;
 
 use crate::clock::from_performance_ms;
 use crate::record::{Attributes, Event, SpanRecord, Value};
 use crate::semconv;
+use crate::span;
 
 /// The numbers `patch.js` reads from a `PerformanceResourceTiming`, in this order (performance-timeline
 /// milliseconds, sizes in bytes).
@@ -28,6 +31,9 @@ enum Field {
     ResponseStart,
     ResponseEnd,
     TransferSize,
+    /// `serverTiming`, packed like the `Server-Timing` header (`[traceparent or "", name, ms, …]`), when the
+    /// entry has any.
+    ServerTiming,
 }
 
 /// A request's resource-timing entry, as `patch.js` packed it.
@@ -59,6 +65,15 @@ impl ResourceTiming {
                 semconv::HTTP_RESPONSE_BODY_SIZE,
                 Value::Int(self.get(Field::EncodedBodySize) as i64),
             );
+        }
+        // The headers of a cross-origin response the server didn't expose: its Server-Timing reaches the page
+        // through resource timing when `Timing-Allow-Origin` allows it.
+        if let Ok(server) = self.0.get(Field::ServerTiming as u32).dyn_into::<Array>() {
+            if record.attributes.iter().all(|(key, _)| {
+                key != semconv::SERVER_TRACE_ID && !key.starts_with(semconv::SERVER_TIMING_PREFIX)
+            }) {
+                span::describe_server(record, &server);
+            }
         }
         let start = self.get(Field::StartTime);
         let first_byte = self.get(Field::ResponseStart);

@@ -25,6 +25,7 @@ scenarios! {
     propagation_leaves_the_callers_objects_and_behaviour_alone => "propagationLeavesTheCallersObjectsAndBehaviourAlone",
     a_redirect_to_an_origin_that_refuses_the_header_still_succeeds => "aRedirectToAnOriginThatRefusesTheHeaderStillSucceeds",
     sensitive_query_values_are_redacted => "sensitiveQueryValuesAreRedacted",
+    relative_urls_are_recorded_as_fetch_resolves_them => "relativeUrlsAreRecordedAsFetchResolvesThem",
     resource_timing_is_taken_at_the_end_without_swapping_entries => "resourceTimingIsTakenAtTheEndWithoutSwappingEntries",
     captured_headers_and_attribute_hooks_stay_within_their_bounds => "capturedHeadersAndAttributeHooksStayWithinTheirBounds",
     request_body_sizes_are_known_without_reading_the_body => "requestBodySizesAreKnownWithoutReadingTheBody",

@@ -1240,6 +1240,11 @@ const SCENARIOS = {
     span = await get(`tp=${theirs}&st=${st}&hidden`, id('st-hidden'));
     check(!Object.keys(span.attributes).some((k) => k.startsWith('fetchspan.server')), 'unexposed headers record nothing');
     equal(span.links, undefined, 'and no link');
+    // Headers not exposed, but Timing-Allow-Origin: resource timing's serverTiming stands in for them.
+    span = await get(`tp=${theirs}&st=${st}&hidden&tao`, id('st-tao'));
+    equal([span.attributes['fetchspan.server.span_id'], span.attributes['fetchspan.server_timing.db.duration_us']],
+      ['2222222222222222', 12500], 'from serverTiming');
+    equal(span.links?.length, 1, 'a link from serverTiming');
   },
 
   async requestBodySizesAreKnownWithoutReadingTheBody() {
@@ -1346,6 +1351,20 @@ const SCENARIOS = {
       const request = span.events.find((e) => e.name === 'fetchspan.timing.request');
       check(request && request.time >= span.startTime - 1 && request.time <= span.startTime + 100,
         `an entry of its own: request phase at ${request?.time}, span started at ${span.startTime}`);
+    }
+  },
+
+  async relativeUrlsAreRecordedAsFetchResolvesThem() {
+    // Paths on the test page's own origin (its server answers 404): the plain ones take fetchspan's shortcut past
+    // the URL parser, the others the parser; url.full must be what the parser gives either way.
+    const { spans } = traced({ redactQueryParams: [] });
+    const paths = ['/rel-a/b?c=d&n=1', '/rel-b/./c?n=2', '/rel-c/x/../d?n=3', '/rel-d/%2e%2e/e?n=4', '/rel-e/a b?n=5',
+      '/rel-f/é?n=6', '/rel-g/x?n=7#frag', 'rel-h/x?n=8', '/rel-i/x.y/z?n=9&y=%2e'];
+    for (const path of paths) {
+      await (await fetch(path)).arrayBuffer();
+      const expected = new URL(path, document.baseURI).href;
+      const span = await spanFor(spans, `n=${path.match(/n=(\d)/)[1]}`);
+      equal(span.attributes['url.full'].replace(/#.*/, ''), expected.replace(/#.*/, ''), `url.full of ${path}`);
     }
   },
 

@@ -152,7 +152,8 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
         "/trace-echo" => trace_echo(state, request, stream),
         "/server-trace" => {
             // `?tp=` as `traceresponse` (`?via=header`) or as `Server-Timing: traceparent;desc=…` (the default),
-            // plus `?st=` appended to Server-Timing; `?hidden` leaves both unexposed to a cross-origin page.
+            // plus `?st=` appended to Server-Timing; `?hidden` leaves both unexposed to a cross-origin page, and
+            // `?tao` allows it resource timing (and so `serverTiming`).
             let query = |name: &str| request.query.get(name).cloned().unwrap_or_default();
             let (tp, st) = (query("tp"), query("st"));
             let mut head = String::from(
@@ -160,6 +161,9 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
             );
             if !request.query.contains_key("hidden") {
                 head.push_str("Access-Control-Expose-Headers: *\r\n");
+            }
+            if request.query.contains_key("tao") {
+                head.push_str("Timing-Allow-Origin: *\r\n");
             }
             let mut timing = if query("via") == "header" {
                 head.push_str(&format!("traceresponse: {tp}\r\n"));
