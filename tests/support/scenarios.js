@@ -1240,11 +1240,19 @@ const SCENARIOS = {
     span = await get(`tp=${theirs}&st=${st}&hidden`, id('st-hidden'));
     check(!Object.keys(span.attributes).some((k) => k.startsWith('fetchspan.server')), 'unexposed headers record nothing');
     equal(span.links, undefined, 'and no link');
-    // Headers not exposed, but Timing-Allow-Origin: resource timing's serverTiming stands in for them.
-    span = await get(`tp=${theirs}&st=${st}&hidden&tao`, id('st-tao'));
-    equal([span.attributes['fetchspan.server.span_id'], span.attributes['fetchspan.server_timing.db.duration_us']],
-      ['2222222222222222', 12500], 'from serverTiming');
-    equal(span.links?.length, 1, 'a link from serverTiming');
+    // Headers not exposed, but Timing-Allow-Origin: resource timing's serverTiming stands in for them, where the
+    // engine reports it (WebKitGTK doesn't: its entries have no serverTiming).
+    const taoTag = id('st-tao');
+    span = await get(`tp=${theirs}&st=${st}&hidden&tao`, taoTag);
+    const entry = performance.getEntriesByType('resource').find((e) => e.name.includes(taoTag));
+    if (entry?.serverTiming?.length) {
+      equal([span.attributes['fetchspan.server.span_id'], span.attributes['fetchspan.server_timing.db.duration_us']],
+        ['2222222222222222', 12500], 'from serverTiming');
+      equal(span.links?.length, 1, 'a link from serverTiming');
+    } else {
+      console.log(`${ENGINE}: no serverTiming in resource timing; the span records no server fields`);
+      check(!Object.keys(span.attributes).some((k) => k.startsWith('fetchspan.server')), 'nothing without serverTiming');
+    }
   },
 
   async requestBodySizesAreKnownWithoutReadingTheBody() {
