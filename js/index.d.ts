@@ -136,6 +136,11 @@ export interface Options {
   /** The same for the response, from a frozen view of it (its immutable headers; never its body). */
   responseAttributes?: (response: Readonly<{ status: number; statusText: string; url: string; type: ResponseType; redirected: boolean; headers: Headers }>) => Record<string, string | number | boolean> | undefined;
   /**
+   * The longest attribute string kept, in bytes (16 to 65536); longer ones are cut at a character boundary. Every
+   * recorded string is cut: URLs, captured headers, hook attributes. Default 2048.
+   */
+  maxAttributeLength?: number;
+  /**
    * A wait on a streamed body this long (the app waiting for the network, or chunks waiting for the app) is
    * recorded as a `stall` or `backpressure` event. Milliseconds, greater than 0. Default 2000.
    */

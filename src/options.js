@@ -25,6 +25,7 @@ const KNOWN = [
   'captureSensitiveHeaders',
   'requestAttributes',
   'responseAttributes',
+  'maxAttributeLength',
 ];
 // Headers `captureHeaders` records only with `captureSensitiveHeaders: true`.
 const SENSITIVE_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
@@ -41,8 +42,8 @@ const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 
 /**
  * Checks `install`'s argument (undefined or null: all defaults) in a fixed order, so the first bad field is the one
- * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, sse, ignoreUrls, propagateTo, sampleRate,
- * tracestate, redactQueryParams (lower case), captureHeaders: { request, response } (lower case), requestAttributes,
+ * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, maxAttributeLength, sse, ignoreUrls, propagateTo,
+ * sampleRate, tracestate, redactQueryParams (lower case), captureHeaders: { request, response } (lower case), requestAttributes,
  * responseAttributes, export }`, where `export` (undefined without an endpoint) is
  * `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
  */
@@ -113,6 +114,8 @@ export function parseOptions(value) {
   }
   const idleTimeoutMs = ms('idleTimeoutMs', 300000);
   const stallThresholdMs = ms('stallThresholdMs', 2000);
+  const maxAttributeLength = check('maxAttributeLength', (v) => Number.isInteger(v) && v >= 16 && v <= 65536,
+    'a whole number of bytes from 16 to 65536', 2048);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item) => item);
   // A prefix of `propagateTo` is compared with the normalized URL, so it is normalized too (`https://a.example`
@@ -147,6 +150,7 @@ export function parseOptions(value) {
     onSpanEnd,
     idleTimeoutMs,
     stallThresholdMs,
+    maxAttributeLength,
     sse,
     ignoreUrls,
     propagateTo,

@@ -47,6 +47,8 @@ pub struct Options {
     pub stall_threshold_ms: f64,
     /// Count server-sent events in `text/event-stream` bodies.
     pub sse: bool,
+    /// The longest attribute string kept, in bytes.
+    pub max_attribute_length: usize,
     /// Query parameters whose values `url.full` redacts, in lower case.
     pub redact_query_params: Vec<String>,
     /// The normalized options object, for `patch.js` (`ignoreUrls`, `propagateTo`, `sampleRate`, `tracestate`,
@@ -71,6 +73,7 @@ impl Options {
             idle_timeout_ms: number(&options, "idleTimeoutMs"),
             stall_threshold_ms: number(&options, "stallThresholdMs"),
             sse: get(&options, "sse").is_truthy(),
+            max_attribute_length: number(&options, "maxAttributeLength") as usize,
             redact_query_params,
             export: (!export.is_undefined()).then(|| ExportOptions::read(&export)),
             patch_config: options,

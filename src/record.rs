@@ -1,9 +1,11 @@
 //! A finished span as plain data: what `onSpanEnd` receives (as a JS object) and what the exporter encodes.
 //!
-//! Owns nothing from JS. Every string it holds is bounded by [`MAX_ATTRIBUTE_LENGTH`], and a span holds a fixed,
+//! Owns nothing from JS. Every string it holds is bounded by the `maxAttributeLength` option (default
+//! [`MAX_ATTRIBUTE_LENGTH`]), and a span holds a fixed,
 //! small number of attributes and events, so a record's size is bounded.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use wasm_bindgen::JsValue;
 
@@ -12,10 +14,21 @@ use crate::ids::{push_hex, SpanContext};
 /// Longest attribute string kept, in bytes; longer values are cut at a character boundary.
 pub const MAX_ATTRIBUTE_LENGTH: usize = 2048;
 
+thread_local! {
+    /// The bound in force: the installed tracer's `maxAttributeLength`. One per thread, like the installation (a
+    /// span still in flight from an earlier installation is cut by the current one's bound).
+    static MAX_LENGTH: Cell<usize> = const { Cell::new(MAX_ATTRIBUTE_LENGTH) };
+}
+
+/// Sets the longest attribute string kept, in bytes (`install`'s `maxAttributeLength`).
+pub fn set_max_attribute_length(bytes: usize) {
+    MAX_LENGTH.set(bytes);
+}
+
 /// An attribute value, typed as OTLP types it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    /// A string, at most [`MAX_ATTRIBUTE_LENGTH`] bytes.
+    /// A string, at most `maxAttributeLength` bytes.
     Str(String),
     /// A 64-bit integer.
     Int(i64),
@@ -24,10 +37,11 @@ pub enum Value {
 }
 
 impl Value {
-    /// A string value, cut to [`MAX_ATTRIBUTE_LENGTH`] bytes.
+    /// A string value, cut to `maxAttributeLength` bytes at a character boundary.
     pub fn string(mut text: String) -> Self {
-        if text.len() > MAX_ATTRIBUTE_LENGTH {
-            let mut end = MAX_ATTRIBUTE_LENGTH;
+        let max = MAX_LENGTH.get();
+        if text.len() > max {
+            let mut end = max;
             while !text.is_char_boundary(end) {
                 end -= 1;
             }

@@ -83,6 +83,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         .into());
     }
     let mut options = Options::parse(&options)?;
+    crate::record::set_max_attribute_length(options.max_attribute_length);
     // Exports go through the fetch in place before ours, so they are never traced.
     let unpatched_fetch = Reflect::get(&js_sys::global(), &"fetch".into())?;
     let exporter = match (

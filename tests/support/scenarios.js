@@ -1022,6 +1022,7 @@ const SCENARIOS = {
     rejects({ captureHeaders: { request: ['x-a', 'Authorization'] } }, /option "captureHeaders.request\[1\]" names the sensitive header "Authorization": set captureSensitiveHeaders: true/);
     rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
     rejects({ requestAttributes: {} }, /option "requestAttributes" must be a function/);
+    rejects({ maxAttributeLength: 8 }, /option "maxAttributeLength" must be a whole number of bytes from 16 to 65536, got 8/);
     traced();
     const patched = globalThis.fetch;
     let error;
@@ -1316,6 +1317,13 @@ const SCENARIOS = {
       check(!Object.keys(a2).some((k) => ['a', 'nested', '0'].includes(k)), `hook ${n} added nothing`);
     }
     equal(tracer.stats().passthroughFailures, 2 * bad.length, 'every failing hook counted (request and response side)');
+    await uninstall(tracer);
+    // maxAttributeLength cuts every recorded string (at a character boundary), fetchspan's own and the hooks'.
+    ({ spans, tracer } = traced({ maxAttributeLength: 24, requestAttributes: () => ({ 'app.long': 'é'.repeat(40) }) }));
+    await (await fetch(`${SERVER}/bytes?n=1&x=bounded-strings`)).text();
+    const cut = await until(() => spans.length === 1, 'the span').then(() => spans[0].attributes);
+    equal([cut['url.full'], cut['app.long']], [`${SERVER}/bytes?n=1&x=bounded-strings`.slice(0, 24), 'é'.repeat(12)],
+      'strings cut to 24 bytes');
   },
 
   async resourceTimingIsTakenAtTheEndWithoutSwappingEntries() {
