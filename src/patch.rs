@@ -69,6 +69,8 @@ impl FetchHooks {
     /// anything, and `extra` attributes (`[key, value, …]`: captured headers, the `requestAttributes` hook). Returns
     /// undefined to leave the request alone. The span of a request
     /// whose signal has already aborted ends here.
+    // One crossing per request: positional arguments cost less than an object read field by field.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         &self,
         method: String,

@@ -222,20 +222,7 @@ impl SpanRecord {
             out.push('}');
         }
         out.push(']');
-        if !self.links.is_empty() {
-            out.push_str(r#","links":["#);
-            for (index, link) in self.links.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"traceId":""#);
-                push_hex(&mut out, &link.trace_id);
-                out.push_str(r#"","spanId":""#);
-                push_hex(&mut out, &link.span_id);
-                out.push_str(r#""}"#);
-            }
-            out.push(']');
-        }
+        push_links(&mut out, &self.links);
         out.push('}');
         out
     }
@@ -270,6 +257,25 @@ pub fn push_string(out: &mut String, text: &str) {
     }
     out.push_str(text.get(plain..).unwrap_or_default());
     out.push('"');
+}
+
+/// `,"links":[{"traceId":…,"spanId":…},…]` when there are links: the same in `onSpanEnd`'s object and in OTLP JSON.
+pub fn push_links(out: &mut String, links: &[Link]) {
+    if links.is_empty() {
+        return;
+    }
+    out.push_str(r#","links":["#);
+    for (index, link) in links.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"traceId":""#);
+        push_hex(out, &link.trace_id);
+        out.push_str(r#"","spanId":""#);
+        push_hex(out, &link.span_id);
+        out.push_str(r#""}"#);
+    }
+    out.push(']');
 }
 
 /// `ms` (milliseconds) as a JSON number at microsecond resolution: `<integer µs>e-3`.

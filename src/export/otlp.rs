@@ -6,7 +6,7 @@
 //! strict decode) and, end to end, by the test server.
 
 use crate::ids::push_hex;
-use crate::record::{push_decimal, push_string, Attributes, SpanRecord, Value};
+use crate::record::{push_decimal, push_links, push_string, Attributes, SpanRecord, Value};
 
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
 const SPAN_CAPACITY: usize = 768;
@@ -65,20 +65,7 @@ fn encode_span(out: &mut String, span: &SpanRecord) {
         out.push('}');
     }
     out.push(']');
-    if !span.links.is_empty() {
-        out.push_str(r#","links":["#);
-        for (index, link) in span.links.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            out.push_str(r#"{"traceId":""#);
-            push_hex(out, &link.trace_id);
-            out.push_str(r#"","spanId":""#);
-            push_hex(out, &link.span_id);
-            out.push_str(r#""}"#);
-        }
-        out.push(']');
-    }
+    push_links(out, &span.links);
     if span.error {
         // Code 2 is `STATUS_CODE_ERROR` (an UNSET status is left out).
         out.push_str(r#","status":{"code":2}"#);
