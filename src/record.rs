@@ -337,7 +337,6 @@ pub fn push_decimal(out: &mut String, mut n: u64) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,7 +401,10 @@ mod tests {
         assert_eq!(json["status"], "error");
         assert_eq!(json["attributes"]["url.full"], "http://h/\"q\"\n");
         assert_eq!(json["attributes"]["n"], -3);
-        assert_eq!(json["events"][0]["time"].as_f64(), Some(1_700_000_000_124.25));
+        assert_eq!(
+            json["events"][0]["time"].as_f64(),
+            Some(1_700_000_000_124.25)
+        );
         assert_eq!(json["links"][0]["spanId"], "0505050505050505");
     }
 

@@ -105,7 +105,6 @@ fn key_values(out: &mut String, attributes: &Attributes) {
     out.push(']');
 }
 
-
 /// Epoch milliseconds (fractional) as decimal nanoseconds, at microsecond resolution: an f64 of epoch
 /// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.
 fn push_unix_nanos(out: &mut String, ms: f64) {
