@@ -8,6 +8,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 scenarios! {
     exports_reach_the_collector_in_strict_otlp_json => "exportsReachTheCollectorInStrictOtlpJson",
+    a_span_with_a_parent_a_link_and_server_timing_exports_strictly => "aSpanWithAParentALinkAndServerTimingExportsStrictly",
     collector_down_keeps_exactly_the_queue_bound_then_delivers => "collectorDownKeepsExactlyTheQueueBoundThenDelivers",
     retry_after_is_honoured => "retryAfterIsHonoured",
     flush_with_a_deadline_leaves_nothing_pending => "flushWithADeadlineLeavesNothingPending",

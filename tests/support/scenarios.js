@@ -309,6 +309,25 @@ const SCENARIOS = {
     equal(tracer.stats().started, 3, 'the export requests were not traced');
   },
 
+  async aSpanWithAParentALinkAndServerTimingExportsStrictly() {
+    const tenant = id('strict-context');
+    const { tracer, spans } = traced({ endpoint: collector(tenant), propagateTo: [SERVER], scheduledDelayMs: 60_000 });
+    const server = '00-11111111111111111111111111111111-2222222222222222-01';
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const st = encodeURIComponent('db;dur=12.5');
+    await (await fetch(`${SERVER}/server-trace?tp=${server}&st=${st}&x=context`, { headers: { traceparent: parent } })).text();
+    await until(() => spans.length === 1, 'the span');
+    equal((await tracer.forceFlush(5000)).exported, 1, 'exported');
+    const report = await received(tenant);
+    equal(report.rejected, [], 'requests the strict decoder refused');
+    const [span] = allSpans(report);
+    equal([span.traceId, span.parentSpanId, span.spanId], ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', spans[0].spanId], 'ids');
+    equal(span.links.map((l) => [l.traceId, l.spanId]), [['11111111111111111111111111111111', '2222222222222222']], 'the link');
+    const attribute = (key) => span.attributes.find((a) => a.key === key)?.value;
+    equal([attribute('fetchspan.server.span_id'), attribute('fetchspan.server_timing.db.duration_us')],
+      [{ stringValue: '2222222222222222' }, { intValue: '12500' }], 'server attributes');
+  },
+
   async collectorDownKeepsExactlyTheQueueBoundThenDelivers() {
     const tenant = id('down');
     await raw(`${SERVER}/collector?up=0`);
