@@ -23,6 +23,7 @@ use crate::registration::Timeout;
 use crate::semconv;
 use crate::span::SpanCell;
 use crate::timing::ResourceTiming;
+use crate::tracer::TracerCore;
 
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
@@ -48,11 +49,7 @@ pub(crate) fn stream(
     // An ended span (say, aborted before the app took the body) has nothing to count: the app gets the native body.
     let tracer = span.tracer().ok_or(JsValue::UNDEFINED)?;
     let options = &tracer.options;
-    let (sse, stall_ms, idle_ms) = (
-        options.sse && event_stream,
-        options.stall_threshold_ms,
-        options.idle_timeout_ms,
-    );
+    let (sse, stall_ms) = (options.sse && event_stream, options.stall_threshold_ms);
     span.progress.streaming.set(true);
     span.progress.timing.replace(Some(timing));
     let body = stream_body_js(
@@ -62,7 +59,7 @@ pub(crate) fn stream(
         stall_ms,
         on_failure,
     )?;
-    span.set_idle_timer(Some(watch_idle(span, idle_ms)));
+    IdleWatch::add(&tracer, span);
     Ok(body)
 }
 
@@ -227,21 +224,75 @@ impl BodyProgress {
     }
 }
 
-/// Ends the body as `abandoned` when the app holds the stream without pulling for the idle timeout (a quiet
-/// stream the app is waiting on is alive). Checks after `after_ms`, then re-arms for the time that remains.
-pub(crate) fn watch_idle(span: &Rc<SpanCell>, after_ms: f64) -> Timeout {
-    let weak: Weak<SpanCell> = Rc::downgrade(span);
-    Timeout::new(after_ms, move || {
-        let Some(span) = weak.upgrade() else { return };
-        let Some(tracer) = span.tracer() else { return };
-        let idle_ms = tracer.options.idle_timeout_ms;
-        let idle = span.progress.app_idle_ms();
-        if idle >= idle_ms {
-            span.end_body(EndReason::Abandoned, None);
-        } else {
-            span.set_idle_timer(Some(watch_idle(&span, idle_ms - idle)));
+/// Streams checked at most between two prunings of ended ones from [`IdleWatch`]'s list.
+const PRUNE_EVERY: usize = 64;
+
+/// Ends a streamed body as `abandoned` when the app holds the stream without pulling for the idle timeout (a quiet
+/// stream the app is waiting on is alive). One timer per tracer for all its streams, armed for the earliest moment
+/// any of them could reach the timeout: a timer per stream cost about 22 µs a request in `setTimeout` and
+/// `clearTimeout` (the benchmark's profile). Ended streams leave the list lazily, at the next check or pruning.
+#[derive(Default)]
+pub struct IdleWatch {
+    streams: RefCell<Vec<Weak<SpanCell>>>,
+    timer: RefCell<Option<Timeout>>,
+}
+
+impl IdleWatch {
+    /// Watches `span`'s stream from now on.
+    pub(crate) fn add(tracer: &Rc<TracerCore>, span: &Rc<SpanCell>) {
+        let watch = &tracer.idle;
+        {
+            let mut streams = watch.streams.borrow_mut();
+            if streams.len() % PRUNE_EVERY == PRUNE_EVERY - 1 {
+                streams.retain(|stream| stream.upgrade().is_some_and(|span| span.is_streaming()));
+            }
+            streams.push(Rc::downgrade(span));
         }
-    })
+        // A timer already armed fires before this stream could time out: it is armed for at most the timeout.
+        if watch.timer.borrow().is_none() {
+            IdleWatch::arm(tracer, tracer.options.idle_timeout_ms);
+        }
+    }
+
+    fn arm(tracer: &Rc<TracerCore>, after_ms: f64) {
+        let weak: Weak<TracerCore> = Rc::downgrade(tracer);
+        let timer = Timeout::new(after_ms, move || {
+            if let Some(tracer) = weak.upgrade() {
+                IdleWatch::check(&tracer);
+            }
+        });
+        tracer.idle.timer.replace(Some(timer));
+    }
+
+    /// Ends the streams idle for the timeout, and re-arms for the earliest of the others.
+    fn check(tracer: &Rc<TracerCore>) {
+        let watch = &tracer.idle;
+        watch.timer.take();
+        let idle_ms = tracer.options.idle_timeout_ms;
+        let streams = watch.streams.take();
+        let mut next_ms = f64::INFINITY;
+        let mut kept = Vec::with_capacity(streams.len());
+        for span in streams.iter().filter_map(Weak::upgrade) {
+            if !span.is_streaming() {
+                continue;
+            }
+            let idle = span.progress.app_idle_ms();
+            if idle >= idle_ms {
+                // May run app code (`onSpanEnd`), which may start streams: the list is not borrowed here.
+                span.end_body(EndReason::Abandoned, None);
+            } else {
+                next_ms = next_ms.min(idle_ms - idle);
+                kept.push(Rc::downgrade(&span));
+            }
+        }
+        let mut streams = watch.streams.borrow_mut();
+        streams.extend(kept);
+        let any = !streams.is_empty();
+        drop(streams);
+        if any && watch.timer.borrow().is_none() {
+            IdleWatch::arm(tracer, next_ms.min(idle_ms));
+        }
+    }
 }
 
 /// The transformer object handed to `new TransformStream(...)`. JS calls `transform` and `flush` on it directly;
@@ -305,6 +356,5 @@ impl CountingTransformer {
     pub fn detached(self) {
         self.span.progress.streaming.set(false);
         self.span.progress.report.take();
-        self.span.set_idle_timer(None);
     }
 }

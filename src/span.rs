@@ -2,8 +2,8 @@
 //!
 //! [`RequestSpan`] is the handle `patch.js` holds per request; it calls into it when the response arrives, when
 //! the app reads the body, and when anything fails. The span's state lives behind one `Rc` ([`SpanCell`]) that the
-//! body's transformer shares. The span owns its JS registrations (abort listener, idle timer): ending the span
-//! drops them, so nothing outlives it.
+//! body's transformer shares. The span owns its JS registration (the abort listener): ending the span drops it, so
+//! nothing outlives it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -18,7 +18,7 @@ use crate::clock::now_ms;
 use crate::ids;
 use crate::ids::SpanContext;
 use crate::record::{Attributes, EndReason, Event, Link, SpanRecord, Value};
-use crate::registration::{EventListener, Timeout};
+use crate::registration::EventListener;
 use crate::semconv;
 use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
@@ -64,7 +64,6 @@ struct OpenSpan {
     /// The response is same-origin (`basic`), so all its headers are visible.
     same_origin: bool,
     _abort_listener: Option<EventListener>,
-    idle_timer: Option<Timeout>,
 }
 
 impl SpanCell {
@@ -90,11 +89,9 @@ impl SpanCell {
         }
     }
 
-    /// Replaces (or with None, stops) the streamed body's idle timer.
-    pub(crate) fn set_idle_timer(&self, timer: Option<Timeout>) {
-        if let Some(open) = self.open.borrow_mut().as_mut() {
-            open.idle_timer = timer;
-        }
+    /// Whether the span is open with its body streaming through us (what the idle watch checks).
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.progress.streaming() && self.open.borrow().is_some()
     }
 
     /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
@@ -117,11 +114,11 @@ impl SpanCell {
             tracer,
             mut record,
             _abort_listener,
-            idle_timer,
             ..
         } = *open;
-        // The span's registrations go first: nothing of it stays registered once it has ended.
-        drop((_abort_listener, idle_timer));
+        // The span's registration goes first: nothing of it stays registered once it has ended (a streamed body
+        // leaves the tracer's idle watch at its next check).
+        drop(_abort_listener);
         record.end_ms = now_ms();
         record.end_reason = reason;
         record
@@ -299,7 +296,6 @@ impl RequestSpan {
             is_head: method == "HEAD",
             same_origin: false,
             _abort_listener: None,
-            idle_timer: None,
         };
         RequestSpan {
             cell: Rc::new(SpanCell {
@@ -401,8 +397,8 @@ impl RequestSpan {
     /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
     /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
     /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
-    #[wasm_bindgen(js_name = streamBody)]
     /// `timing` returns the request's resource-timing entry, packed (see [`crate::timing`]), when the span ends.
+    #[wasm_bindgen(js_name = streamBody)]
     pub fn stream_body(
         &self,
         source: &ReadableStream,

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::body::IdleWatch;
 use crate::export::{Exporter, FlushResult};
 use crate::options::Options;
 use crate::patch::Patches;
@@ -48,6 +49,8 @@ pub struct TracerCore {
     pub options: Options,
     /// Counters.
     pub stats: Stats,
+    /// The one idle timer of every streamed body.
+    pub idle: IdleWatch,
     exporter: Option<Rc<Exporter>>,
 }
 
@@ -96,6 +99,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
     let core = Rc::new(TracerCore {
         options,
         stats: Stats::default(),
+        idle: IdleWatch::default(),
         exporter,
     });
     let patches = Patches::install(&core)?;
