@@ -21,8 +21,8 @@ const RECENT_ENTRIES = 256;
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
- * signal, startedAt, ids, parentSpanId, requestBodySize, extraAttributes)` returns a `RequestSpan` or undefined, `failed(error)` counts a failure of
- * ours. `config` is the normalized options (src/options.js): `ignoreUrls`, `propagateTo`, `sampleRate`,
+ * signal, startedAt, ids, parentSpanId, requestBodySize, extraAttributes)` returns a `RequestSpan` or undefined,
+ * `failed(error)` counts a failure of ours. `config` is the normalized options (src/options.js): `ignoreUrls`, `propagateTo`, `sampleRate`,
  * `tracestate`, `captureHeaders`, the attribute hooks, and `export.url`, which is never traced.
  * Throws (before patching anything) when `fetch` can't be replaced.
  */
@@ -57,7 +57,7 @@ export function installPatches(scope, hooks, config) {
     // A path-absolute URL already in normal form resolves to the origin plus itself: `new URL` costs more than the
     // rest of the request's JS (13 µs in the benchmark's profile). Anything else takes the parser.
     if (text.charCodeAt(0) === SLASH && PLAIN_PATH.test(text) && !DOT_SEGMENT.test(text)
-      && (scope.document?.baseURI ?? scope.location?.href ?? '').startsWith(origin + '/')) {
+      && (scope.document?.baseURI ?? scope.location?.href ?? '').startsWith(originPrefix)) {
       return origin + text;
     }
     let url = text;
@@ -179,6 +179,8 @@ export function installPatches(scope, hooks, config) {
     }
   }
   const origin = scope.location?.origin;
+  // What a same-origin URL starts with (`null/` for an opaque origin, which nothing starts with).
+  const originPrefix = `${origin}/`;
 
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
   // The caller's `init` is read only by the native call, through a Proxy that remembers each member it read (so
@@ -194,7 +196,7 @@ export function installPatches(scope, hooks, config) {
       request = input instanceof Request ? input : undefined;
       url = request ? request.url : absoluteUrl(input);
       if (matchesAny(ignoreUrls, url, false)) url = undefined;
-      else if (url.startsWith(origin + '/') || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
+      else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
     } catch (error) {
       failed(error);
       url = undefined;
@@ -285,8 +287,8 @@ export function installPatches(scope, hooks, config) {
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
   // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers }` (`headers`: the app's,
-  // copied) to send instead of the caller's arguments, or undefined to send those untouched. The caller's `Request`, `init` and `Headers` are never
-  // changed: the header goes on a copy.
+  // copied) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
+  // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
   // - `fetch(input, init)`: the native call gets a Proxy of `init` that reads each member from `init` when the
@@ -313,11 +315,10 @@ export function installPatches(scope, hooks, config) {
       if (request) {
         outgoing.input = new Request(request);
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
-        outgoing.resend = (self) => nativeFetch.call(self, request);
       } else {
         outgoing.init = { headers: new Headers(added) };
-        outgoing.resend = (self) => nativeFetch.call(self, input);
       }
+      outgoing.resend = (self) => nativeFetch.call(self, input);
       return outgoing;
     }
     if (typeof init !== 'object' && typeof init !== 'function') return undefined;
@@ -374,8 +375,7 @@ export function installPatches(scope, hooks, config) {
       const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras)) {
         prototype.track(response, {
-          span, state, failed, stream: null, body: null, native: false, teed: false,
-          timing: () => takeTiming(url, startedAt),
+          span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, takeTiming,
         });
       }
     } catch (error) {
@@ -460,7 +460,11 @@ function patchPrototype(scope) {
         return source;
       }
       const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, entry.timing), null);
+      // The lookup Rust keeps until the span ends: a closure over the URL and start, never the entry (which holds
+      // the span: a cycle through the wasm heap).
+      const { url, startedAt, takeTiming } = entry;
+      const timing = () => takeTiming(url, startedAt);
+      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, timing), null);
       if (entry.body === null) {
         entry.native = true;
         return source;
@@ -527,7 +531,8 @@ function patchPrototype(scope) {
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
-                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value), entry.timing()));
+                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value),
+                  entry.takeTiming(entry.url, entry.startedAt)));
                 return value;
               },
               (error) => {
@@ -682,38 +687,36 @@ const MAX_SERVER_TIMINGS = 8;
 const SERVER_TIMING_NAME = /^[\w.-]{1,64}$/;
 
 // What the response says of the server's side (headers a cross-origin response shows only when exposed):
-// `[traceparent or '', name, duration ms, …]` from `traceresponse` or the `Server-Timing` entry `traceparent`
-// (`desc` is the value), then the other `Server-Timing` metrics with a `dur`; undefined when it has neither header.
+// `traceresponse`, and the `Server-Timing` header parsed into the entries resource timing would give, packed by
+// `packServerTiming`; undefined when it has neither header.
 function serverTrace(headers) {
   const timing = headers.get('server-timing');
   const traceresponse = headers.get('traceresponse');
   if (timing === null && traceresponse === null) return undefined;
-  const out = [traceresponse ?? ''];
+  const entries = [];
   for (const entry of (timing ?? '').split(',')) {
     const [name, ...params] = entry.split(';').map((part) => part.trim());
-    let dur;
-    let desc;
+    let duration = 0;
+    let description = '';
     for (const param of params) {
       const eq = param.indexOf('=');
       if (eq < 0) continue;
       const key = param.slice(0, eq).trim().toLowerCase();
       const value = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-      if (key === 'dur' && dur === undefined) dur = Number(value);
-      else if (key === 'desc' && desc === undefined) desc = value;
+      if (key === 'dur') duration = Number(value) || 0;
+      else if (key === 'desc') description = value;
     }
-    if (name === 'traceparent') {
-      if (out[0] === '' && desc !== undefined) out[0] = desc;
-    } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && Number.isFinite(dur)) {
-      out.push(name, dur);
-    }
+    entries.push({ name, duration, description });
   }
-  return out;
+  return packServerTiming(entries, traceresponse ?? '');
 }
 
-// `PerformanceServerTiming` entries packed as `serverTrace` packs the header (a metric without `dur` has a
-// duration of 0 here, so only positive ones are kept).
-function packServerTiming(entries) {
-  const out = [''];
+// Server-Timing entries (`{ name, duration, description }`, as `PerformanceServerTiming` has them) packed for the
+// span: `[traceparent or '', name, duration ms, …]`, the traceparent from `traceresponse` or the entry named
+// `traceparent` (its description), then at most MAX_SERVER_TIMINGS metrics with a positive duration (resource
+// timing reports a missing `dur` as 0).
+function packServerTiming(entries, traceresponse = '') {
+  const out = [traceresponse];
   for (const { name, duration, description } of entries) {
     if (name === 'traceparent') {
       if (out[0] === '') out[0] = description;
