@@ -104,6 +104,13 @@ async function outcome(steps) {
  * has survived into the old generation is dropped, and garbage is allocated until its finalizer has run (a major
  * collection happened and finalizers got their turn), bounded in time. Returns whether a collection was seen.
  */
+/** Allocates 20,000 small short-lived objects: pressure for the collector that reuses the same heap blocks. */
+function churn() {
+  let junk = [];
+  for (let i = 0; i < 20_000; i++) junk.push({ i, pad: [i, i, i, i] });
+  junk = null;
+}
+
 async function collect() {
   if (globalThis.gc) {
     globalThis.gc();
@@ -113,11 +120,6 @@ async function collect() {
   const registry = new FinalizationRegistry(() => { finalized = true; });
   let sentinel = { tenured: true };
   registry.register(sentinel, 0);
-  const churn = () => {
-    let junk = [];
-    for (let i = 0; i < 20_000; i++) junk.push({ i, pad: [i, i, i, i] });
-    junk = null;
-  };
   for (let i = 0; i < 20; i++) churn();
   check(sentinel.tenured, 'sentinel kept');
   sentinel = null;
@@ -191,11 +193,18 @@ async function endlessRead(pid, fetcher, label, totalMiB) {
     }
   }
   await reader.cancel();
-  // What stays after the read is over: a clone left unread still holds what the engine fetched for it.
-  await sleep(300);
-  await collect();
-  await sleep(300);
-  const retainedMiB = (await rssMiB(pid)) - baseline;
+  // What stays after the read is over: a clone left unread still holds what the engine fetched for it, at every
+  // sample. The lowest of the samples over up to 3 s is taken, because the engines return freed memory to the
+  // system on their own schedule (a WebKit CI run sampled once after collect() saw 1785 MiB, and 97 to 183 MiB in
+  // other runs of the same code). Only small objects are churned: large ArrayBuffers would themselves move RSS.
+  let retainedMiB = Infinity;
+  const settled = performance.now() + 3000;
+  do {
+    globalThis.gc?.();
+    churn();
+    await sleep(250);
+    retainedMiB = Math.min(retainedMiB, (await rssMiB(pid)) - baseline);
+  } while (retainedMiB > RSS_BOUND_MIB && performance.now() < settled);
   return { label, readMiB: read / MiB, rssGrowthMiB: peakRss - baseline, aheadMiB: peakAhead, retainedMiB };
 }
 
