@@ -11,14 +11,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 wasm-pack build --quiet --release --target web --out-dir pkg --out-name fetchspan
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-reference-types --enable-mutable-globals --enable-multivalue \
-  pkg/fetchspan_bg.wasm -o pkg/fetchspan_bg.wasm
-# The shipped JS. The glue's own default wasm URL is removed (the entry points always pass one), so that bundlers
-# see exactly one reference to the module and the classic script has no `import.meta`.
+# The same run gives imports and exports one-letter names and prints the mapping, which js/shorten-wasm-names.cjs
+# applies to the glue below.
 stage=target/js-build
 rm -rf "$stage"
 mkdir -p "$stage"
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-reference-types --enable-mutable-globals --enable-multivalue \
+  --minify-imports-and-exports-and-modules \
+  pkg/fetchspan_bg.wasm -o pkg/fetchspan_bg.wasm >"$stage/wasm-names.json"
+# The shipped JS. The glue's own default wasm URL is removed (the entry points always pass one), so that bundlers
+# see exactly one reference to the module and the classic script has no `import.meta`.
 cp -r pkg/fetchspan.js js/index.js js/load.js js/script.js "$stage"/
 if [ -d pkg/snippets ]; then cp -r pkg/snippets "$stage"/; fi
 node -e '
@@ -33,6 +36,7 @@ node -e '
   const replaced = "(() => { throw new Error(\"fetchspan: the entry point passes the wasm URL\"); })()";
   fs.writeFileSync(file, glue.replace(pattern, replaced));
 ' "$stage/fetchspan.js"
+node js/shorten-wasm-names.cjs "$stage/fetchspan.js" "$stage/wasm-names.json" pkg/fetchspan_bg.wasm
 esbuild=node_modules/.bin/esbuild
 common=(--bundle --minify --target=es2021 --legal-comments=none --log-level=warning)
 "$esbuild" "$stage/index.js" "${common[@]}" --format=esm --outfile=pkg/index.js

@@ -25,3 +25,8 @@ mod timing;
 mod tracer;
 
 pub use tracer::{install, Tracer};
+
+/// The global allocator: talc, smaller than Rust's default dlmalloc by 2.5 KB gzipped (see `Cargo.toml`).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
