@@ -11,8 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Uint8Array};
-use wasm_bindgen::intern;
+use js_sys::{Array, Function, JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ReadableStream, Response, TransformStreamDefaultController};
@@ -35,6 +34,20 @@ extern "C" {
         stall_ms: f64,
         on_failure: &Function,
     ) -> Result<JsValue, JsValue>;
+}
+
+// rustfmt would drop the static strings' values.
+#[rustfmt::skip]
+#[wasm_bindgen]
+extern "C" {
+    type HeaderList;
+    /// `Headers.prototype.get` with the name as a JS string made once (no decode per call).
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_by(this: &HeaderList, name: &JsString) -> Result<Option<String>, JsValue>;
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    static CONTENT_ENCODING: JsString = "content-encoding";
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    static CONTENT_LENGTH: JsString = "content-length";
 }
 
 /// Interposes on a tracked response's native body: starts the pump (`streamBody` in `patch.js`) and the idle
@@ -105,16 +118,17 @@ pub(crate) fn describe_natively_read(record: &mut SpanRecord, known: Option<(u64
 /// not content-encoded.
 fn decoded_length(response: &Response) -> Option<u64> {
     let headers = response.headers();
-    if headers
-        .get(intern("content-encoding"))
+    let headers: &HeaderList = headers.unchecked_ref();
+    if CONTENT_ENCODING
+        .with(|name| headers.get_by(name))
         .ok()
         .flatten()
         .is_some()
     {
         return None;
     }
-    headers
-        .get(intern("content-length"))
+    CONTENT_LENGTH
+        .with(|name| headers.get_by(name))
         .ok()
         .flatten()?
         .trim()

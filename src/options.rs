@@ -4,7 +4,7 @@
 //! The checking is `options.js` (the texts and the checks would weigh several times more as wasm); this module reads
 //! the normalized object it returns into Rust types.
 
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -19,22 +19,11 @@ extern "C" {
 
 /// Where and how spans are exported (see `export`).
 pub struct ExportOptions {
-    /// `{endpoint}/v1/traces`, where spans are POSTed.
-    pub url: String,
-    /// The headers of an export request: `content-type` and the static `headers` option, as one plain object.
-    pub headers: Object,
     /// Resource attributes, `service.name` included.
     pub resource: Attributes,
-    /// Spans kept waiting for export at most; more are dropped and counted.
-    pub max_queue_size: usize,
-    /// Spans per export request at most.
-    pub max_export_batch_size: usize,
-    /// Delay between scheduled exports.
-    pub scheduled_delay_ms: f64,
-    /// Deadline of one export request.
-    pub export_timeout_ms: f64,
-    /// Flush with `keepalive` when the page is hidden or unloaded.
-    pub unload_flush: bool,
+    /// The normalized `export` settings for `exporter.js`: `{ url, headers, maxQueueSize, maxExportBatchSize,
+    /// scheduledDelayMs, exportTimeoutMs, unloadFlush }` (see `options.js`).
+    pub settings: JsValue,
 }
 
 /// Validated options.
@@ -103,14 +92,8 @@ impl ExportOptions {
         );
         resource.set("telemetry.sdk.language", Value::string("webjs".into()));
         ExportOptions {
-            url: get(export, "url").as_string().unwrap_or_default(),
-            headers: get(export, "headers").unchecked_into(),
             resource,
-            max_queue_size: number(export, "maxQueueSize") as usize,
-            max_export_batch_size: number(export, "maxExportBatchSize") as usize,
-            scheduled_delay_ms: number(export, "scheduledDelayMs"),
-            export_timeout_ms: number(export, "exportTimeoutMs"),
-            unload_flush: get(export, "unloadFlush").is_truthy(),
+            settings: export.clone(),
         }
     }
 }

@@ -4,12 +4,28 @@
 //! Dropping one of these from inside its own callback is safe: wasm-bindgen defers freeing a closure that is
 //! running until it returns.
 
+use js_sys::{Function, JsString};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventTarget};
 
 #[wasm_bindgen]
 extern "C" {
+    // Take the event type as a JS string (the callers keep theirs), so adding and removing a listener decode no
+    // string: without wasm-bindgen's `enable-interning` (3 KB of gzipped wasm), a `&str` is decoded each call.
+    type Listenable;
+    #[wasm_bindgen(method, catch, js_name = addEventListener)]
+    fn add_listener(
+        this: &Listenable,
+        event_type: &JsString,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = removeEventListener)]
+    fn remove_listener(
+        this: &Listenable,
+        event_type: &JsString,
+        listener: &Function,
+    ) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
@@ -19,7 +35,7 @@ extern "C" {
 /// An event listener that is removed when this value drops.
 pub struct EventListener {
     target: EventTarget,
-    event_type: &'static str,
+    event_type: JsString,
     callback: Closure<dyn FnMut(Event)>,
 }
 
@@ -27,13 +43,14 @@ impl EventListener {
     /// Adds `callback` as a listener for `event_type` on `target`.
     pub fn new(
         target: &EventTarget,
-        event_type: &'static str,
+        event_type: JsString,
         callback: impl FnMut(Event) + 'static,
     ) -> Self {
         let callback = Closure::<dyn FnMut(Event)>::new(callback);
         // Adding a listener only fails for a target that isn't one; the listener then simply never fires.
-        let _ =
-            target.add_event_listener_with_callback(event_type, callback.as_ref().unchecked_ref());
+        let _ = target
+            .unchecked_ref::<Listenable>()
+            .add_listener(&event_type, callback.as_ref().unchecked_ref());
         EventListener {
             target: target.clone(),
             event_type,
@@ -44,10 +61,10 @@ impl EventListener {
 
 impl Drop for EventListener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback(
-            self.event_type,
-            self.callback.as_ref().unchecked_ref(),
-        );
+        let _ = self
+            .target
+            .unchecked_ref::<Listenable>()
+            .remove_listener(&self.event_type, self.callback.as_ref().unchecked_ref());
     }
 }
 

@@ -8,8 +8,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use js_sys::Array;
-use wasm_bindgen::intern;
+use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
 
@@ -146,13 +145,17 @@ impl SpanCell {
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let signal = self.signal.as_ref()?;
         let weak: Weak<SpanCell> = Rc::downgrade(self);
-        Some(EventListener::new(signal, intern("abort"), move |_| {
-            // A body streaming through us ends from the pump, which sees the native body fail with the abort, so
-            // the span carries the bytes the app received.
-            if let Some(cell) = weak.upgrade().filter(|cell| !cell.progress.streaming()) {
-                cell.end(EndReason::Aborted, |_| {});
-            }
-        }))
+        Some(EventListener::new(
+            signal,
+            ABORT.with(JsString::clone),
+            move |_| {
+                // A body streaming through us ends from the pump, which sees the native body fail with the abort, so
+                // the span carries the bytes the app received.
+                if let Some(cell) = weak.upgrade().filter(|cell| !cell.progress.streaming()) {
+                    cell.end(EndReason::Aborted, |_| {});
+                }
+            },
+        ))
     }
 }
 
@@ -238,8 +241,18 @@ pub(crate) fn describe_server(record: &mut SpanRecord, server: &Array) {
     }
 }
 
+// Made once, not decoded from wasm memory per request. (rustfmt would drop the values.)
+#[rustfmt::skip]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    static ABORT: JsString = "abort";
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    static NAME: JsString = "name";
+}
+
 fn error_name(error: &JsValue) -> String {
-    js_sys::Reflect::get(error, &intern("name").into())
+    NAME.with(|name| js_sys::Reflect::get(error, name))
         .ok()
         .and_then(|name| name.as_string())
         .unwrap_or_else(|| "Error".into())

@@ -9,10 +9,9 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::body::IdleWatch;
-use crate::export::{Exporter, FlushResult};
+use crate::export::{self, Exporter};
 use crate::options::Options;
 use crate::patch::Patches;
 use crate::record::SpanRecord;
@@ -51,7 +50,7 @@ pub struct TracerCore {
     pub stats: Stats,
     /// The one idle timer of every streamed body.
     pub idle: IdleWatch,
-    exporter: Option<Rc<Exporter>>,
+    exporter: Option<Exporter>,
 }
 
 impl TracerCore {
@@ -64,7 +63,7 @@ impl TracerCore {
             }
         }
         if let Some(exporter) = &self.exporter {
-            exporter.enqueue(record);
+            exporter.export(&record);
         }
     }
 }
@@ -93,7 +92,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         options.export.take(),
         unpatched_fetch.dyn_into::<Function>(),
     ) {
-        (Some(export), Ok(fetch)) => Some(Exporter::new(export, fetch)),
+        (Some(export), Ok(fetch)) => Some(Exporter::create(&export, &fetch)),
         _ => None,
     };
     let core = Rc::new(TracerCore {
@@ -126,28 +125,16 @@ impl Tracer {
     /// exportInFlight, keepaliveInFlight }`.
     pub fn stats(&self) -> JsValue {
         let stats = &self.core.stats;
-        let exporter = self.core.exporter.as_deref();
-        let export = |read: fn(&Exporter) -> u64| exporter.map_or(0, read);
         let object = Object::new();
         for (key, value) in [
             ("started", stats.started.get()),
             ("ended", stats.ended.get()),
             ("open", stats.started.get() - stats.ended.get()),
             ("passthroughFailures", stats.passthrough_failures.get()),
-            ("exported", export(|e| e.stats.exported.get())),
-            ("dropped", export(|e| e.stats.dropped.get())),
-            ("rejected", export(|e| e.stats.rejected.get())),
-            ("exportFailures", export(|e| e.stats.failed_batches.get())),
-            ("retries", export(|e| e.stats.retries.get())),
-            ("queued", export(|e| e.queued() as u64)),
-            ("exportInFlight", export(|e| u64::from(e.exporting()))),
-            (
-                "keepaliveInFlight",
-                export(|e| e.keepalive_in_flight() as u64),
-            ),
         ] {
             let _ = Reflect::set(&object, &key.into(), &(value as f64).into());
         }
+        export::export_stats(self.core.exporter.as_ref(), &object);
         object.into()
     }
 
@@ -155,21 +142,7 @@ impl Tracer {
     /// `exportTimeoutMs`) at the latest, with nothing of the flush left pending.
     #[wasm_bindgen(js_name = forceFlush)]
     pub fn force_flush(&self, timeout_ms: Option<f64>) -> Promise {
-        let exporter = self.core.exporter.clone();
-        future_to_promise(async move {
-            let result = match exporter {
-                Some(exporter) => {
-                    let timeout = timeout_ms.unwrap_or(exporter.export_timeout_ms());
-                    exporter.force_flush(timeout).await
-                }
-                None => FlushResult {
-                    exported: 0,
-                    dropped: 0,
-                    timed_out: false,
-                },
-            };
-            Ok(flush_result(&result))
-        })
+        export::force_flush(self.core.exporter.as_ref(), timeout_ms)
     }
 
     /// Restores `fetch` and `Response.prototype` (or leaves ours as a pass-through under a later wrapper), flushes
@@ -184,26 +157,9 @@ impl Tracer {
         };
         let Installation { core, _patches } = installation;
         drop(_patches);
-        let exporter = core.exporter.clone();
-        future_to_promise(async move {
-            if let Some(exporter) = exporter {
-                exporter
-                    .shutdown(timeout_ms.unwrap_or(UNINSTALL_FLUSH_MS))
-                    .await;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        export::shutdown(
+            core.exporter.as_ref(),
+            timeout_ms.unwrap_or(UNINSTALL_FLUSH_MS),
+        )
     }
-}
-
-fn flush_result(result: &FlushResult) -> JsValue {
-    let object = Object::new();
-    let _ = Reflect::set(
-        &object,
-        &"exported".into(),
-        &(result.exported as f64).into(),
-    );
-    let _ = Reflect::set(&object, &"dropped".into(), &(result.dropped as f64).into());
-    let _ = Reflect::set(&object, &"timedOut".into(), &result.timed_out.into());
-    object.into()
 }

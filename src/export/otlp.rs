@@ -11,27 +11,28 @@ use crate::record::{push_decimal, push_links, push_string, Attributes, SpanRecor
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
 const SPAN_CAPACITY: usize = 768;
 
-/// The request body for `spans` under `resource`.
-pub fn encode(resource: &Attributes, spans: &[SpanRecord]) -> String {
-    let mut out = String::with_capacity(256 + spans.len() * SPAN_CAPACITY);
-    out.push_str(r#"{"resourceSpans":[{"resource":{"attributes":"#);
-    key_values(&mut out, resource);
-    out.push_str(concat!(
+/// What goes before and after the spans of a request body for `resource`: the body is
+/// `prefix + spans.join(",") + suffix`.
+pub fn envelope(resource: &Attributes) -> [String; 2] {
+    let mut prefix = String::with_capacity(256);
+    prefix.push_str(r#"{"resourceSpans":[{"resource":{"attributes":"#);
+    key_values(&mut prefix, resource);
+    prefix.push_str(concat!(
         r#"},"scopeSpans":[{"scope":{"name":"fetchspan","version":""#,
         env!("CARGO_PKG_VERSION"),
         r#""},"spans":["#
     ));
-    for (index, span) in spans.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        encode_span(&mut out, span);
-    }
-    out.push_str("]}]}]}");
+    [prefix, "]}]}]}".into()]
+}
+
+/// One span, as an element of the request body's `spans`.
+pub fn encode_span(span: &SpanRecord) -> String {
+    let mut out = String::with_capacity(SPAN_CAPACITY);
+    push_span(&mut out, span);
     out
 }
 
-fn encode_span(out: &mut String, span: &SpanRecord) {
+fn push_span(out: &mut String, span: &SpanRecord) {
     out.push_str(r#"{"traceId":""#);
     push_hex(out, &span.context.trace_id);
     out.push_str(r#"","spanId":""#);
@@ -120,6 +121,13 @@ mod tests {
 
     use super::*;
     use crate::ids::SpanContext;
+
+    /// The request body for `spans`, as `exporter.js` joins it.
+    fn encode(resource: &Attributes, spans: &[SpanRecord]) -> String {
+        let [prefix, suffix] = envelope(resource);
+        let spans: Vec<String> = spans.iter().map(encode_span).collect();
+        prefix + &spans.join(",") + &suffix
+    }
     use crate::record::{EndReason, Event as SpanEvent, Link};
 
     fn record(error: bool) -> SpanRecord {
