@@ -155,11 +155,10 @@ impl BodyProgress {
         self.streaming.get()
     }
 
-    /// Counts one chunk; true for the first.
-    fn record_chunk(&self, bytes: u32) -> bool {
+    /// Counts one chunk.
+    fn record_chunk(&self, bytes: u32) {
         self.bytes.set(self.bytes.get() + u64::from(bytes));
         self.chunks.set(self.chunks.get() + 1);
-        self.chunks.get() == 1
     }
 
     /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
@@ -193,6 +192,11 @@ impl BodyProgress {
         let number = |index: u32| report.get(index).as_f64().unwrap_or(-1.0);
         let first_chunk = number(1);
         if first_chunk >= 0.0 {
+            // The pump's clock read when the chunk came: no clock read of its own here.
+            record.events.push(Event::at(
+                semconv::EVENT_FIRST_BYTE,
+                from_performance_ms(first_chunk),
+            ));
             let ms = from_performance_ms(first_chunk) - record.start_ms;
             attributes.set(semconv::TIME_TO_FIRST_CHUNK, Value::Int(ms.round() as i64));
             attributes.set(semconv::MAX_GAP, Value::Int(number(2).round() as i64));
@@ -329,13 +333,9 @@ impl CountingTransformer {
         if chunk.is_undefined() {
             return Ok(());
         }
-        if self
-            .span
+        self.span
             .progress
-            .record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length())
-        {
-            self.span.first_byte();
-        }
+            .record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length());
         controller.enqueue_with_chunk(&chunk)
     }
 

@@ -42,7 +42,7 @@ pub const SERVER_TIMING_PREFIX: &str = "fetchspan.server_timing.";
 
 /// The `response.headers` event: the response's headers arrived.
 pub const EVENT_HEADERS: &str = "response.headers";
-/// The `response.first_byte` event: the first body chunk reached the app's stream.
+/// The `response.first_byte` event: the first body chunk came in for the app's stream.
 pub const EVENT_FIRST_BYTE: &str = "response.first_byte";
 
 /// Methods the fetch spec upper-cases whatever case they come in.
