@@ -52,6 +52,7 @@ export class Exporter {
     else this.schedule();
   }
 
+  /** Arms the scheduled export, unless it is armed. */
   schedule() {
     if (this.timer === null) this.timer = setTimeout(() => this.startRun(), this.options.scheduledDelayMs);
   }
@@ -61,12 +62,13 @@ export class Exporter {
     clearTimeout(this.timer);
     this.timer = null;
     if (this.run !== null || this.closed || this.queue.length === 0) return;
-    const controller = new AbortController();
-    const done = this.exportQueue(controller.signal).catch(() => {}).then(() => {
+    // In flight from its first step on: the first POST starts synchronously.
+    const run = { controller: new AbortController(), done: undefined };
+    this.run = run;
+    run.done = this.exportQueue(run.controller.signal).catch(() => {}).then(() => {
       this.run = null;
       if (!this.closed && this.queue.length > 0) this.schedule();
     });
-    this.run = { controller, done };
   }
 
   async exportQueue(signal) {
@@ -103,16 +105,19 @@ export class Exporter {
     }
   }
 
+  /** Counts a 2xx answer for `spans` spans: exported, less what a partial success rejected. */
   accepted(answer, spans) {
     const rejected = Math.min(answer.rejectedSpans, spans);
     this.counts.exported += spans - rejected;
     this.counts.rejected += rejected;
   }
 
+  /** The request body for `spans`. */
   body(spans) {
     return this.prefix + spans.join(',') + this.suffix;
   }
 
+  /** One POST of `body` to the collector (see `post` below). */
   post(body, signal, keepalive) {
     const { url, headers, exportTimeoutMs } = this.options;
     return post(this.fetch, url, headers, body, signal, exportTimeoutMs, keepalive);
