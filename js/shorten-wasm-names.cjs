@@ -4,8 +4,9 @@
 // wasm and once in the glue, where minifiers keep them (they are property names).
 //
 // usage: node js/shorten-wasm-names.cjs <glue.js> <mapping.json> <module.wasm>
-// The glue is rewritten in place. A name the mapping has and the glue lacks, or the reverse, fails the build, so a
-// wasm-bindgen upgrade that changes the glue's shape can't ship a module whose imports don't resolve.
+// The glue is rewritten in place. An import of the module that the glue doesn't define where expected, or an export
+// the glue reads that the module lacks, fails the build: a wasm-bindgen upgrade that changes the glue's shape can't
+// ship a module whose imports or exports don't resolve.
 const fs = require('fs');
 
 const [gluePath, mappingPath, wasmPath] = process.argv.slice(2);
