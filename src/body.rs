@@ -11,10 +11,10 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, JsString, Uint8Array};
+use js_sys::{Array, Function, JsString};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ReadableStream, Response, TransformStreamDefaultController};
+use web_sys::{ReadableStream, Response};
 
 use crate::clock::from_performance_ms;
 use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
@@ -136,13 +136,13 @@ fn decoded_length(response: &Response) -> Option<u64> {
         .ok()
 }
 
-/// What the app has taken of a streamed body so far. Cells only, so a chunk never borrows the span.
+/// A streamed body's state on the span's side. What the app has taken (bytes, chunks) is counted by the pump in
+/// JS and read with its report.
 #[derive(Default)]
 pub struct BodyProgress {
     streaming: Cell<bool>,
-    bytes: Cell<u64>,
-    chunks: Cell<u64>,
-    /// The pump's report (timings, SSE count, stalls), read when the span ends and when the idle timer fires.
+    /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
+    /// timer fires.
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
     timing: RefCell<Option<Function>>,
@@ -153,12 +153,6 @@ impl BodyProgress {
     /// only the stream and lets the `Response` be collected).
     pub fn streaming(&self) -> bool {
         self.streaming.get()
-    }
-
-    /// Counts one chunk.
-    fn record_chunk(&self, bytes: u32) {
-        self.bytes.set(self.bytes.get() + u64::from(bytes));
-        self.chunks.set(self.chunks.get() + 1);
     }
 
     /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
@@ -184,12 +178,12 @@ impl BodyProgress {
         if let Ok(timing) = timing.unwrap_or_default().dyn_into::<Array>() {
             ResourceTiming::new(timing).describe(record);
         }
-        let attributes = &mut record.attributes;
-        attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
-        attributes.set(semconv::DECODED_SIZE, Value::Int(self.bytes.get() as i64));
-        attributes.set(semconv::CHUNKS, Value::Int(self.chunks.get() as i64));
         let report = self.pump_report();
         let number = |index: u32| report.get(index).as_f64().unwrap_or(-1.0);
+        let attributes = &mut record.attributes;
+        attributes.set(semconv::SIZE_SOURCE, Value::string("stream".into()));
+        attributes.set(semconv::DECODED_SIZE, Value::Int(number(6).max(0.0) as i64));
+        attributes.set(semconv::CHUNKS, Value::Int(number(7).max(0.0) as i64));
         let first_chunk = number(1);
         if first_chunk >= 0.0 {
             // The pump's clock read when the chunk came: no clock read of its own here.
@@ -212,7 +206,7 @@ impl BodyProgress {
                 ));
             }
         }
-        let kept = report.length().saturating_sub(6) / 3;
+        let kept = report.length().saturating_sub(8) / 3;
         let stalls = f64::from(kept) + number(5).max(0.0);
         if report.length() > 0 {
             record
@@ -220,7 +214,7 @@ impl BodyProgress {
                 .set(semconv::STALLS, Value::Int(stalls as i64));
         }
         for index in 0..kept {
-            let at = 6 + index * 3;
+            let at = 8 + index * 3;
             let network = number(at) == 0.0;
             let mut attributes = Attributes::default();
             let cause = if network { "network" } else { "consumer" };
@@ -313,9 +307,11 @@ impl IdleWatch {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. JS calls `transform` and `flush` on it directly;
-/// `streamBody` in `patch.js` tells it how the pump ended. Every ending consumes it, so the end of the stream and its cleanup are
-/// one code path.
+/// The transformer object handed to `new TransformStream(...)`. The stream calls its `flush`; `streamBody` in
+/// `patch.js` tells it how the pump ended otherwise. Every ending consumes it, so the end of the stream and its
+/// cleanup are one code path. Its `transform`, counting each chunk and passing the very same chunk on, is an own
+/// property `streamBody` sets, in JS: a crossing into wasm per chunk (and a second for each probe of the pump)
+/// cost more than the count.
 #[wasm_bindgen]
 pub struct CountingTransformer {
     span: Rc<SpanCell>,
@@ -323,22 +319,6 @@ pub struct CountingTransformer {
 
 #[wasm_bindgen]
 impl CountingTransformer {
-    /// Counts a chunk and passes the very same chunk on. `undefined` is the pump's probe for the app's next read
-    /// (it completes once the app pulls) and passes nothing on.
-    pub fn transform(
-        &self,
-        chunk: JsValue,
-        controller: &TransformStreamDefaultController,
-    ) -> Result<(), JsValue> {
-        if chunk.is_undefined() {
-            return Ok(());
-        }
-        self.span
-            .progress
-            .record_chunk(chunk.unchecked_ref::<Uint8Array>().byte_length());
-        controller.enqueue_with_chunk(&chunk)
-    }
-
     /// The source ended and every chunk was handed on: the body completed.
     pub fn flush(self) {
         self.span.end_body(EndReason::Completed, None);

@@ -819,16 +819,18 @@ const COLON = 58;
  */
 export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const reader = source.getReader();
-  // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
-  // cycle the collector can't see through): `start` is an own property the TransformStream calls at once.
-  let controller;
-  transformer.start = (c) => { controller = c; };
-  const stream = new TransformStream(transformer);
-  const writer = stream.writable.getWriter();
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
-    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0,
+    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0,
   };
+  // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
+  // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
+  // `transform`, which counts in JS (see CountingTransformer in src/body.rs).
+  let controller;
+  transformer.start = (c) => { controller = c; };
+  transformer.transform = counter(stats);
+  const stream = new TransformStream(transformer);
+  const writer = stream.writable.getWriter();
   const scan = sse ? eventScanner(stats) : null;
   let read = false;
   let detached = false;
@@ -907,6 +909,17 @@ function stall(stats, name, at, durationMs) {
   else stats.dropped++;
 }
 
+// The transformer's `transform`: counts a chunk and passes the very same chunk on. `undefined` is the pump's probe
+// for the app's next read (it completes once the app pulls) and passes nothing on. A closure over `stats` alone.
+function counter(stats) {
+  return (chunk, controller) => {
+    if (chunk === undefined) return;
+    stats.bytes += chunk.byteLength;
+    stats.chunks++;
+    controller.enqueue(chunk);
+  };
+}
+
 // The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers
 // (a closure made inside `streamBody` would share its scope, and with it the transformer that owns the span).
 function reporter(stats) {
@@ -915,11 +928,12 @@ function reporter(stats) {
 
 // What the Rust side reads when the span ends or the idle timer fires (one crossing, not one per chunk):
 // [ms the app has not pulled (0 while it waits for data), first chunk (performance ms, -1: none), longest gap,
-//  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, ...stalls as (kind, at, ms)].
+//  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, bytes, chunks,
+//  ...stalls as (kind, at, ms)].
 function report(stats) {
   const idle = stats.waitingForApp ? performance.now() - stats.since : 0;
-  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped,
-    ...stats.stalls];
+  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped, stats.bytes,
+    stats.chunks, ...stats.stalls];
 }
 
 // Counts server-sent events in the chunks as the app gets them: an event is dispatched by a blank line after at
