@@ -288,7 +288,8 @@ fn micros(ms: f64) -> i64 {
     (ms * 1000.0).round() as i64
 }
 
-fn push_int(out: &mut String, n: i64) {
+/// `n` in decimal, with its sign.
+pub fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }

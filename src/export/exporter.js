@@ -117,10 +117,38 @@ export class Exporter {
     return this.prefix + spans.join(',') + this.suffix;
   }
 
-  /** One POST of `body` to the collector (see `post` below). */
+  /**
+   * POSTs `body` with the `fetch` captured before fetchspan patched it (so exports are never traced). Resolves to
+   * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`,
+   * or when `exportTimeoutMs` passes.
+   */
   post(body, signal, keepalive) {
     const { url, headers, exportTimeoutMs } = this.options;
-    return post(this.fetch, url, headers, body, signal, exportTimeoutMs, keepalive);
+    const stop = AbortSignal.any([signal, AbortSignal.timeout(exportTimeoutMs)]);
+    const exchange = (async () => {
+      const response = await this.fetch.call(globalThis, url, {
+        method: 'POST',
+        headers,
+        body,
+        keepalive,
+        credentials: 'omit',
+        signal: stop,
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+        rejectedSpans: rejectedSpans(text),
+      };
+    })();
+    // Settles at the abort itself, not when the engine gets round to failing the aborted fetch (WebKit took up to
+    // 120 s against a collector that never answers), so a flush returns by its deadline in every engine.
+    return new Promise((resolve, reject) => {
+      const aborted = () => reject(stop.reason);
+      if (stop.aborted) aborted();
+      else stop.addEventListener('abort', aborted, { once: true });
+      exchange.then(resolve, reject).finally(() => stop.removeEventListener('abort', aborted));
+    });
   }
 
   /**
@@ -241,40 +269,6 @@ export function forceFlush(exporter, timeoutMs) {
 /** What `uninstall` does of the export: a shutdown within `timeoutMs`. */
 export async function shutdown(exporter, timeoutMs) {
   await exporter?.shutdown(timeoutMs);
-}
-
-/**
- * POSTs `body` with the `fetch` captured before fetchspan patched it (so exports are never traced). Resolves to
- * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`,
- * or when `timeoutMs` passes.
- */
-function post(fetch, url, headers, body, signal, timeoutMs, keepalive) {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const stop = AbortSignal.any([signal, deadline]);
-  const exchange = (async () => {
-    const response = await fetch.call(globalThis, url, {
-      method: 'POST',
-      headers,
-      body,
-      keepalive,
-      credentials: 'omit',
-      signal: stop,
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
-      rejectedSpans: rejectedSpans(text),
-    };
-  })();
-  // Settles at the abort itself, not when the engine gets round to failing the aborted fetch (WebKit took up to
-  // 120 s against a collector that never answers), so a flush returns by its deadline in every engine.
-  return new Promise((resolve, reject) => {
-    const aborted = () => reject(stop.reason);
-    if (stop.aborted) aborted();
-    else stop.addEventListener('abort', aborted, { once: true });
-    exchange.then(resolve, reject).finally(() => stop.removeEventListener('abort', aborted));
-  });
 }
 
 /**

@@ -6,7 +6,9 @@
 //! strict decode) and, end to end, by the test server.
 
 use crate::ids::push_hex;
-use crate::record::{push_decimal, push_links, push_string, Attributes, SpanRecord, Value};
+use crate::record::{
+    push_decimal, push_int, push_links, push_string, Attributes, SpanRecord, Value,
+};
 
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
 const SPAN_CAPACITY: usize = 768;
@@ -90,10 +92,7 @@ fn key_values(out: &mut String, attributes: &Attributes) {
             }
             Value::Int(number) => {
                 out.push_str(r#","value":{"intValue":""#);
-                if *number < 0 {
-                    out.push('-');
-                }
-                push_decimal(out, number.unsigned_abs());
+                push_int(out, *number);
                 out.push('"');
             }
             Value::Bool(flag) => {
