@@ -35,6 +35,7 @@ export function installPatches(scope, hooks, config) {
     throw new TypeError('fetchspan: globalThis.fetch is read-only and not configurable, so it cannot be instrumented');
   }
   const nativeFetch = fetchDescriptor.value;
+  const uploadsStream = canStreamUploads();
   let active = true;
 
   function failed(error) {
@@ -232,6 +233,8 @@ export function installPatches(scope, hooks, config) {
     } else {
       pending = nativeFetch.apply(this, arguments);
     }
+    // A streamed body the native call did not take (it threw first) goes back to the app unlocked, as natively.
+    if (read?.upload !== undefined && !read.upload.stream.locked) read.upload.reader.releaseLock();
     // Decided while the native call read the headers, when it has an `init` (see `propagate`).
     const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
     let span;
@@ -268,6 +271,7 @@ export function installPatches(scope, hooks, config) {
         read === undefined ? undefined : bodySize(read.body),
         extras,
       );
+      if (read?.upload !== undefined) read.upload.span = span;
     } catch (error) {
       failed(error);
     }
@@ -291,15 +295,55 @@ export function installPatches(scope, hooks, config) {
     }
   }
 
-  // Proxy handlers that pass every read of `init` through and remember it in `read`.
+  // Proxy handlers that pass every read of `init` through and remember it in `read` (a streamed `body` goes out
+  // counted: see `countedUpload`).
   function recorder(read) {
     return {
       get(target, key) {
         const value = Reflect.get(target, key);
         read[key] = value;
-        return value;
+        return key === 'body' ? countedUpload(read, value) : value;
       },
     };
+  }
+
+  // A streamed request body (`body: ReadableStream`, `duplex: 'half'`), where the browser can send one (Chromium,
+  // over HTTP/2): what goes out is a pull source of ours over the app's stream, which counts the bytes as the browser
+  // takes them and gives the span `http.request.body.size` when the body ends. High-water mark 0: a chunk is read
+  // from the app's stream only when the browser asks for one, so nothing is buffered, copied or read ahead, and the
+  // app's stream sees the native backpressure; cancel and errors pass through both ways. `read.upload` keeps
+  // `{ stream, reader, bytes, span }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new
+  // Response` tells without locking it), and any other body, goes out as given.
+  function countedUpload(read, body) {
+    if (!uploadsStream || !(body instanceof ReadableStream)) return body;
+    try {
+      new Response(body);
+    } catch (_) {
+      return body;
+    }
+    try {
+      const reader = body.getReader();
+      const upload = { stream: undefined, reader, bytes: 0, span: undefined };
+      upload.stream = new ReadableStream({
+        pull(controller) {
+          return reader.read().then(({ done, value }) => {
+            if (done) {
+              controller.close();
+              if (upload.span) guard(() => upload.span.requestBodySent(upload.bytes));
+              return;
+            }
+            if (value instanceof Uint8Array) upload.bytes += value.byteLength;
+            controller.enqueue(value);
+          });
+        },
+        cancel: (reason) => reader.cancel(reason),
+      }, { highWaterMark: 0 });
+      read.upload = upload;
+      return upload.stream;
+    } catch (error) {
+      failed(error);
+      return body;
+    }
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
@@ -345,6 +389,7 @@ export function installPatches(scope, hooks, config) {
       get(target, key) {
         const value = Reflect.get(target, key);
         given[key] = value;
+        if (key === 'body') return countedUpload(given, value);
         if (key !== 'headers') return member(key, value);
         try {
           const base = new Headers(value !== undefined ? value : request?.headers);
@@ -667,6 +712,25 @@ function matchesAny(patterns, url, bounded) {
     }
   }
   return false;
+}
+
+// Whether this browser sends a `ReadableStream` request body as a stream (the feature test of the Fetch standard's
+// authors): one that doesn't know `duplex` turns the stream into the text "[object ReadableStream]", typed as text.
+function canStreamUploads() {
+  try {
+    let duplexRead = false;
+    const typed = new Request('data:,', {
+      body: new ReadableStream(),
+      method: 'POST',
+      get duplex() {
+        duplexRead = true;
+        return 'half';
+      },
+    }).headers.has('Content-Type');
+    return duplexRead && !typed;
+  } catch (_) {
+    return false;
+  }
 }
 
 // The size in bytes of a request body given in `init`, when it is known without reading anything: a string (as

@@ -456,6 +456,16 @@ impl RequestSpan {
         }
     }
 
+    /// The streamed request body `patch.js` counted as the browser sent it ended after `bytes` bytes.
+    #[wasm_bindgen(js_name = requestBodySent)]
+    pub fn request_body_sent(&self, bytes: f64) {
+        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
+            open.record
+                .attributes
+                .set(semconv::HTTP_REQUEST_BODY_SIZE, Value::Int(bytes as i64));
+        }
+    }
+
     /// A service worker handed the unread response to `event.respondWith`: the platform reads the body from here
     /// on, out of our sight, so the span ends now as `responded`.
     #[wasm_bindgen(js_name = respondedWith)]

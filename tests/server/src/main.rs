@@ -1,10 +1,12 @@
 //! fetchspan's test server: everything the browser tests, the benchmark and the demo talk to, on 127.0.0.1.
 //!
 //! Usage: `fetchspan-testserver [--port 47811] [--static DIR]...`. A second, switchable port (port + 1) plays a
-//! collector that can be down (connection refused) and come back. Every loop that serves a body is bounded in
-//! time, so a test that forgets a request cannot hang the suite.
+//! collector that can be down (connection refused) and come back; a third (port + 2) speaks HTTP/2 over TLS for
+//! streamed uploads (`http2.rs`). Every loop that serves a body is bounded in time, so a test that forgets a request
+//! cannot hang the suite.
 
 mod http;
+mod http2;
 mod otlp;
 
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ use http::{allow_preflight, respond, start_chunked, write_chunk, Outcome, Reques
 use otlp::Receiver;
 
 /// No body loop runs longer than this.
-const MAX_SERVE: Duration = Duration::from_secs(120);
+pub(crate) const MAX_SERVE: Duration = Duration::from_secs(120);
 
 /// What the server knows of one `/stream` request.
 #[derive(Default)]
@@ -66,6 +68,7 @@ fn main() -> io::Result<()> {
         trace_log: Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(("127.0.0.1", port))?;
+    http2::spawn(port + 2)?;
     println!("fetchspan-testserver listening on http://127.0.0.1:{port}");
     io::stdout().flush()?;
     let handler = {
