@@ -1324,18 +1324,23 @@ const SCENARIOS = {
     const total = sizes.reduce((sum, size) => sum + size, 0);
     const appStream = (chunks, end = (controller) => controller.close()) => {
       let pulls = 0;
+      let cancelled;
       const stream = new ReadableStream({
         pull(controller) {
           const size = chunks[pulls++];
-          if (size === undefined) end(controller);
-          else controller.enqueue(new Uint8Array(size).fill(pulls));
+          if (size === undefined) return end(controller);
+          controller.enqueue(new Uint8Array(size).fill(pulls));
+        },
+        cancel(reason) {
+          cancelled = [Object.prototype.toString.call(reason), reason?.name];
         },
       }, { highWaterMark: 0 });
-      return { stream, pulls: () => pulls };
+      return { stream, pulls: () => pulls, cancelled: () => cancelled };
     };
     const attempt = async (url, made, init = { duplex: 'half' }) => {
       const settled = await outcome(async () => (await fetch(url, { method: 'POST', body: made.stream, ...init })).text());
-      return { ...settled, locked: made.stream.locked, pulls: made.pulls() };
+      await sleep(50);
+      return { ...settled, locked: made.stream.locked, pulls: made.pulls(), cancelled: made.cancelled() };
     };
     // Sent and counted, with and without a traceparent (the two ways fetchspan reads `init`).
     for (const [label, options] of [['cross-origin', {}], ['propagated', { propagateTo: [H2] }]]) {
@@ -1359,6 +1364,12 @@ const SCENARIOS = {
         const made = appStream(sizes);
         made.stream.getReader();
         return attempt(`${H2}/upload`, made);
+      },
+      'aborted while it is sent': () => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 200);
+        // One chunk, then a source that never ends: the abort is what stops the upload.
+        return attempt(`${H2}/upload`, appStream([1000], () => new Promise(() => {})), { duplex: 'half', signal: controller.signal });
       },
       'a disturbed stream': async () => {
         const made = appStream(sizes);
