@@ -7,6 +7,7 @@ const { install } = await import(pkg);
 const MiB = 1 << 20;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tenant = `bench-${Date.now().toString(36)}`;
+const nativeFetch = globalThis.fetch;
 let tracer = null;
 let current = 'off';
 let spansSeen = 0;
@@ -18,6 +19,8 @@ const modes = {
   off: { options: null, signals: false },
   offSignal: { options: null, signals: true },
   bare: { options: () => ({}), signals: false },
+  // A reference, not fetchspan: the floor of any fetch wrapper, `fetch` patched with a bare `.then()`.
+  wrapper: { options: null, signals: false, wrap: true },
   users: {
     options: () => ({
       onSpanEnd: () => { spansSeen++; },
@@ -57,8 +60,10 @@ globalThis.bench = {
       for (const [key, value] of Object.entries(stats)) sum[key] = (sum[key] ?? 0) + value;
       tracer = null;
     }
-    const { options } = modes[name];
+    if (modes[current].wrap) globalThis.fetch = nativeFetch;
+    const { options, wrap } = modes[name];
     if (options) tracer = await install(options());
+    if (wrap) globalThis.fetch = function fetch(input, init) { return nativeFetch.call(this, input, init).then((r) => r); };
     current = name;
   },
 
