@@ -34,6 +34,12 @@ export interface SpanAttributes {
   'url.full'?: string;
   'server.address'?: string;
   'server.port'?: number;
+  /**
+   * The request body's size in bytes: known without reading it (a string, `ArrayBuffer`, typed array, `DataView`,
+   * `Blob` or `URLSearchParams` in `init.body`), or counted as it was sent (a `ReadableStream` body, where the browser
+   * streams uploads). Absent otherwise (`FormData`, the body of a `Request` object).
+   */
+  'http.request.body.size'?: number;
   /** Absent when `fetch` rejected before a response. */
   'http.response.status_code'?: number;
   /** The error's name (`TypeError`, `AbortError`, …), or the status code for 4xx/5xx responses. */
