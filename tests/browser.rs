@@ -30,6 +30,7 @@ scenarios! {
     captured_headers_and_attribute_hooks_stay_within_their_bounds => "capturedHeadersAndAttributeHooksStayWithinTheirBounds",
     request_body_sizes_are_known_without_reading_the_body => "requestBodySizesAreKnownWithoutReadingTheBody",
     streamed_uploads_are_counted_as_sent_and_behave_as_native => "streamedUploadsAreCountedAsSentAndBehaveAsNative",
+    keepalive_requests_stay_keepalive => "keepaliveRequestsStayKeepalive",
     the_servers_trace_context_and_timings_are_recorded => "theServersTraceContextAndTimingsAreRecorded",
     spans_carry_semconv_attributes_and_events => "spansCarrySemconvAttributesAndEvents",
     quiet_sse_stream_stays_open_and_records_a_network_stall => "quietSseStreamStaysOpenAndRecordsANetworkStall",

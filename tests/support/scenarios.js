@@ -1385,6 +1385,43 @@ const SCENARIOS = {
     }
   },
 
+  async keepaliveRequestsStayKeepalive() {
+    // A spy stands in for the browser's fetch, under fetchspan: it builds the Request fetch would build from what it
+    // was given (reading `init` once, as fetch does) and reports whether that Request is keepalive and carries a
+    // traceparent. Three ways in: an init with a traceparent added (propagateTo), an init without one (another
+    // origin), and a keepalive Request object with a traceparent added.
+    const run = async (instrumented) => {
+      const seen = [];
+      const before = globalThis.fetch;
+      globalThis.fetch = function fetch(input, init) {
+        const request = new Request(input, init);
+        seen.push([request.keepalive, request.headers.has('traceparent')]);
+        return nativeFetch.call(globalThis, request);
+      };
+      try {
+        const { tracer, spans } = instrumented ? traced({ propagateTo: [SERVER] }) : {};
+        const texts = [
+          await (await fetch(`${SERVER}/bytes?n=3&x=keepalive-init`, { keepalive: true })).text(),
+          await (await fetch(`${SERVER}/bytes?n=3&x=keepalive-other`.replace('127.0.0.1', 'localhost'), { keepalive: true })).text(),
+          await (await fetch(new Request(`${SERVER}/bytes?n=3&x=keepalive-request`, { keepalive: true }))).text(),
+        ];
+        if (tracer) await uninstall(tracer);
+        return { seen, texts, spans: spans?.length };
+      } finally {
+        globalThis.fetch = before;
+      }
+    };
+    const native = await run(false);
+    const instrumented = await run(true);
+    // Firefox ESR's `new Request(request)` drops `keepalive` (natively too), so the Request object's case is
+    // compared with the native run rather than with `true`.
+    equal(native.seen.slice(0, 2).map(([keepalive]) => keepalive), [true, true], 'natively, the init requests are keepalive');
+    equal(instrumented.texts, native.texts, 'the same responses');
+    equal(instrumented.spans, 3, 'fetchspan traced all three');
+    equal(instrumented.seen, native.seen.map(([keepalive], i) => [keepalive, i !== 1]),
+      'keepalive as natively, with our traceparent where it goes');
+  },
+
   async capturedHeadersAndAttributeHooksStayWithinTheirBounds() {
     const views = [];
     let { spans, tracer } = traced({
