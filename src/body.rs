@@ -1,6 +1,7 @@
 //! Stage 3 of a request: the body, read as a stream; its JS half is `streamBody` in `patch.js`. The app's stream
 //! runs through a pass-through `TransformStream` whose transformer is [`CountingTransformer`]; a pump of ours (not
-//! `pipeTo`) writes the native body's chunks into it, so it knows whether the app or the network is waited on.
+//! `pipeTo`) probes its writable for the app's reads and enqueues the native body's chunks, counted, into its
+//! readable, so it knows whether the app or the network is waited on.
 //!
 //! Decides how a streamed body ended (completed, cancelled, aborted, error, abandoned) and what its span says about
 //! it: exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events. For a
@@ -309,9 +310,9 @@ impl IdleWatch {
 
 /// The transformer object handed to `new TransformStream(...)`. The stream calls its `flush`; `streamBody` in
 /// `patch.js` tells it how the pump ended otherwise. Every ending consumes it, so the end of the stream and its
-/// cleanup are one code path. Its `transform`, counting each chunk and passing the very same chunk on, is an own
-/// property `streamBody` sets, in JS: a crossing into wasm per chunk (and a second for each probe of the pump)
-/// cost more than the count.
+/// cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
+/// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
+/// into wasm per chunk (and a second for each probe) cost more than the count.
 #[wasm_bindgen]
 pub struct CountingTransformer {
     span: Rc<SpanCell>,
