@@ -36,8 +36,9 @@ export interface SpanAttributes {
   'server.port'?: number;
   /**
    * The request body's size in bytes: known without reading it (a string, `ArrayBuffer`, typed array, `DataView`,
-   * `Blob` or `URLSearchParams` in `init.body`), or counted as it was sent (a `ReadableStream` body, where the browser
-   * streams uploads). Absent otherwise (`FormData`, the body of a `Request` object).
+   * `Blob` or `URLSearchParams` in `init.body`), or counted as it was handed to the browser (a `ReadableStream` body
+   * that ended, where the browser streams uploads). Absent otherwise: `FormData`, the body of a `Request` object, an
+   * upload cancelled or failed, a stream where the browser doesn't stream uploads.
    */
   'http.request.body.size'?: number;
   /** Absent when `fetch` rejected before a response. */

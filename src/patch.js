@@ -18,6 +18,8 @@ const PLAIN_PATH = /^\/(?![/\\])[A-Za-z0-9\-._~!$&()*+,;=:@%/]*(\?[A-Za-z0-9\-._
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
 // Resource-timing entries kept for spans to take, at most.
 const RECENT_ENTRIES = 256;
+// Where a streamed upload's record goes in what `fetch` read of `init` (a Symbol: no init member can collide).
+const UPLOAD = Symbol('upload');
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
@@ -233,8 +235,15 @@ export function installPatches(scope, hooks, config) {
     } else {
       pending = nativeFetch.apply(this, arguments);
     }
-    // A streamed body the native call did not take (it threw first) goes back to the app unlocked, as natively.
-    if (read?.upload !== undefined && !read.upload.stream.locked) read.upload.reader.releaseLock();
+    const upload = read?.[UPLOAD];
+    if (upload !== undefined) {
+      // A streamed body the native call did not take (it threw first) goes back to the app unlocked, as natively.
+      try {
+        if (!upload.stream.locked) upload.reader.releaseLock();
+      } catch (error) {
+        failed(error);
+      }
+    }
     // Decided while the native call read the headers, when it has an `init` (see `propagate`).
     const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
     let span;
@@ -271,7 +280,7 @@ export function installPatches(scope, hooks, config) {
         read === undefined ? undefined : bodySize(read.body),
         extras,
       );
-      if (read?.upload !== undefined) read.upload.span = span;
+      if (upload !== undefined) upload.span = span;
     } catch (error) {
       failed(error);
     }
@@ -309,36 +318,44 @@ export function installPatches(scope, hooks, config) {
 
   // A streamed request body (`body: ReadableStream`, `duplex: 'half'`), where the browser can send one (Chromium,
   // over HTTP/2): what goes out is a pull source of ours over the app's stream, which counts the bytes as the browser
-  // takes them and gives the span `http.request.body.size` when the body ends. High-water mark 0: a chunk is read
-  // from the app's stream only when the browser asks for one, so nothing is buffered, copied or read ahead, and the
-  // app's stream sees the native backpressure; cancel and errors pass through both ways. `read.upload` keeps
-  // `{ stream, reader, bytes, span }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new
-  // Response` tells without locking it), and any other body, goes out as given.
+  // takes them and, when the app's stream has ended and every chunk was handed to the browser, gives the span
+  // `http.request.body.size` (a cancelled or failed upload gives none). High-water mark 0: a chunk is read from the
+  // app's stream only when the browser asks for one, so nothing is buffered, copied or read ahead, and the app's
+  // stream sees the native backpressure; cancel and errors pass through both ways. `read[UPLOAD]` keeps `{ stream,
+  // reader, bytes, span }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new Response`
+  // tells without locking it), and any other body, goes out as given.
   function countedUpload(read, body) {
-    if (!uploadsStream || !(body instanceof ReadableStream)) return body;
+    if (!uploadsStream) return body;
     try {
-      new Response(body);
-    } catch (_) {
-      return body;
-    }
-    try {
+      if (!(body instanceof ReadableStream)) return body;
+      try {
+        new Response(body);
+      } catch (_) {
+        return body;
+      }
       const reader = body.getReader();
       const upload = { stream: undefined, reader, bytes: 0, span: undefined };
+      let cancelled = false;
       upload.stream = new ReadableStream({
         pull(controller) {
           return reader.read().then(({ done, value }) => {
+            if (cancelled) return;
             if (done) {
               controller.close();
               if (upload.span) guard(() => upload.span.requestBodySent(upload.bytes));
               return;
             }
-            if (value instanceof Uint8Array) upload.bytes += value.byteLength;
+            // The browser refuses a chunk that is not a Uint8Array (of any realm) and fails the request.
+            if (ArrayBuffer.isView(value)) upload.bytes += value.byteLength;
             controller.enqueue(value);
           });
         },
-        cancel: (reason) => reader.cancel(reason),
+        cancel(reason) {
+          cancelled = true;
+          return reader.cancel(reason);
+        },
       }, { highWaterMark: 0 });
-      read.upload = upload;
+      read[UPLOAD] = upload;
       return upload.stream;
     } catch (error) {
       failed(error);

@@ -7,6 +7,7 @@ use std::io;
 use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -33,6 +34,8 @@ pub fn spawn(port: u16) -> io::Result<()> {
             let listener = TcpListener::from_std(listener).expect("the HTTP/2 listener");
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
+                    // Out of descriptors, say: wait rather than spin on one of the machine's two cores.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
                 let acceptor = acceptor.clone();
