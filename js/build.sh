@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-wasm-pack build --quiet --release --target web --out-dir pkg --out-name fetchspan
+# Without the default `std` feature: the crate is then `no_std`, and its panic handler formats nothing (Cargo.toml).
+wasm-pack build --quiet --release --target web --out-dir pkg --out-name fetchspan -- --no-default-features
 # The same run gives imports and exports one-letter names and prints the mapping, which js/shorten-wasm-names.cjs
 # applies to the glue below.
 stage=target/js-build

@@ -9,8 +9,9 @@
 //! Never clones, never buffers: each chunk is enqueued as it came, its `byteLength` is the only thing read, and
 //! nothing is copied into wasm memory.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Array, Function, JsString};
 use wasm_bindgen::prelude::*;
@@ -193,8 +194,11 @@ impl BodyProgress {
                 from_performance_ms(first_chunk),
             ));
             let ms = from_performance_ms(first_chunk) - record.start_ms;
-            attributes.set(semconv::TIME_TO_FIRST_CHUNK, Value::Int(ms.round() as i64));
-            attributes.set(semconv::MAX_GAP, Value::Int(number(2).round() as i64));
+            attributes.set(
+                semconv::TIME_TO_FIRST_CHUNK,
+                Value::Int(crate::clock::round(ms)),
+            );
+            attributes.set(semconv::MAX_GAP, Value::Int(crate::clock::round(number(2))));
         }
         let sse_events = number(3);
         if sse_events >= 0.0 {
@@ -222,7 +226,7 @@ impl BodyProgress {
             attributes.set(semconv::STALL_CAUSE, Value::string(cause.into()));
             attributes.set(
                 semconv::STALL_DURATION,
-                Value::Int(number(at + 2).round() as i64),
+                Value::Int(crate::clock::round(number(at + 2))),
             );
             record.events.push(Event {
                 name: if network {

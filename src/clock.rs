@@ -22,3 +22,44 @@ pub fn now_ms() -> f64 {
 pub fn from_performance_ms(ms: f64) -> f64 {
     TIME_ORIGIN.with(|origin| *origin) + ms
 }
+
+/// `x` rounded to the nearest whole number, halves away from zero, as `f64::round(x) as i64` gives it (saturating
+/// outside `i64`). Written out because `f64::round` needs std, which the shipped wasm leaves out (issue 7: size);
+/// the `as` cast truncates toward zero.
+pub fn round(x: f64) -> i64 {
+    let whole = x as i64;
+    let rest = x - whole as f64;
+    if rest >= 0.5 {
+        whole.saturating_add(1)
+    } else if rest <= -0.5 {
+        whole.saturating_sub(1)
+    } else {
+        whole
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_is_f64_round() {
+        for x in [
+            0.0,
+            0.4,
+            0.5,
+            0.6,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.4,
+            1e15 + 0.5,
+            123.456,
+            -7.5,
+            1e20,
+            -1e20,
+            f64::NAN,
+        ] {
+            assert_eq!(super::round(x), x.round() as i64, "{x}");
+        }
+    }
+}

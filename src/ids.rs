@@ -1,6 +1,8 @@
 //! W3C trace-context ids. `patch.js` draws them (from `crypto.getRandomValues`, before the request is sent, since
 //! the `traceparent` it sends must carry them) and hands them over as hex; this module reads and writes that hex.
 
+use crate::prelude::*;
+
 /// A 16-byte trace id and an 8-byte span id, and the parent span's id when the app sent its own `traceparent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanContext {

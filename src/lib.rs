@@ -11,6 +11,46 @@
 //! 4. [`export`] — the finished span goes to `onSpanEnd` ([`tracer`]) and is exported as OTLP/HTTP JSON in
 //!    bounded batches, with retries, a flush with a deadline, and a keepalive flush when the page is hidden.
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude gives, for the `no_std` build: every module starts with `use crate::prelude::*;`.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+}
+
+/// Declares per-thread state: `std::thread_local!` where std is linked (the native tests run on many threads), and
+/// without std (the shipped wasm, which has one thread) a plain static. Either way it is read with `.with(|value| …)`.
+macro_rules! per_thread {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(feature = "std")]
+        std::thread_local! { $(#[$attr])* static $name: $ty = const { $init }; }
+        #[cfg(not(feature = "std"))]
+        $(#[$attr])* static $name: crate::OneThread<$ty> = crate::OneThread($init);
+    };
+}
+pub(crate) use per_thread;
+
+/// A static for the wasm's one thread (see [`per_thread`]).
+#[cfg(not(feature = "std"))]
+pub(crate) struct OneThread<T>(pub(crate) T);
+
+// SAFETY: only built without std, for wasm32 without the atomics target feature, where there is one thread.
+#[cfg(not(feature = "std"))]
+unsafe impl<T> Sync for OneThread<T> {}
+
+#[cfg(not(feature = "std"))]
+impl<T> OneThread<T> {
+    /// Calls `f` with the value, as `LocalKey::with` does.
+    pub(crate) fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
+}
+
 mod body;
 mod clock;
 mod export;
@@ -30,3 +70,11 @@ pub use tracer::{install, Tracer};
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// Without std (the shipped build), a panic traps at once: nothing is formatted, so neither std's panic machinery nor
+/// `core::fmt` is in the wasm. `patch.js` catches the trap as it catches any failure of ours.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}

@@ -4,6 +4,7 @@
 //! The checking is `options.js` (the texts and the checks would weigh several times more as wasm); this module reads
 //! the normalized object it returns into Rust types.
 
+use crate::prelude::*;
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

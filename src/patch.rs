@@ -4,7 +4,8 @@
 //! what the patched `fetch` calls per request, with the method, URL and signal `patch.js` read (reading only, so
 //! nothing of the caller's `Request`, `init` or `Headers` is consumed or changed); it opens a [`RequestSpan`].
 
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;

@@ -4,8 +4,9 @@
 //! [`MAX_ATTRIBUTE_LENGTH`]), and a span holds a fixed,
 //! small number of attributes and events, so a record's size is bounded.
 
-use std::borrow::Cow;
-use std::cell::Cell;
+use crate::prelude::*;
+use alloc::borrow::Cow;
+use core::cell::Cell;
 
 use wasm_bindgen::JsValue;
 
@@ -14,15 +15,15 @@ use crate::ids::{push_hex, SpanContext};
 /// Longest attribute string kept, in bytes; longer values are cut at a character boundary.
 pub const MAX_ATTRIBUTE_LENGTH: usize = 2048;
 
-thread_local! {
+crate::per_thread! {
     /// The bound in force: the installed tracer's `maxAttributeLength`. One per thread, like the installation (a
     /// span still in flight from an earlier installation is cut by the current one's bound).
-    static MAX_LENGTH: Cell<usize> = const { Cell::new(MAX_ATTRIBUTE_LENGTH) };
+    static MAX_LENGTH: Cell<usize> = Cell::new(MAX_ATTRIBUTE_LENGTH);
 }
 
 /// Sets the longest attribute string kept, in bytes (`install`'s `maxAttributeLength`).
 pub fn set_max_attribute_length(bytes: usize) {
-    MAX_LENGTH.set(bytes);
+    MAX_LENGTH.with(|max| max.set(bytes));
 }
 
 /// An attribute value, typed as OTLP types it.
@@ -39,7 +40,7 @@ pub enum Value {
 impl Value {
     /// A string value, cut to `maxAttributeLength` bytes at a character boundary.
     pub fn string(mut text: String) -> Self {
-        let max = MAX_LENGTH.get();
+        let max = MAX_LENGTH.with(Cell::get);
         if text.len() > max {
             let mut end = max;
             while !text.is_char_boundary(end) {
@@ -285,7 +286,7 @@ fn push_ms(out: &mut String, ms: f64) {
 }
 
 fn micros(ms: f64) -> i64 {
-    (ms * 1000.0).round() as i64
+    crate::clock::round(ms * 1000.0)
 }
 
 /// `n` in decimal, with its sign.

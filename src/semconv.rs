@@ -1,5 +1,7 @@
 //! Attribute names: OpenTelemetry stable HTTP semantic conventions, and fetchspan's own under `fetchspan.*`.
 
+use crate::prelude::*;
+
 /// `http.request.method`: the normalized method, or `_OTHER`.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 /// `http.request.method_original`: the method as given, when it isn't a known one.

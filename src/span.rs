@@ -5,8 +5,9 @@
 //! body's transformer shares. The span owns its JS registration (the abort listener): ending the span drops it, so
 //! nothing outlives it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
@@ -233,7 +234,7 @@ pub(crate) fn describe_server(record: &mut SpanRecord, server: &Array) {
         key.push_str(".duration_us");
         record
             .attributes
-            .set(key, Value::Int((ms * 1000.0).round() as i64));
+            .set(key, Value::Int(crate::clock::round(ms * 1000.0)));
     }
 }
 

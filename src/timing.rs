@@ -80,7 +80,7 @@ impl ResourceTiming {
         if first_byte > 0.0 {
             record.attributes.set(
                 semconv::TIME_TO_FIRST_BYTE,
-                Value::Int((first_byte - start).round() as i64),
+                Value::Int(crate::clock::round(first_byte - start)),
             );
         }
         let phases = [
@@ -118,7 +118,7 @@ impl ResourceTiming {
             let mut attributes = Attributes::default();
             attributes.set(
                 semconv::TIMING_DURATION,
-                Value::Int(((to - from) * 1000.0).round() as i64),
+                Value::Int(crate::clock::round((to - from) * 1000.0)),
             );
             record.events.push(Event {
                 name,

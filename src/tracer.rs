@@ -3,8 +3,8 @@
 //! The installation lives in a thread-local, not in the JS `Tracer` handle, so a page that drops the handle stays
 //! instrumented. In-flight spans hold the [`TracerCore`] and still end after `uninstall()`.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -19,8 +19,8 @@ use crate::record::SpanRecord;
 /// How long `uninstall()` waits for the final flush unless told otherwise.
 const UNINSTALL_FLUSH_MS: f64 = 1000.0;
 
-thread_local! {
-    static INSTALLED: RefCell<Option<Installation>> = const { RefCell::new(None) };
+crate::per_thread! {
+    static INSTALLED: RefCell<Option<Installation>> = RefCell::new(None);
 }
 
 /// Counters behind `tracer.stats()`. Cells only: a failure mid-way can't leave them borrowed.
@@ -78,7 +78,7 @@ struct Installation {
 /// already installed or `fetch` can't be patched; in every such case nothing is patched.
 #[wasm_bindgen]
 pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
-    if INSTALLED.with_borrow(Option::is_some) {
+    if INSTALLED.with(|installed| installed.borrow().is_some()) {
         return Err(js_sys::Error::new(
             "fetchspan: install() was called while fetchspan is already installed; call uninstall() on the first tracer first",
         )
@@ -106,10 +106,12 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
     if let Some(exporter) = &core.exporter {
         exporter.listen_for_unload();
     }
-    INSTALLED.set(Some(Installation {
-        core: core.clone(),
-        _patches: patches,
-    }));
+    INSTALLED.with(|installed| {
+        installed.replace(Some(Installation {
+            core: core.clone(),
+            _patches: patches,
+        }))
+    });
     Ok(Tracer { core })
 }
 
@@ -149,7 +151,8 @@ impl Tracer {
     /// by `timeoutMs` (default 1000), and releases every listener, timer and observer of the installation. Spans
     /// in flight still end (and reach `onSpanEnd`). Calling it again, or on a tracer already replaced, does nothing.
     pub fn uninstall(&self, timeout_ms: Option<f64>) -> Promise {
-        let installation = INSTALLED.with_borrow_mut(|installed| {
+        let installation = INSTALLED.with(|installed| {
+            let mut installed = installed.borrow_mut();
             installed.take_if(|installation| Rc::ptr_eq(&installation.core, &self.core))
         });
         let Some(installation) = installation else {

@@ -6,6 +6,7 @@
 //! strict decode) and, end to end, by the test server.
 
 use crate::ids::push_hex;
+use crate::prelude::*;
 use crate::record::{
     push_decimal, push_int, push_links, push_string, Attributes, SpanRecord, Value,
 };
@@ -108,8 +109,9 @@ fn key_values(out: &mut String, attributes: &Attributes) {
 /// Epoch milliseconds (fractional) as decimal nanoseconds, at microsecond resolution: an f64 of epoch
 /// milliseconds holds about a quarter of a microsecond, so finer digits would be noise.
 fn push_unix_nanos(out: &mut String, ms: f64) {
-    let whole = ms.trunc().max(0.0) as u64;
-    let micros = ((ms - ms.trunc()).max(0.0) * 1e3).round() as u64;
+    // `as` truncates toward zero, as `f64::trunc` would (which needs std).
+    let whole = ms.max(0.0) as u64;
+    let micros = crate::clock::round((ms - whole as f64).max(0.0) * 1e3) as u64;
     push_decimal(out, whole * 1_000_000 + micros * 1_000);
 }
 
