@@ -133,7 +133,7 @@ fn decoded_length(response: &Response) -> Option<u64> {
         .with(|name| headers.get_by(name))
         .ok()
         .flatten()?
-        .trim()
+        .trim_ascii()
         .parse()
         .ok()
 }

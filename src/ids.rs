@@ -38,7 +38,7 @@ impl SpanContext {
 /// The trace id and span id of a W3C `traceparent` value (version 00, ids not all zero), as `parent_span_id`-less
 /// context.
 pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
-    let value = value.trim();
+    let value = value.trim_ascii();
     let bytes = value.as_bytes();
     if bytes.len() != 55 || !value.starts_with("00-") || bytes[35] != b'-' || bytes[52] != b'-' {
         return None;

@@ -132,10 +132,10 @@ fn redact_credentials(url: String) -> String {
         return url;
     };
     let rest = url.get(scheme_end..).unwrap_or_default();
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = first_byte(rest, is_authority_end).unwrap_or(rest.len());
     match rest
         .get(..authority_end)
-        .and_then(|authority| authority.rfind('@'))
+        .and_then(|authority| last_byte(authority, b'@'))
     {
         Some(at) => {
             let mut redacted = String::with_capacity(url.len() + 17);
@@ -151,30 +151,39 @@ fn redact_credentials(url: String) -> String {
 /// The values of query parameters named in `names` (lower case; the URL's names compare ignoring ASCII case) become
 /// `REDACTED`: signed-URL signatures, tokens and keys stay out of `url.full`.
 fn redact_query(url: String, names: &[String]) -> String {
-    let Some(query_start) = url.find('?').map(|i| i + 1) else {
+    let Some(query_start) = first_byte(&url, |b| b == b'?').map(|i| i + 1) else {
         return url;
     };
     let query_end = url
         .get(query_start..)
-        .and_then(|rest| rest.find('#'))
+        .and_then(|rest| first_byte(rest, |b| b == b'#'))
         .map_or(url.len(), |i| query_start + i);
     let mut redacted = String::with_capacity(url.len());
     redacted.push_str(url.get(..query_start).unwrap_or_default());
     let mut changed = false;
-    let query = url.get(query_start..query_end).unwrap_or_default();
-    for (index, pair) in query.split('&').enumerate() {
-        if index > 0 {
-            redacted.push('&');
-        }
-        match pair.split_once('=') {
-            Some((name, value))
-                if !value.is_empty() && names.iter().any(|n| n.eq_ignore_ascii_case(name)) =>
+    // The `&`-separated pairs, as `split('&')` gives them (empty ones included).
+    let mut rest = url.get(query_start..query_end).unwrap_or_default();
+    loop {
+        let end = first_byte(rest, |b| b == b'&').unwrap_or(rest.len());
+        let pair = rest.get(..end).unwrap_or_default();
+        let name = first_byte(pair, |b| b == b'=').and_then(|eq| pair.get(..eq));
+        match name {
+            Some(name)
+                if pair.len() > name.len() + 1
+                    && names.iter().any(|n| n.eq_ignore_ascii_case(name)) =>
             {
                 redacted.push_str(name);
                 redacted.push_str("=REDACTED");
                 changed = true;
             }
             _ => redacted.push_str(pair),
+        }
+        match rest.get(end + 1..) {
+            Some(next) => {
+                redacted.push('&');
+                rest = next;
+            }
+            None => break,
         }
     }
     if !changed {
@@ -184,6 +193,22 @@ fn redact_query(url: String, names: &[String]) -> String {
     redacted
 }
 
+/// Where `byte` (ASCII) last occurs in `text`. The URL code here searches bytes: `find`, `split` and `rfind` with
+/// `char` patterns bring UTF-8 searchers and `memchr` into the wasm (about 1.3 KB raw, twiggy).
+fn last_byte(text: &str, byte: u8) -> Option<usize> {
+    text.bytes().rposition(|b| b == byte)
+}
+
+/// Where the first byte that `is` accepts occurs in `text` (see [`last_byte`]).
+fn first_byte(text: &str, is: impl Fn(u8) -> bool) -> Option<usize> {
+    text.bytes().position(is)
+}
+
+/// Whether `byte` ends a URL's authority.
+fn is_authority_end(byte: u8) -> bool {
+    matches!(byte, b'/' | b'?' | b'#')
+}
+
 /// Host and port of a normalized http(s) `href`, read in Rust rather than through five URL getters.
 fn server_of(href: &str) -> Option<(String, u16)> {
     let (default_port, rest) = if let Some(rest) = href.strip_prefix("http://") {
@@ -191,20 +216,22 @@ fn server_of(href: &str) -> Option<(String, u16)> {
     } else {
         (443, href.strip_prefix("https://")?)
     };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
+    let authority = rest.get(..first_byte(rest, is_authority_end).unwrap_or(rest.len()))?;
+    let host_port = last_byte(authority, b'@')
+        .and_then(|at| authority.get(at + 1..))
+        .unwrap_or(authority);
+    let colon = last_byte(host_port, b':');
+    let (host, port) = match colon.map(|at| (host_port.get(..at), host_port.get(at + 1..))) {
+        Some((Some(host), Some(port))) if !port.as_bytes().contains(&b']') => {
+            (host, port.parse().ok()?)
+        }
         _ => (host_port, default_port),
     };
-    Some((
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        port,
-    ))
+    let host = host
+        .strip_prefix('[')
+        .and_then(|bracketed| bracketed.strip_suffix(']'))
+        .unwrap_or(host);
+    Some((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -243,6 +270,12 @@ mod tests {
             "https://h/p?token=1"
         );
         assert_eq!(redact_query("https://h/p".into(), &names), "https://h/p");
+        // Empty pairs and values stay as they are, as `split('&')` and `split_once('=')` give them.
+        assert_eq!(
+            redact_query("https://h/p?&token=x&&token=&token=a=b&".into(), &names),
+            "https://h/p?&token=REDACTED&&token=&token=REDACTED&"
+        );
+        assert_eq!(redact_query("https://h/p?".into(), &names), "https://h/p?");
     }
 
     #[test]

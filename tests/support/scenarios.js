@@ -536,9 +536,9 @@ const SCENARIOS = {
   },
 
   async cancelClosesTheConnectionAndEndsSpanAsCancelled() {
-    // Reads 8 MiB (collecting every MiB), cancels, and waits up to 2 s for the server to see the connection close;
-    // returns how much it sent past what the app read. Run natively too: Firefox and WebKit fetch ahead of the app
-    // on their own, and the bound is over what the engine does without us.
+    // Reads 8 MiB (collecting every MiB), cancels, and waits up to 10 s for the server to see the connection close;
+    // returns how much it sent past what the app read, and how long the close took. Run natively too: Firefox and
+    // WebKit fetch ahead of the app on their own, and the bounds are over what the engine does without us.
     const readThenCancel = async (fetcher, streamId) => {
       // The app keeps only the reader: the Response itself may be collected mid-stream, which must not end the span.
       const reader = await (async () => (await fetcher(`${SERVER}/stream?id=${streamId}`)).body.getReader())();
@@ -556,16 +556,20 @@ const SCENARIOS = {
       let server;
       for (;;) {
         server = await serverStream(streamId);
-        if (server.closed || performance.now() - cancelledAt > 2000) break;
+        if (server.closed || performance.now() - cancelledAt > 10_000) break;
         await sleep(20);
       }
-      check(server.closed, `${streamId}: the server still streams 2 s after cancel (sent ${server.sent})`);
-      return { read, past: server.sent - read };
+      check(server.closed, `${streamId}: the server still streams 10 s after cancel (sent ${server.sent})`);
+      return { read, past: server.sent - read, closeMs: performance.now() - cancelledAt };
     };
     const native = await readThenCancel(raw, id('cancel-native'));
     const { spans } = traced();
     const streamId = id('cancel');
     const ours = await readThenCancel((url) => fetch(url), streamId);
+    // The connection closes as soon as natively: within 2 s, or 2 s more than the engine took on its own (WebKit's
+    // network process, busy reading ahead, once took over 2 s natively).
+    check(ours.closeMs < Math.max(2000, native.closeMs + 2000),
+      `the server stopped ${ours.closeMs.toFixed(0)} ms after the cancel (natively ${native.closeMs.toFixed(0)} ms)`);
     const span = await spanFor(spans, streamId);
     equal(span.endReason, 'cancelled', 'endReason');
     equal(span.status, 'unset', 'status');
@@ -575,7 +579,7 @@ const SCENARIOS = {
       // WebKit's network process reads ahead of the page on its own, as far as the network allows, and how far
       // varies by hundreds of MB from run to run (one run: 85 MB natively, 770 MB through fetchspan, whose pump reads
       // nothing the app didn't ask for): no bound over one native run holds there. What fetchspan decides is
-      // asserted above: the download stops within 2 s of the app's cancel.
+      // asserted above: the download stops as soon after the app's cancel as natively.
       console.log(`webkit: ${ours.past} bytes sent past what the app read (natively ${native.past}); not bounded, see the README`);
     } else {
       check(ours.past < bound, `server sent ${ours.past} bytes past what the app read (natively ${native.past}; bound ${bound})`);
