@@ -6,7 +6,9 @@
 #      (tests/bundlers/build.mjs);
 #   4. in headless Chromium (tests/package/browser.mjs): each bundled app makes a fetch that produces a span and
 #      loads the .wasm without a failed request; the classic script tag (attributes, early fetches, an invalid
-#      attribute); and broken .wasm files (404, HTML, corrupt) that make install reject with nothing patched.
+#      attribute); and broken .wasm files (404, HTML, corrupt) that make install reject with nothing patched;
+#   5. the shipped package (the `no_std` wasm the browser suites don't build) in all three engines, over WebDriver
+#      (tests/package/engines.mjs): spans of every main way of reading, exact sizes, the collector's copy.
 # FETCHSPAN_SKIP_BUILD=1 reuses pkg/ as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +37,9 @@ node tests/bundlers/build.mjs "$out/bundlers"
 
 echo "== headless Chromium: bundled apps, script tag, broken wasm (waits for /tmp/fetchspan-browser.lock)"
 flock /tmp/fetchspan-browser.lock node tests/package/browser.mjs "$out"
+
+echo "== the shipped package in Chromium, Firefox ESR and WebKitGTK (WebDriver)"
+flock /tmp/fetchspan-browser.lock node tests/package/engines.mjs chrome
+flock /tmp/fetchspan-browser.lock node tests/package/engines.mjs firefox
+flock /tmp/fetchspan-browser.lock xvfb-run -a node tests/package/engines.mjs safari
 echo "== package tests passed in ${SECONDS} s"

@@ -38,7 +38,7 @@ done
 kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 
-echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag, broken wasm)"
+echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag, broken wasm, the shipped build in three engines)"
 bash tests/package.sh
 
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (36 to 37 KB with trace context, server

@@ -1,0 +1,120 @@
+// The shipped package (pkg/: the `no_std` wasm, the minified module) in all three engines, over WebDriver: the
+// browser suites run a test build with std, and tests/package/browser.mjs drives Chromium only. A page imports
+// pkg/index.js, installs with onSpanEnd and an OTLP endpoint, and reads bodies every main way; each engine must give
+// the spans with the right end reasons and exact sizes, and the collector must get them.
+// Usage: node tests/package/engines.mjs chrome|firefox|safari   (safari: under xvfb-run -a)
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const engine = process.argv[2];
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
+const capabilities = JSON.parse(readFileSync(path.join(root, 'webdriver.json'), 'utf8'));
+const drivers = {
+  chrome: ['/usr/bin/chromedriver', 'goog:chromeOptions', 'chrome'],
+  firefox: [process.env.GECKODRIVER ?? path.join(process.env.HOME, '.cargo/bin/geckodriver'), 'moz:firefoxOptions', 'firefox'],
+  safari: ['/usr/bin/WebKitWebDriver', 'webkitgtk:browserOptions', 'MiniBrowser'],
+};
+if (!drivers[engine]) throw new Error(`usage: node tests/package/engines.mjs chrome|firefox|safari (got ${engine})`);
+const [driverPath, optionsKey, browserName] = drivers[engine];
+// MiniBrowser started by WebKitWebDriver itself refuses `--headless` ("Unknown option"); under xvfb-run it needs none.
+const options = engine === 'safari'
+  ? { ...capabilities[optionsKey], args: capabilities[optionsKey].args.filter((arg) => arg !== '--headless') }
+  : capabilities[optionsKey];
+
+const BODY = 'x'.repeat(100_000);
+const received = [];
+const PAGE = `<!doctype html><title>fetchspan package</title><script type="module">
+  const spans = [];
+  window.result = (async () => {
+    const { install } = await import('/pkg/index.js');
+    const tracer = await install({ onSpanEnd: (span) => spans.push(span), endpoint: location.origin + '/otlp',
+      serviceName: 'engines-test', scheduledDelayMs: 100 });
+    const text = await (await fetch('/data?way=text')).text();
+    const reader = (await fetch('/data?way=stream')).body.getReader();
+    let streamed = 0;
+    for (;;) { const { done, value } = await reader.read(); if (done) break; streamed += value.byteLength; }
+    const cancelled = (await fetch('/data?way=cancel')).body.cancel();
+    await cancelled;
+    const failed = await fetch('http://127.0.0.1:1/refused').then(() => 'resolved', (error) => error.name);
+    const flushed = await tracer.forceFlush(5000);
+    await tracer.uninstall();
+    return { text: text.length, streamed, failed, flushed, spans: spans.map((span) => [
+      span.attributes['url.full'].replace(location.origin, ''), span.endReason,
+      span.attributes['fetchspan.response.decoded_size'] ?? null]) };
+  })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
+</script>`;
+
+const server = http.createServer((request, response) => {
+  const url = new URL(request.url, 'http://x');
+  if (url.pathname === '/') return response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+  if (url.pathname === '/data') return response.writeHead(200, { 'content-type': 'text/plain' }).end(BODY);
+  if (url.pathname === '/otlp/v1/traces') {
+    let body = '';
+    request.on('data', (chunk) => { body += chunk; });
+    request.on('end', () => {
+      for (const rs of JSON.parse(body).resourceSpans) for (const ss of rs.scopeSpans) received.push(...ss.spans);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    return undefined;
+  }
+  const file = path.join(root, url.pathname);
+  if (!file.startsWith(path.join(root, 'pkg') + path.sep)) return response.writeHead(404).end();
+  try {
+    const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+    return response.writeHead(200, { 'content-type': type }).end(readFileSync(file));
+  } catch {
+    return response.writeHead(404).end();
+  }
+});
+await new Promise((ready) => server.listen(0, '127.0.0.1', ready));
+const pagePort = server.address().port;
+
+const driverPort = 47900 + Math.floor(Math.random() * 90);
+const driver = spawn(driverPath, [`--port=${driverPort}`], { stdio: 'ignore' });
+const webdriver = async (method, route, body) => {
+  const response = await fetch(`http://127.0.0.1:${driverPort}${route}`, {
+    method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body),
+  });
+  const { value } = await response.json();
+  if (!response.ok) throw new Error(`${method} ${route}: ${JSON.stringify(value)}`);
+  return value;
+};
+let session;
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${engine}: ${what}`); };
+try {
+  for (let tries = 0; ; tries++) {
+    try {
+      session = (await webdriver('POST', '/session', {
+        capabilities: { alwaysMatch: { browserName, [optionsKey]: options } },
+      })).sessionId;
+      break;
+    } catch (error) {
+      if (tries > 50) throw error;
+      await new Promise((wait) => setTimeout(wait, 200));
+    }
+  }
+  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/` });
+  const result = await webdriver('POST', `/session/${session}/execute/async`, {
+    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
+  });
+  console.log(`${engine}: ${JSON.stringify(result)}`);
+  check(!result.error, 'the page ran');
+  check(result.text === BODY.length && result.streamed === BODY.length, 'the app got every byte, whole and streamed');
+  check(result.failed === 'TypeError', 'a refused connection rejects with a TypeError');
+  const spans = Object.fromEntries((result.spans ?? []).map(([url, reason, size]) => [url, [reason, size]]));
+  check(JSON.stringify(spans['/data?way=text']) === JSON.stringify(['completed', BODY.length]), 'text(): completed, exact size');
+  check(JSON.stringify(spans['/data?way=stream']) === JSON.stringify(['completed', BODY.length]), 'stream: completed, exact size');
+  check(spans['/data?way=cancel']?.[0] === 'cancelled', 'cancel: cancelled');
+  check(spans['http://127.0.0.1:1/refused']?.[0] === 'error', 'refused: error');
+  check(result.flushed?.exported === 4 && received.length === 4, `the collector got the 4 spans (${received.length})`);
+} catch (error) {
+  check(false, `WebDriver: ${error.message}`);
+} finally {
+  if (session) await webdriver('DELETE', `/session/${session}`).catch(() => {});
+  driver.kill();
+  server.close();
+}
+process.exit(failures.length ? 1 : 0);
