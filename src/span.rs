@@ -96,6 +96,13 @@ impl SpanCell {
         });
     }
 
+    /// Changes the record of the span while it is open; does nothing once it has ended.
+    fn update(&self, change: impl FnOnce(&mut SpanRecord)) {
+        if let Some(open) = self.open.borrow_mut().as_mut() {
+            change(&mut open.record);
+        }
+    }
+
     /// Ends the span now, once; later calls do nothing.
     fn end(&self, reason: EndReason, finish: impl FnOnce(&mut SpanRecord)) {
         self.end_at(reason, now_ms(), finish);
@@ -320,9 +327,7 @@ impl RequestSpan {
     /// Sets attributes `patch.js` gathered, `[key, value, …]` (captured headers, the attribute hooks' results), at
     /// most [`MAX_EXTRA_ATTRIBUTES`] per call; keys are cut like values.
     pub(crate) fn add_attributes(&self, extra: &Array) {
-        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
-            add_extra(&mut open.record, extra);
-        }
+        self.cell.update(|record| add_extra(record, extra));
     }
 
     /// Ends the span as `aborted` if the request's signal has already fired; true if it did.
@@ -450,21 +455,21 @@ impl RequestSpan {
     /// the header (a cross-origin redirect whose preflight refused it; see `propagate` there).
     #[wasm_bindgen(js_name = retriedWithoutTraceparent)]
     pub fn retried_without_traceparent(&self) {
-        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
-            open.record
+        self.cell.update(|record| {
+            record
                 .attributes
-                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true));
-        }
+                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true))
+        });
     }
 
     /// The streamed request body `patch.js` counted as the browser sent it ended after `bytes` bytes.
     #[wasm_bindgen(js_name = requestBodySent)]
     pub fn request_body_sent(&self, bytes: f64) {
-        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
-            open.record
+        self.cell.update(|record| {
+            record
                 .attributes
-                .set(semconv::HTTP_REQUEST_BODY_SIZE, Value::Int(bytes as i64));
-        }
+                .set(semconv::HTTP_REQUEST_BODY_SIZE, Value::Int(bytes as i64))
+        });
     }
 
     /// A service worker handed the unread response to `event.respondWith`: the platform reads the body from here
