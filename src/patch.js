@@ -37,6 +37,7 @@ export function installPatches(scope, hooks, config) {
     throw new TypeError('fetchspan: globalThis.fetch is read-only and not configurable, so it cannot be instrumented');
   }
   const nativeFetch = fetchDescriptor.value;
+  const NativeRequest = scope.Request;
   const uploadsStream = canStreamUploads();
   let active = true;
 
@@ -213,7 +214,7 @@ export function installPatches(scope, hooks, config) {
     let request;
     let outgoing;
     try {
-      request = input instanceof Request ? input : undefined;
+      request = input instanceof NativeRequest ? input : undefined;
       url = request ? request.url : absoluteUrl(input);
       if (matchesAny(ignoreUrls, url, false)) url = undefined;
       else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
@@ -277,7 +278,7 @@ export function installPatches(scope, hooks, config) {
         startedAt,
         outgoing?.ids ?? newIds(),
         outgoing?.parentSpanId,
-        read === undefined ? undefined : bodySize(read.body),
+        read?.body !== undefined && read.body !== null ? bodySize(read.body) : request && requests?.sizes.get(request),
         extras,
       );
       if (upload !== undefined) upload.span = span;
@@ -391,7 +392,7 @@ export function installPatches(scope, hooks, config) {
       const added = traceHeaders(outgoing, outgoing.headers);
       if (added === undefined) return outgoing;
       if (request) {
-        outgoing.input = new Request(request);
+        outgoing.input = new NativeRequest(request);
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
       } else {
         outgoing.init = { headers: new Headers(added) };
@@ -464,6 +465,7 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Everything is prepared; from here on nothing can fail halfway.
+  const requests = patchRequest(scope);
   const prototype = patchPrototype(scope);
   const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
   Object.defineProperty(scope, 'fetch', {
@@ -475,8 +477,8 @@ export function installPatches(scope, hooks, config) {
 
   return {
     /**
-     * Stops instrumenting new requests and restores `fetch` if it is still ours (where someone patched over us,
-     * ours stays as a pass-through). `Response.prototype` is restored once no install needs it and no span in
+     * Stops instrumenting new requests and restores `fetch` and `Request` if they are still ours (where someone
+     * patched over us, ours stays as a pass-through). `Response.prototype` is restored once no install needs it and no span in
      * flight does.
      */
     restore() {
@@ -488,7 +490,76 @@ export function installPatches(scope, hooks, config) {
         else delete scope.fetch;
       }
       observer?.disconnect();
+      requests?.restore();
       prototype.release();
+    },
+  };
+}
+
+// The size of a `Request` object's body: it can't be measured without reading the body, so it is taken when the app
+// makes the request. `scope.Request` becomes a Proxy of the native constructor whose `construct` passes the app's
+// `init` through a Proxy that sees the `body` the native constructor reads (each member still read once, by the
+// native code, in its order) and keeps its size (`bodySize`) in `sizes`; `new Request(request)` and
+// `request.clone()` carry the size over. What the constructor makes, throws and returns is the native one's:
+// `instanceof`, subclasses, `Request.prototype.constructor === Request` and a call without `new` behave natively.
+// Requests made before install, or by the platform (a service worker's `event.request`), have no size. Returns
+// `{ sizes, restore() }`, or undefined when the global's `Request` can't be replaced (then no size is known).
+// Module-level, so that a `Request` the app kept after uninstall holds these few closures and not the tracer.
+function patchRequest(scope) {
+  const own = Object.getOwnPropertyDescriptor(scope, 'Request');
+  const Native = own?.value;
+  if (typeof Native !== 'function' || !own.configurable) return undefined;
+  const proto = Native.prototype;
+  const nativeClone = proto.clone;
+  const ownConstructor = Object.getOwnPropertyDescriptor(proto, 'constructor');
+  if (typeof nativeClone !== 'function' || !ownConstructor?.writable) return undefined;
+  const ownClone = Object.getOwnPropertyDescriptor(proto, 'clone');
+  const sizes = new WeakMap();
+  let on = true;
+  const Request = new Proxy(Native, {
+    construct(target, args, newTarget) {
+      const init = args[1];
+      let body;
+      let call = args;
+      if (on && init !== null && (typeof init === 'object' || typeof init === 'function')) {
+        call = Array.from(args);
+        call[1] = new Proxy(init, {
+          get(given, key) {
+            const value = Reflect.get(given, key);
+            if (key === 'body') body = value;
+            return value;
+          },
+        });
+      }
+      const made = Reflect.construct(target, call, newTarget);
+      if (on) {
+        try {
+          // A non-null `init.body` replaces the body; otherwise it is `args[0]`'s, if that is a request we sized.
+          const size = body !== undefined && body !== null ? bodySize(body) : sizes.get(args[0]);
+          if (size !== undefined) sizes.set(made, size);
+        } catch (_) { /* no size: nothing of ours may reach the app */ }
+      }
+      return made;
+    },
+  });
+  const clone = {
+    clone() {
+      const copy = nativeClone.call(this);
+      const size = sizes.get(this);
+      if (on && size !== undefined) sizes.set(copy, size);
+      return copy;
+    },
+  }.clone;
+  Object.defineProperty(scope, 'Request', { ...own, value: Request });
+  Object.defineProperty(proto, 'clone', { ...ownClone, value: clone });
+  Object.defineProperty(proto, 'constructor', { ...ownConstructor, value: Request });
+  return {
+    sizes,
+    restore() {
+      on = false;
+      if (Object.getOwnPropertyDescriptor(scope, 'Request')?.value === Request) Object.defineProperty(scope, 'Request', own);
+      if (proto.clone === clone) Object.defineProperty(proto, 'clone', ownClone);
+      if (proto.constructor === Request) Object.defineProperty(proto, 'constructor', ownConstructor);
     },
   };
 }

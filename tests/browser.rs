@@ -29,6 +29,7 @@ scenarios! {
     resource_timing_is_taken_at_the_end_without_swapping_entries => "resourceTimingIsTakenAtTheEndWithoutSwappingEntries",
     captured_headers_and_attribute_hooks_stay_within_their_bounds => "capturedHeadersAndAttributeHooksStayWithinTheirBounds",
     request_body_sizes_are_known_without_reading_the_body => "requestBodySizesAreKnownWithoutReadingTheBody",
+    the_request_constructor_behaves_natively => "theRequestConstructorBehavesNatively",
     streamed_uploads_are_counted_as_sent_and_behave_as_native => "streamedUploadsAreCountedAsSentAndBehaveAsNative",
     keepalive_requests_stay_keepalive => "keepaliveRequestsStayKeepalive",
     the_servers_trace_context_and_timings_are_recorded => "theServersTraceContextAndTimingsAreRecorded",

@@ -958,14 +958,20 @@ const SCENARIOS = {
     const names = ['body', 'bodyUsed', 'clone', 'arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
     const snapshot = () => ({
       fetch: globalThis.fetch,
-      descriptors: names.map((n) => Object.getOwnPropertyDescriptor(Response.prototype, n)),
+      Request: globalThis.Request,
+      descriptors: [
+        ...names.map((n) => Object.getOwnPropertyDescriptor(Response.prototype, n)),
+        Object.getOwnPropertyDescriptor(globalThis, 'Request'),
+        Object.getOwnPropertyDescriptor(Request.prototype, 'clone'),
+        Object.getOwnPropertyDescriptor(Request.prototype, 'constructor'),
+      ],
     });
-    const same = (a, b) => a.fetch === b.fetch && a.descriptors.every((d, i) =>
+    const same = (a, b) => a.fetch === b.fetch && a.Request === b.Request && a.descriptors.every((d, i) =>
       ['get', 'set', 'value', 'writable', 'enumerable', 'configurable'].every((k) => d[k] === b.descriptors[i][k]));
     const before = snapshot();
     const cycle = async () => {
       const { tracer } = traced();
-      check(globalThis.fetch !== before.fetch, 'installed');
+      check(globalThis.fetch !== before.fetch && globalThis.Request !== before.Request, 'installed');
       await uninstall(tracer);
     };
     const cycles = async (count) => {
@@ -982,7 +988,7 @@ const SCENARIOS = {
     await cycles(1000);
     const warm = wasmMemory.buffer.byteLength;
     await cycles(1000);
-    check(same(snapshot(), before), 'fetch and Response.prototype restored exactly');
+    check(same(snapshot(), before), 'fetch, Request and Response.prototype restored exactly');
     equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 install/uninstall cycles');
 
     // A wrapper installed before us is what uninstall restores.
@@ -1030,6 +1036,7 @@ const SCENARIOS = {
 
   async badOptionsAndDoubleInstallRejectAndPatchNothing() {
     const before = globalThis.fetch;
+    const beforeRequest = globalThis.Request;
     const rejects = (options, pattern) => {
       let error;
       try {
@@ -1040,7 +1047,8 @@ const SCENARIOS = {
       }
       check(error, `install(${JSON.stringify(options)}) should fail`);
       check(pattern.test(error.message), `message "${error.message}" should match ${pattern}`);
-      check(globalThis.fetch === before, 'nothing patched after a rejected install');
+      check(globalThis.fetch === before && globalThis.Request === beforeRequest
+        && Request.prototype.constructor === beforeRequest, 'nothing patched after a rejected install');
     };
     rejects({ colour: 'red' }, /unknown option "colour"/);
     rejects({ idleTimeoutMs: 'soon' }, /option "idleTimeoutMs" must be .*got "soon"/);
@@ -1294,6 +1302,7 @@ const SCENARIOS = {
 
   async requestBodySizesAreKnownWithoutReadingTheBody() {
     // The size the span records equals the bytes the server received (echoed back); unknown sizes are absent.
+    const early = new Request(`${SERVER}/echo?kind=request-early`, { method: 'POST', body: 'made before install' });
     const { spans } = traced({ propagateTo: [SERVER] });
     const bodies = {
       string: 'héllo wörld 😀',
@@ -1313,8 +1322,76 @@ const SCENARIOS = {
         else equal(size, received, `${kind}: http.request.body.size (the server got ${received} bytes)`);
       }
     }
-    await (await fetch(new Request(`${SERVER}/echo?kind=request`, { method: 'POST', body: 'abc' }))).text();
-    equal((await spanFor(spans, 'kind=request')).attributes['http.request.body.size'], undefined, 'a Request\'s body is not read');
+
+    // A `Request` object's body size is taken when the app makes it (after install), and carried by a copy or a
+    // clone; a request made before install, or with a body whose size is unknown, has none.
+    const made = new Request(`${SERVER}/echo?kind=request-made`, { method: 'POST', body: 'héllo' });
+    const cases = [
+      ['request-made', () => made.clone(), 6],
+      ['request-made', () => made, 6],
+      ['request-copy', () => new Request(new Request(`${SERVER}/echo?kind=request-copy`, { method: 'POST', body: new Uint8Array(9) }), { headers: { 'x-a': '1' } }), 9],
+      ['request-replaced', () => new Request(new Request(`${SERVER}/echo?kind=request-replaced`, { method: 'POST', body: 'abc' }), { body: new Blob(['abcdefg']) }), 7],
+      ['request-init', () => [new Request(`${SERVER}/echo?kind=request-init`, { method: 'POST', body: 'abc' }), { body: 'abcdefghijk' }], 11],
+      ['request-form', () => new Request(`${SERVER}/echo?kind=request-form`, { method: 'POST', body: bodies.formData }), undefined],
+      ['request-early', () => early, undefined],
+    ];
+    for (const [kind, make, expected] of cases) {
+      const of = () => spans.filter((s) => s.attributes['url.full'].includes(`kind=${kind}`));
+      const before = of().length;
+      const received = (await (await fetch(...[].concat(make()))).arrayBuffer()).byteLength;
+      await until(() => of().length > before, `the span of ${kind}`);
+      const span = of().at(-1);
+      const size = span.attributes['http.request.body.size'];
+      if (expected === undefined) equal(size, undefined, `${kind}: size unknown`);
+      else equal([size, received], [expected, expected], `${kind}: http.request.body.size and the bytes the server got`);
+    }
+    equal(made.bodyUsed, true, 'the app\'s own fetch used its request, as natively');
+  },
+
+  async theRequestConstructorBehavesNatively() {
+    // fetchspan replaces `Request` with a Proxy of the native constructor (to see request bodies as they are
+    // made): everything the app can observe of it is the native constructor's, and uninstall puts it back.
+    const Native = globalThis.Request;
+    const nativeClone = Native.prototype.clone;
+    const url = `${SERVER}/echo?kind=constructor`;
+    const outcome = (make) => {
+      try {
+        const made = make();
+        return { made: Object.getPrototypeOf(made) === Native.prototype, method: made.method, used: made.bodyUsed };
+      } catch (error) {
+        return { name: error.name, message: error.message, ctor: error.constructor.name };
+      }
+    };
+    // The members the constructor reads of `init`, in order.
+    const readsOf = (make) => {
+      const reads = [];
+      const init = new Proxy({ method: 'POST', body: 'abc', headers: { 'x-a': '1' }, mode: 'cors' }, {
+        get(target, key) { reads.push(String(key)); return Reflect.get(target, key); },
+      });
+      make(init);
+      return reads;
+    };
+    const steps = (R) => ({
+      plain: outcome(() => new R(url)),
+      withBody: outcome(() => new R(url, { method: 'POST', body: 'abc' })),
+      getWithBody: outcome(() => new R(url, { body: 'abc' })),
+      withoutNew: outcome(() => R(url)),
+      badUrl: outcome(() => new R('http://a b')),
+      subclass: outcome(() => { class Sub extends R {} const s = new Sub(url); check(s instanceof Sub, 'subclass instance'); return s; }),
+      usedClone: outcome(() => { const r = new R(url, { method: 'POST', body: 'x' }); new Response(r.body).text(); return r.clone(); }),
+      reads: readsOf((init) => new R(url, init)),
+      ctor: new R(url).constructor === R && R.prototype.constructor === R,
+      shape: [R.name, R.length, typeof R, R.prototype === Native.prototype, new R(url) instanceof R, new R(url) instanceof Native],
+    });
+    const native = steps(Native);
+    const { tracer } = traced();
+    check(globalThis.Request !== Native, 'the positive control: Request is replaced while installed');
+    const instrumented = steps(globalThis.Request);
+    equal(instrumented, native, 'Request with fetchspan installed, against the native constructor');
+    check(new Native(url) instanceof globalThis.Request, 'a request made with the native constructor is still a Request');
+    await uninstall(tracer);
+    check(globalThis.Request === Native && Native.prototype.clone === nativeClone && Native.prototype.constructor === Native,
+      'uninstall restores Request, Request.prototype.clone and .constructor');
   },
 
   async streamedUploadsAreCountedAsSentAndBehaveAsNative() {
