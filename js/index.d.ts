@@ -36,9 +36,10 @@ export interface SpanAttributes {
   'server.port'?: number;
   /**
    * The request body's size in bytes: known without reading it (a string, `ArrayBuffer`, typed array, `DataView`,
-   * `Blob` or `URLSearchParams` in `init.body`), or counted as it was handed to the browser (a `ReadableStream` body
-   * that ended, where the browser streams uploads). Absent otherwise: `FormData`, the body of a `Request` object, an
-   * upload cancelled or failed, a stream where the browser doesn't stream uploads.
+   * `Blob` or `URLSearchParams` in `init.body`, or in the `init` of a `Request` made after install, also through
+   * `new Request(request)` and `request.clone()`), or counted as it was handed to the browser (a `ReadableStream`
+   * body that ended, where the browser streams uploads). Absent otherwise: `FormData`, a `Request` made before
+   * install or by the platform, an upload cancelled or failed, a stream where the browser doesn't stream uploads.
    */
   'http.request.body.size'?: number;
   /** Absent when `fetch` rejected before a response. */
@@ -51,13 +52,38 @@ export interface SpanAttributes {
   /** Body chunks counted on a streamed body. */
   'fetchspan.response.chunks'?: number;
   'fetchspan.end_reason'?: EndReason;
+  /** The encoded (transferred) body size, from the request's resource-timing entry, when the entry is visible. */
+  'http.response.body.size'?: number;
+  /** Milliseconds from the request's start to the response's first byte, from resource timing. */
+  'fetchspan.response.time_to_first_byte_ms'?: number;
+  /** Milliseconds from the request's start to the first chunk of a streamed body. */
+  'fetchspan.response.time_to_first_chunk_ms'?: number;
+  /** The longest wait between two chunks of a streamed body while the app had a read pending, in ms. */
+  'fetchspan.response.max_gap_ms'?: number;
+  /** `stall` and `backpressure` events on a streamed body (8 are kept as events; this counts them all). */
+  'fetchspan.response.stalls'?: number;
+  /** Server-sent events the app received (`text/event-stream` bodies, option `sse`). */
+  'fetchspan.sse.events'?: number;
+  /** The request went out again without `traceparent` after a `TypeError` (see the README, redirect-safe). */
+  'fetchspan.propagation.retried'?: boolean;
+  /** The server's trace id and span id, from `traceresponse` or `Server-Timing: traceparent`. */
+  'fetchspan.server.trace_id'?: string;
+  'fetchspan.server.span_id'?: string;
   [name: string]: AttributeValue | undefined;
 }
 
 /** A span event. */
 export interface SpanEvent {
-  /** `response.headers` (the response's headers arrived) or `response.first_byte` (the first body chunk reached a streamed body). */
-  name: 'response.headers' | 'response.first_byte' | (string & {});
+  /**
+   * `response.headers` (the response's headers arrived), `response.first_byte` (the first body chunk reached a
+   * streamed body), `sse.first_event`, `stall` / `backpressure` (with `fetchspan.stall.cause` and
+   * `fetchspan.stall.duration_ms`), and the resource-timing phases `fetchspan.timing.dns`, `.connect`, `.tls`,
+   * `.request`, `.response` (each at its start, with `fetchspan.timing.duration_us`).
+   */
+  name:
+    | 'response.headers' | 'response.first_byte' | 'sse.first_event' | 'stall' | 'backpressure'
+    | 'fetchspan.timing.dns' | 'fetchspan.timing.connect' | 'fetchspan.timing.tls' | 'fetchspan.timing.request'
+    | 'fetchspan.timing.response' | (string & {});
   /** Epoch milliseconds (fractional). */
   time: number;
   attributes: Record<string, AttributeValue>;

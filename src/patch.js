@@ -245,8 +245,22 @@ export function installPatches(scope, hooks, config) {
         failed(error);
       }
     }
-    // Decided while the native call read the headers, when it has an `init` (see `propagate`).
-    const sampled = outgoing?.sampled ?? (sampleRate >= 1 || Math.random() < sampleRate);
+    // Decided while the native call read the headers, when it has an `init` (see `propagate`). A request that gets
+    // no header of ours may carry the app's own `traceparent`: that trace is the span's parent all the same.
+    let context = outgoing;
+    if (context === undefined) {
+      const sampledHere = sampleRate >= 1 || Math.random() < sampleRate;
+      context = { sampled: sampledHere, ids: undefined, parentSpanId: undefined, headers: undefined };
+      const given = read?.headers !== undefined ? read.headers : request?.headers;
+      if (given !== undefined && given !== null) {
+        try {
+          context.headers = given instanceof Headers ? given : new Headers(given);
+          context.ids = newIds();
+          appsOwnTrace(context, context.headers);
+        } catch (_) { /* headers the native call rejected */ }
+      }
+    }
+    const sampled = context.sampled;
     let span;
     if (outgoing?.resend) {
       // A TypeError of a safe request that carried our header may be the header's fault: see `propagate`.
@@ -264,20 +278,14 @@ export function installPatches(scope, hooks, config) {
       let signal = read?.signal;
       if (signal === undefined) signal = request?.signal;
       let extras;
-      if (captureRequest.length > 0 || requestAttributes) {
-        let headers;
-        try {
-          headers = outgoing?.headers ?? new Headers(read?.headers !== undefined ? read.headers : request?.headers);
-        } catch (_) { /* headers the native call rejected */ }
-        if (headers) extras = requestExtras(method, url, headers);
-      }
+      if (captureRequest.length > 0 || requestAttributes) extras = requestExtras(method, url, context.headers ?? new Headers());
       span = hooks.start(
         method,
         url,
         signal instanceof AbortSignal ? signal : undefined,
         startedAt,
-        outgoing?.ids ?? newIds(),
-        outgoing?.parentSpanId,
+        context.ids ?? newIds(),
+        context.parentSpanId,
         read?.body !== undefined && read.body !== null ? bodySize(read.body) : request && requests?.sizes.get(request),
         extras,
       );
@@ -429,19 +437,24 @@ export function installPatches(scope, hooks, config) {
     return outgoing;
   }
 
-  // The trace headers to add to a request whose headers are `headers`: `[[name, value]]`, or undefined when it has
-  // its own `traceparent` (a valid one becomes `outgoing`'s parent, and its flag decides sampling).
-  function traceHeaders(outgoing, headers) {
+  // Whether `headers` carry the app's own `traceparent`; a valid one becomes `context`'s parent (its trace id with
+  // `context`'s own span id, and its flag decides sampling).
+  function appsOwnTrace(context, headers) {
     const own = headers.get('traceparent');
-    if (own !== null) {
-      const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(own.trim());
-      if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
-        outgoing.ids = parent[1] + outgoing.ids.slice(32);
-        outgoing.parentSpanId = parent[2];
-        outgoing.sampled = (parseInt(parent[3], 16) & 1) === 1;
-      }
-      return undefined;
+    if (own === null) return false;
+    const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(own.trim());
+    if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
+      context.ids = parent[1] + context.ids.slice(32);
+      context.parentSpanId = parent[2];
+      context.sampled = (parseInt(parent[3], 16) & 1) === 1;
     }
+    return true;
+  }
+
+  // The trace headers to add to a request whose headers are `headers`: `[[name, value]]`, or undefined when it has
+  // its own `traceparent` (see `appsOwnTrace`).
+  function traceHeaders(outgoing, headers) {
+    if (appsOwnTrace(outgoing, headers)) return undefined;
     const added = [['traceparent', `00-${outgoing.ids.slice(0, 32)}-${outgoing.ids.slice(32)}-0${outgoing.sampled ? 1 : 0}`]];
     if (tracestate !== undefined && !headers.has('tracestate')) added.push(['tracestate', tracestate]);
     return added;

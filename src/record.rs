@@ -66,6 +66,14 @@ impl Attributes {
         }
     }
 
+    /// Sets `key` to `value` unless `key` is already set (then the value already there stays).
+    pub fn set_if_absent(&mut self, key: impl Into<Cow<'static, str>>, value: Value) {
+        let key = key.into();
+        if !self.0.iter().any(|(k, _)| *k == key) {
+            self.0.push((key, value));
+        }
+    }
+
     /// Whether no attribute is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

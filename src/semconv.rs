@@ -69,20 +69,6 @@ pub fn method(given: &str) -> (&'static str, Option<String>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::method;
-
-    #[test]
-    fn methods_follow_fetch_normalization_then_semconv() {
-        assert_eq!(method("GET"), ("GET", None));
-        assert_eq!(method("post"), ("POST", Some("post".into())));
-        assert_eq!(method("PATCH"), ("PATCH", None));
-        assert_eq!(method("patch"), ("_OTHER", Some("patch".into())));
-        assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));
-    }
-}
-
 /// Milliseconds from the request's start to the first body chunk the app received.
 pub const TIME_TO_FIRST_CHUNK: &str = "fetchspan.response.time_to_first_chunk_ms";
 /// The longest wait between two chunks while the app had a read pending, in milliseconds.
@@ -115,3 +101,17 @@ pub const EVENT_REQUEST: &str = "fetchspan.timing.request";
 pub const EVENT_RESPONSE: &str = "fetchspan.timing.response";
 /// Event attribute: how long a resource-timing phase took, in microseconds.
 pub const TIMING_DURATION: &str = "fetchspan.timing.duration_us";
+
+#[cfg(test)]
+mod tests {
+    use super::method;
+
+    #[test]
+    fn methods_follow_fetch_normalization_then_semconv() {
+        assert_eq!(method("GET"), ("GET", None));
+        assert_eq!(method("post"), ("POST", Some("post".into())));
+        assert_eq!(method("PATCH"), ("PATCH", None));
+        assert_eq!(method("patch"), ("_OTHER", Some("patch".into())));
+        assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));
+    }
+}

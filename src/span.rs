@@ -193,7 +193,8 @@ fn add_extra(record: &mut SpanRecord, extra: &Array) {
         let Value::Str(key) = Value::string(key) else {
             continue;
         };
-        record.attributes.set(key, value);
+        // fetchspan's own attributes (`url.full` redacted, the method, the server's ids, …) stay as they are.
+        record.attributes.set_if_absent(key, value);
     }
 }
 

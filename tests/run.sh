@@ -22,7 +22,7 @@ for engine in ${FETCHSPAN_ENGINES:-chrome firefox safari}; do
   t0=$SECONDS
   case $engine in
     chrome) cmd=(wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver) ;;
-    firefox) cmd=(wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)") ;;
+    firefox) cmd=(wasm-pack test --headless --firefox --geckodriver ~/.cargo/bin/geckodriver) ;;
     safari) cmd=(xvfb-run -a wasm-pack test --headless --safari --safaridriver /usr/bin/WebKitWebDriver) ;;
     *) echo "unknown engine $engine" >&2; exit 2 ;;
   esac
@@ -38,17 +38,18 @@ done
 kill "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 
+# The steps after the engines: each runs whatever failed before it, and a failure is listed at the end.
 echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag, broken wasm, the shipped build in three engines)"
-bash tests/package.sh
+bash tests/package.sh || failed+=(package)
 
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (36 to 37 KB with trace context, server
 # correlation, header capture and hooks): this check holds the line where it is, so the package can't grow
 # unnoticed. tests/size.sh alone checks against the 20 KB goal.
 echo "== size check"
-SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=37888 bash tests/size.sh
+SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=37888 bash tests/size.sh || failed+=(size)
 
 echo "== demo check (README command 1, headless)"
-FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check
+FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check || failed+=(demo)
 
 echo "== time per engine: ${timings[*]}; whole run $((SECONDS - started)) s"
 if [ ${#failed[@]} -gt 0 ]; then

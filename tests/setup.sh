@@ -25,9 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! command -v geckodriver >/dev/null 2>&1; then
-  say "installing geckodriver (about 2 minutes)"
-  cargo install geckodriver
+# Pinned, like wasm-bindgen-cli: a new geckodriver release must not change the test command underneath us.
+GECKODRIVER_VERSION=0.37.1
+if ! geckodriver --version 2>/dev/null | grep -q "^geckodriver $GECKODRIVER_VERSION\b"; then
+  say "installing geckodriver $GECKODRIVER_VERSION (about 2 minutes)"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
 fi
 
 if ! command -v wasm-pack >/dev/null 2>&1; then

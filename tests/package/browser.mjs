@@ -50,6 +50,13 @@ async function handle(request, response) {
   if (path === '/api/json' || path === '/api/ignored') {
     return send(200, 'application/json', JSON.stringify({ ok: true, path, traceparent: request.headers.traceparent }));
   }
+  if (path === '/api/server-trace') {
+    // Same-origin: the page reads these headers without any Access-Control-Expose-Headers.
+    return send(200, 'text/plain', 'traced', {
+      traceresponse: '00-11111111111111111111111111111111-2222222222222222-01',
+      'server-timing': 'db;dur=12.5, cache;desc="hit";dur=0.3',
+    });
+  }
   if (path === '/otlp/v1/traces' && request.method === 'POST') {
     const chunks = [];
     for await (const chunk of request) chunks.push(chunk);
@@ -135,6 +142,17 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   }
 </script>`;
 }
+
+// Server correlation on a same-origin response (the browser suites' pages are cross-origin to the test server).
+pages['server-same-origin.html'] = `<!doctype html><meta charset="utf-8">
+<script type="module">
+  import { install } from '/pkg/index.js';
+  const spans = [];
+  const tracer = await install({ onSpanEnd: (span) => spans.push(span) });
+  const text = await (await fetch('/api/server-trace?same=1')).text();
+  await tracer.uninstall();
+  window.result = { text, spans: spans.map((s) => ({ attributes: s.attributes, links: s.links, traceId: s.traceId })) };
+</script>`;
 
 const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-ignore-urls="/api/ignored /skip-me/"
   data-idle-timeout-ms="5000" data-scheduled-delay-ms="200" data-export-timeout-ms="3000" data-max-queue-size="100"
@@ -239,6 +257,23 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     const allowed = variant === 'bad-404' ? 2 : 0; // Chromium's own "Failed to load resource" line, per 404
     check(log.errors.length === allowed && browserResourceErrors(log).length === allowed, `${variant}: no console error of ours`, log.errors);
   }
+  await page.close();
+}
+
+// The server's trace context and timings on a same-origin response.
+{
+  const { page, log } = await open('/pages/server-same-origin.html');
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  const span = result.spans[0];
+  const a = span?.attributes ?? {};
+  check(result.text === 'traced' && result.spans.length === 1, 'same-origin server trace: one span, the body as sent', result);
+  check(a['fetchspan.server.trace_id'] === '11111111111111111111111111111111' && a['fetchspan.server.span_id'] === '2222222222222222',
+    'same-origin server trace: the traceresponse ids recorded', a);
+  check(a['fetchspan.server_timing.db.duration_us'] === 12500 && a['fetchspan.server_timing.cache.duration_us'] === 300,
+    'same-origin server trace: the Server-Timing metrics recorded', a);
+  check(span?.links?.length === 1 && span.links[0].traceId === '11111111111111111111111111111111'
+    && span.traceId !== '11111111111111111111111111111111', 'same-origin server trace: a link to the server\'s own trace', span);
+  check(log.errors.length === 0, 'same-origin server trace: no console error', log.errors);
   await page.close();
 }
 
