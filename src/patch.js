@@ -38,6 +38,8 @@ export function installPatches(scope, hooks, config) {
   }
   const nativeFetch = fetchDescriptor.value;
   const NativeRequest = scope.Request;
+  // The headers of a request given as a URL alone (read, never changed).
+  const noHeaders = new Headers();
   const uploadsStream = canStreamUploads();
   let active = true;
 
@@ -262,17 +264,16 @@ export function installPatches(scope, hooks, config) {
     }
     const sampled = context.sampled;
     let span;
-    if (outgoing?.resend) {
-      // A TypeError of a safe request that carried our header may be the header's fault: see `propagate`.
-      const self = this;
-      pending = pending.then(undefined, (error) => {
-        const method = String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase();
-        if (!(error instanceof TypeError) || (method !== 'GET' && method !== 'HEAD')) throw error;
-        if (span) guard(() => span.retriedWithoutTraceparent());
-        return outgoing.resend(self);
-      });
-    }
-    if (!sampled) return pending;
+    // A TypeError of a safe request that carried our header may be the header's fault: it goes out once more,
+    // without the header (see `propagate`).
+    const self = this;
+    const resends = (error) => outgoing?.resend !== undefined && error instanceof TypeError
+      && /^(GET|HEAD)$/.test(String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase());
+    const retried = (error) => {
+      if (!resends(error)) throw error;
+      return outgoing.resend(self);
+    };
+    if (!sampled) return outgoing?.resend ? pending.then(undefined, retried) : pending;
     try {
       const method = read?.method !== undefined ? String(read.method) : request ? request.method : 'GET';
       let signal = read?.signal;
@@ -293,20 +294,24 @@ export function installPatches(scope, hooks, config) {
     } catch (error) {
       failed(error);
     }
-    if (!span) return pending;
+    if (!span) return outgoing?.resend ? pending.then(undefined, retried) : pending;
     // A promise derived from the native one, rejecting with the very same error: a failure the app leaves
     // unhandled still reaches `unhandledrejection` (a side reaction on the native promise would mark it handled).
+    // One reaction for both outcomes and the resend: no promise in between.
     try {
-      return pending.then(
-        (response) => {
-          track(span, response, url, startedAt);
-          return response;
-        },
-        (error) => {
-          guard(() => span.rejected(error));
-          throw error;
-        },
-      );
+      const arrived = (response) => {
+        track(span, response, url, startedAt);
+        return response;
+      };
+      const rejected = (error) => {
+        guard(() => span.rejected(error));
+        throw error;
+      };
+      return pending.then(arrived, (error) => {
+        if (!resends(error)) return rejected(error);
+        guard(() => span.retriedWithoutTraceparent());
+        return outgoing.resend(self).then(arrived, rejected);
+      });
     } catch (error) {
       failed(error);
       return pending;
@@ -395,15 +400,16 @@ export function installPatches(scope, hooks, config) {
       given, resend: undefined, headers: undefined,
     };
     if (init === undefined || init === null) {
-      if (request && (request.bodyUsed || request.body?.locked)) return undefined;
-      outgoing.headers = new Headers(request?.headers);
-      const added = traceHeaders(outgoing, outgoing.headers);
-      if (added === undefined) return outgoing;
       if (request) {
+        if (request.bodyUsed || request.body?.locked) return undefined;
+        outgoing.headers = new Headers(request.headers);
+        const added = traceHeaders(outgoing, outgoing.headers);
+        if (added === undefined) return outgoing;
         outgoing.input = new NativeRequest(request);
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
       } else {
-        outgoing.init = { headers: new Headers(added) };
+        // A URL alone has no headers of the app's: ours go as pairs, which the native call turns into headers.
+        outgoing.init = { headers: traceHeaders(outgoing, noHeaders) };
       }
       outgoing.resend = (self) => nativeFetch.call(self, input);
       return outgoing;
