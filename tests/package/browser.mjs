@@ -151,7 +151,7 @@ pages['server-same-origin.html'] = `<!doctype html><meta charset="utf-8">
   const tracer = await install({ onSpanEnd: (span) => spans.push(span) });
   const text = await (await fetch('/api/server-trace?same=1')).text();
   await tracer.uninstall();
-  window.result = { text, spans: spans.map((s) => ({ attributes: s.attributes, links: s.links, traceId: s.traceId })) };
+  window.result = { text, spans: spans.map((s) => ({ attributes: s.attributes, links: s.links, traceId: s.traceId, events: s.events })) };
 </script>`;
 
 const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-ignore-urls="/api/ignored /skip-me/"
@@ -273,6 +273,10 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     'same-origin server trace: the Server-Timing metrics recorded', a);
   check(span?.links?.length === 1 && span.links[0].traceId === '11111111111111111111111111111111'
     && span.traceId !== '11111111111111111111111111111111', 'same-origin server trace: a link to the server\'s own trace', span);
+  const phases = (span?.events ?? []).map((e) => e.name).filter((name) => name.startsWith('fetchspan.timing.'));
+  check(a['http.response.body.size'] === 6 && a['fetchspan.response.time_to_first_byte_ms'] >= 0
+    && phases.includes('fetchspan.timing.request') && phases.includes('fetchspan.timing.response'),
+  'same-origin resource timing: encoded size, time to first byte and phases', { attributes: a, phases });
   check(log.errors.length === 0, 'same-origin server trace: no console error', log.errors);
   await page.close();
 }

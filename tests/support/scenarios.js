@@ -1303,6 +1303,12 @@ const SCENARIOS = {
     equal(span.links, [{ traceId: '11111111111111111111111111111111', spanId: '2222222222222222' }], 'a link to the server\'s trace');
     equal([a['fetchspan.server_timing.db.duration_us'], a['fetchspan.server_timing.cache.duration_us']], [12500, 250], 'metrics');
     check(!Object.keys(a).some((k) => /nodur|bad name/.test(k)), 'metrics without a duration or a valid name are left out');
+    // At most 8 metrics, and names of at most 64 characters (a longer one is left out, not cut).
+    const long = 'n'.repeat(65);
+    const many = encodeURIComponent([`${long};dur=1`, ...Array.from({ length: 10 }, (_, i) => `m${i};dur=${i + 1}`)].join(', '));
+    const bounded = Object.keys((await get(`tp=${theirs}&st=${many}`, id('st-many'))).attributes)
+      .filter((k) => k.startsWith('fetchspan.server_timing.'));
+    equal(bounded, Array.from({ length: 8 }, (_, i) => `fetchspan.server_timing.m${i}.duration_us`), 'the first 8 valid metrics');
     // `traceresponse` in the request's own trace (here the app's traceparent): the ids, and no link.
     const tag = id('st-header');
     const sameTrace = '00-44444444444444444444444444444444-3333333333333333-01';
