@@ -1622,6 +1622,9 @@ const SCENARIOS = {
       check(names.includes('fetchspan.timing.request') && names.includes('fetchspan.timing.response'), `${how}: phases ${names}`);
       check(t.phases.every((e) => e.attributes['fetchspan.timing.duration_us'] >= 0), `${how}: phase durations`);
     }
+    // A URL longer than fetchspan hands to the span (8,192 characters) still finds its entry.
+    await (await fetch(`${SERVER}/bytes?n=10&x=rt-long&pad=${'a'.repeat(9000)}`)).text();
+    check(timingOf(await spanFor(spans, 'x=rt-long')).firstByte >= 0, 'a 9,000-character URL: its entry found');
     // Cross-origin without Timing-Allow-Origin: nothing, rather than zeros.
     await (await fetch(`${SERVER}/server-trace?hidden&x=rt-restricted`)).text();
     const restricted = timingOf(await spanFor(spans, 'x=rt-restricted'));
