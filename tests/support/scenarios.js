@@ -1647,11 +1647,18 @@ const SCENARIOS = {
   async relativeUrlsAreRecordedAsFetchResolvesThem() {
     // Paths on the test page's own origin (its server answers 404): the plain ones take fetchspan's shortcut past
     // the URL parser, the others the parser; url.full must be what the parser gives either way.
-    const { spans } = traced({ redactQueryParams: [] });
     const paths = ['/rel-a/b?c=d&n=1', '/rel-b/./c?n=2', '/rel-c/x/../d?n=3', '/rel-d/%2e%2e/e?n=4', '/rel-e/a b?n=5',
       '/rel-f/é?n=6', '/rel-g/x?n=7#frag', 'rel-h/x?n=8', '/rel-i/x.y/z?n=9&y=%2e'];
-    for (const path of paths) {
-      await (await fetch(path)).arrayBuffer();
+    // What the app sees of each response, natively and then through fetchspan (which adds a traceparent here).
+    const seen = async (response) => {
+      const bytes = (await response.arrayBuffer()).byteLength;
+      return [response.status, response.url, response.type, response.redirected, bytes];
+    };
+    const native = [];
+    for (const path of paths) native.push(await seen(await raw(path)));
+    const { spans } = traced({ redactQueryParams: [] });
+    for (const [i, path] of paths.entries()) {
+      equal(await seen(await fetch(path)), native[i], `the response to ${path}, against native`);
       const expected = new URL(path, document.baseURI).href;
       const span = await spanFor(spans, `n=${path.match(/n=(\d)/)[1]}`);
       equal(span.attributes['url.full'].replace(/#.*/, ''), expected.replace(/#.*/, ''), `url.full of ${path}`);
