@@ -1595,6 +1595,11 @@ const SCENARIOS = {
     equal([kept.length, kept[0], kept.at(-1)], [30, 'app.n00', 'app.n29'], 'the first 32 hook attributes, two of them refused');
     equal([capped['url.full'], capped['http.request.method'], capped['http.response.status_code'], capped['app.late']],
       [`${SERVER}/bytes?n=1&x=many&token=REDACTED`, 'GET', 200, 1], 'a hook never replaces fetchspan\'s own attributes');
+    await uninstall(tracer);
+    // The default bound is 2048 bytes.
+    ({ spans, tracer } = traced({ requestAttributes: () => ({ 'app.huge': 'x'.repeat(3000) }) }));
+    await (await fetch(`${SERVER}/bytes?n=1&x=default-bound`)).text();
+    equal((await spanFor(spans, 'x=default-bound')).attributes['app.huge'].length, 2048, 'maxAttributeLength defaults to 2048');
   },
 
   async resourceTimingIsTakenAtTheEndWithoutSwappingEntries() {
