@@ -262,18 +262,8 @@ export function installPatches(scope, hooks, config) {
         } catch (_) { /* headers the native call rejected */ }
       }
     }
-    const sampled = context.sampled;
+    if (!context.sampled) return resending(pending, outgoing, request, this);
     let span;
-    // A TypeError of a safe request that carried our header may be the header's fault: it goes out once more,
-    // without the header (see `propagate`).
-    const self = this;
-    const resends = (error) => outgoing?.resend !== undefined && error instanceof TypeError
-      && /^(GET|HEAD)$/.test(String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase());
-    const retried = (error) => {
-      if (!resends(error)) throw error;
-      return outgoing.resend(self);
-    };
-    if (!sampled) return outgoing?.resend ? pending.then(undefined, retried) : pending;
     try {
       const method = read?.method !== undefined ? String(read.method) : request ? request.method : 'GET';
       let signal = read?.signal;
@@ -294,7 +284,7 @@ export function installPatches(scope, hooks, config) {
     } catch (error) {
       failed(error);
     }
-    if (!span) return outgoing?.resend ? pending.then(undefined, retried) : pending;
+    if (!span) return resending(pending, outgoing, request, this);
     // A promise derived from the native one, rejecting with the very same error: a failure the app leaves
     // unhandled still reaches `unhandledrejection` (a side reaction on the native promise would mark it handled).
     // One reaction for both outcomes and the resend: no promise in between.
@@ -307,15 +297,33 @@ export function installPatches(scope, hooks, config) {
         guard(() => span.rejected(error));
         throw error;
       };
+      if (outgoing?.resend === undefined) return pending.then(arrived, rejected);
+      const self = this;
       return pending.then(arrived, (error) => {
-        if (!resends(error)) return rejected(error);
+        if (!resendable(outgoing, request, error)) return rejected(error);
         guard(() => span.retriedWithoutTraceparent());
         return outgoing.resend(self).then(arrived, rejected);
       });
     } catch (error) {
       failed(error);
-      return pending;
+      return resending(pending, outgoing, request, this);
     }
+  }
+
+  // Whether a request that failed with `error` goes out once more without our header: a TypeError of a safe
+  // request (GET or HEAD, no body) that carried it may be the header's fault (see `propagate`).
+  function resendable(outgoing, request, error) {
+    return error instanceof TypeError
+      && /^(GET|HEAD)$/.test(String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase());
+  }
+
+  // The native promise of a request without a span, resent once without our header where `resendable` says so.
+  function resending(pending, outgoing, request, self) {
+    if (outgoing?.resend === undefined) return pending;
+    return pending.then(undefined, (error) => {
+      if (!resendable(outgoing, request, error)) throw error;
+      return outgoing.resend(self);
+    });
   }
 
   // Proxy handlers that pass every read of `init` through and remember it in `read` (a streamed `body` goes out
