@@ -38,8 +38,6 @@ export function installPatches(scope, hooks, config) {
   }
   const nativeFetch = fetchDescriptor.value;
   const NativeRequest = scope.Request;
-  // The headers of a request given as a URL alone (read, never changed).
-  const noHeaders = new Headers();
   const uploadsStream = canStreamUploads();
   let active = true;
 
@@ -416,8 +414,9 @@ export function installPatches(scope, hooks, config) {
         outgoing.input = new NativeRequest(request);
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
       } else {
-        // A URL alone has no headers of the app's: ours go as pairs, which the native call turns into headers.
-        outgoing.init = { headers: traceHeaders(outgoing, noHeaders) };
+        // A URL alone has no headers of the app's to look in: ours go as pairs, which the native call turns into
+        // headers.
+        outgoing.init = { headers: ourTraceHeaders(outgoing, undefined) };
       }
       outgoing.resend = (self) => nativeFetch.call(self, input);
       return outgoing;
@@ -468,9 +467,14 @@ export function installPatches(scope, hooks, config) {
   // The trace headers to add to a request whose headers are `headers`: `[[name, value]]`, or undefined when it has
   // its own `traceparent` (see `appsOwnTrace`).
   function traceHeaders(outgoing, headers) {
-    if (appsOwnTrace(outgoing, headers)) return undefined;
+    return appsOwnTrace(outgoing, headers) ? undefined : ourTraceHeaders(outgoing, headers);
+  }
+
+  // Our `traceparent` for `outgoing`, and our `tracestate` unless the request's `headers` (if any) have their own:
+  // `[[name, value]]`.
+  function ourTraceHeaders(outgoing, headers) {
     const added = [['traceparent', `00-${outgoing.ids.slice(0, 32)}-${outgoing.ids.slice(32)}-0${outgoing.sampled ? 1 : 0}`]];
-    if (tracestate !== undefined && !headers.has('tracestate')) added.push(['tracestate', tracestate]);
+    if (tracestate !== undefined && !headers?.has('tracestate')) added.push(['tracestate', tracestate]);
     return added;
   }
 
