@@ -312,9 +312,9 @@ impl IdleWatch {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. The stream calls its `flush`; `streamBody` in
-/// `patch.js` tells it how the pump ended otherwise. Every ending consumes it, so the end of the stream and its
-/// cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
+/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
+/// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
+/// the stream and its cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
 /// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
 /// into wasm per chunk (and a second for each probe) cost more than the count.
 #[wasm_bindgen]
@@ -325,7 +325,7 @@ pub struct CountingTransformer {
 #[wasm_bindgen]
 impl CountingTransformer {
     /// The source ended and every chunk was handed on: the body completed.
-    pub fn flush(self) {
+    pub fn completed(self) {
         self.span.end_body(EndReason::Completed, None);
     }
 

@@ -1019,14 +1019,29 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   let detached = false;
   let ended = false;
   let sourceFailed = false;
+  // Whether the pump waits on the network (a chunk it gets is still to be enqueued), and whether the source has
+  // closed meanwhile.
+  let reading = false;
+  let sourceClosed = false;
   const end = (call) => {
     if (ended) return;
     ended = true;
     try { call(); } catch (error) { onFailure(error); }
   };
+  // The source closed and the app has every chunk: our readable closes now, as the native body did, without
+  // waiting for the app's next read (the pending probe write fails, which ends the pump). That saves the last
+  // round of a body (probe, read of `done`, close): most of a small body's rounds.
+  const complete = () => end(() => {
+    try { controller.terminate(); } finally { transformer.completed(); }
+  });
   // A failure of the source (network error, the request's signal) reaches the app's stream at once, read pending
   // or not, with the source's own error (WPT error-after-response).
-  reader.closed.then(null, (error) => {
+  reader.closed.then(() => {
+    if (detached) return;
+    sourceClosed = true;
+    // Before the app's first read (an empty body), the pump's first round ends it: `detach` still works meanwhile.
+    if (read && !reading) complete();
+  }, (error) => {
     if (detached) return;
     sourceFailed = true;
     // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
@@ -1035,7 +1050,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   });
   // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason.
   writer.closed.then(null, (reason) => {
-    if (detached || sourceFailed) return;
+    if (detached || sourceFailed || ended) return;
     reader.cancel(reason).catch(() => {});
     end(() => transformer.cancelled());
   });
@@ -1056,9 +1071,11 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       const waited = pulledAt - stats.since;
       if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
       stats.waitingForApp = false;
+      reading = true;
       const { done, value } = await reader.read();
+      reading = false;
       if (done) {
-        end(() => writer.close().catch(() => {}));
+        complete();
         return;
       }
       const at = performance.now();
@@ -1076,6 +1093,11 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       stats.bytes += value.byteLength;
       stats.chunks++;
       if (scan !== null) scan(value, at);
+      // The source closed as this chunk was read (its `closed` reaction runs before the read's).
+      if (sourceClosed) {
+        complete();
+        return;
+      }
     }
   };
   // A rejected write is the app's cancel or the source's failure, both handled above.

@@ -1808,6 +1808,17 @@ const SCENARIOS = {
   },
 
   async everyStreamEndCarriesTheBytesTheAppReceived() {
+    // Completed: once the app has the last chunk and the source has closed, the app's `reader.closed` settles
+    // without another read, as natively, and the span ends then.
+    const lastChunk = async () => {
+      const reader = (await fetch(`${SERVER}/bytes?n=10&x=end-done`)).body.getReader();
+      const { value } = await reader.read();
+      const closed = await Promise.race([reader.closed.then(() => 'closed'), sleep(2000).then(() => 'still open')]);
+      return [value.byteLength, closed];
+    };
+    const [done] = await sameAsNative('the stream closes with its source', lastChunk);
+    equal([done.endReason, done.attributes['fetchspan.response.decoded_size'], done.attributes['fetchspan.response.chunks']],
+      ['completed', 10, 1], 'completed without a read after the last chunk');
     const { spans } = traced({ idleTimeoutMs: 400 });
     const readSome = async (reader, chunks) => {
       let bytes = 0;
