@@ -500,7 +500,7 @@ export function installPatches(scope, hooks, config) {
   const prototype = patchPrototype(scope);
   const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
   Object.defineProperty(scope, 'fetch', {
-    value: fetch,
+    value: likeNative(fetch, nativeFetch),
     writable: fetchDescriptor.writable,
     enumerable: fetchDescriptor.enumerable,
     configurable: true,
@@ -582,7 +582,7 @@ function patchRequest(scope) {
     },
   }.clone;
   Object.defineProperty(scope, 'Request', { ...own, value: Request });
-  Object.defineProperty(proto, 'clone', { ...ownClone, value: clone });
+  Object.defineProperty(proto, 'clone', { ...ownClone, value: likeNative(clone, nativeClone) });
   Object.defineProperty(proto, 'constructor', { ...ownConstructor, value: Request });
   return {
     sizes,
@@ -756,9 +756,12 @@ function patchPrototype(scope) {
   for (const name of Object.keys(patched)) {
     const original = Object.getOwnPropertyDescriptor(proto, name);
     saved[name] = original;
-    Object.defineProperty(proto, name, { ...original, ...patched[name] });
+    const ours = patched[name];
+    if (ours.get) likeNative(ours.get, original.get);
+    else likeNative(ours.value, original.value);
+    Object.defineProperty(proto, name, { ...original, ...ours });
   }
-  if (respondWith) fetchEventProto.respondWith = respondWith;
+  if (respondWith) fetchEventProto.respondWith = likeNative(respondWith, nativeRespondWith);
 
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0) return;
@@ -965,6 +968,14 @@ async function readThrough(stream, headers, name) {
     offset += chunk.byteLength;
   }
   return new Response(whole, { headers })[name]();
+}
+
+// Gives a function of ours the `name` and `length` of the native one it stands in for (the minified build would
+// otherwise call `fetch` something like `te`, and our `fetch(input, init)` has length 2 where the native has 1).
+function likeNative(ours, native) {
+  Object.defineProperty(ours, 'name', { value: native.name, configurable: true });
+  Object.defineProperty(ours, 'length', { value: native.length, configurable: true });
+  return ours;
 }
 
 function findDescriptor(object, name) {

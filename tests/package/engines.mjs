@@ -27,10 +27,16 @@ const BODY = 'x'.repeat(100_000);
 const received = [];
 const PAGE = `<!doctype html><title>fetchspan package</title><script type="module">
   const spans = [];
+  // The name and length a page sees of each function fetchspan stands in for (minified, they would be its own).
+  const signatures = () => [fetch, Request, Request.prototype.clone, ...['body', 'bodyUsed', 'clone', 'arrayBuffer',
+    'blob', 'bytes', 'formData', 'json', 'text'].map((name) => Object.getOwnPropertyDescriptor(Response.prototype, name))
+    .map((d) => d && (d.get ?? d.value))].map((f) => f && [f.name, f.length]);
   window.result = (async () => {
     const { install } = await import('/pkg/index.js');
+    const native = JSON.stringify(signatures());
     const tracer = await install({ onSpanEnd: (span) => spans.push(span), endpoint: location.origin + '/otlp',
       serviceName: 'engines-test', scheduledDelayMs: 100 });
+    const patched = JSON.stringify(signatures());
     const text = await (await fetch('/data?way=text')).text();
     const reader = (await fetch('/data?way=stream')).body.getReader();
     let streamed = 0;
@@ -40,7 +46,7 @@ const PAGE = `<!doctype html><title>fetchspan package</title><script type="modul
     const failed = await fetch('http://127.0.0.1:1/refused').then(() => 'resolved', (error) => error.name);
     const flushed = await tracer.forceFlush(5000);
     await tracer.uninstall();
-    return { text: text.length, streamed, failed, flushed, spans: spans.map((span) => [
+    return { native, patched, text: text.length, streamed, failed, flushed, spans: spans.map((span) => [
       span.attributes['url.full'].replace(location.origin, ''), span.endReason,
       span.attributes['fetchspan.response.decoded_size'] ?? null]) };
   })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
@@ -104,6 +110,7 @@ try {
   check(!result.error, 'the page ran');
   check(result.text === BODY.length && result.streamed === BODY.length, 'the app got every byte, whole and streamed');
   check(result.failed === 'TypeError', 'a refused connection rejects with a TypeError');
+  check(result.native === result.patched, `name and length of what is patched: ${result.patched} (natively ${result.native})`);
   const spans = Object.fromEntries((result.spans ?? []).map(([url, reason, size]) => [url, [reason, size]]));
   check(JSON.stringify(spans['/data?way=text']) === JSON.stringify(['completed', BODY.length]), 'text(): completed, exact size');
   check(JSON.stringify(spans['/data?way=stream']) === JSON.stringify(['completed', BODY.length]), 'stream: completed, exact size');

@@ -973,9 +973,13 @@ const SCENARIOS = {
     const same = (a, b) => a.fetch === b.fetch && a.Request === b.Request && a.descriptors.every((d, i) =>
       ['get', 'set', 'value', 'writable', 'enumerable', 'configurable'].every((k) => d[k] === b.descriptors[i][k]));
     const before = snapshot();
+    // What a page can see of the functions we stand in for: their `name` and `length` stay the native ones.
+    const signatures = ({ fetch, Request, descriptors }) => [fetch, Request, ...descriptors.map((d) => d.get ?? d.value)]
+      .map((f) => (typeof f === 'function' ? [f.name, f.length] : null));
     const cycle = async () => {
       const { tracer } = traced();
       check(globalThis.fetch !== before.fetch && globalThis.Request !== before.Request, 'installed');
+      equal(signatures(snapshot()), signatures(before), 'name and length of what is patched');
       await uninstall(tracer);
     };
     const cycles = async (count) => {
