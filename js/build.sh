@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the wasm module (wasm-pack, --target web, then the npm binaryen package's
 # wasm-opt: Debian's binaryen produces a broken module and wasm-pack's own download fails here), and the shipped JS,
-# bundled and minified by esbuild from wasm-bindgen's glue and this folder's shim:
+# bundled by esbuild from wasm-bindgen's glue and this folder's shim, and minified (below):
 #   index.js        ES module entry (`import { install } from 'fetchspan'`), loads ./fetchspan_bg.wasm through a
 #                   literal `new URL('./fetchspan_bg.wasm', import.meta.url)` that bundlers see;
 #   fetchspan.js    the classic script tag (IIFE), finds the wasm next to `document.currentScript.src`;
@@ -42,10 +42,16 @@ node -e '
   fs.writeFileSync(file, glue.replace(pattern, replaced));
 ' "$stage/fetchspan.js"
 node js/shorten-wasm-names.cjs "$stage/fetchspan.js" "$stage/wasm-names.json" pkg/fetchspan_bg.wasm
+# esbuild bundles and minifies the ES module entry, which the app's own bundler minifies again (terser's output
+# gzips smaller as shipped but larger once esbuild minifies it again: 13,454 against 13,278 bytes). The classic
+# script is served as it is, so terser minifies it: 490 bytes smaller gzipped (its safe defaults, two passes).
+# A function of ours standing in for a native one gets the native `name` and `length` at install (`likeNative`
+# in src/patch.js), so renaming changes nothing a page can see.
 esbuild=node_modules/.bin/esbuild
-common=(--bundle --minify --target=es2021 --legal-comments=none --log-level=warning)
-"$esbuild" "$stage/index.js" "${common[@]}" --format=esm --outfile=pkg/index.js
-"$esbuild" "$stage/script.js" "${common[@]}" --format=iife --outfile=pkg/fetchspan.js
+common=(--bundle --target=es2021 --legal-comments=none --log-level=warning)
+"$esbuild" "$stage/index.js" "${common[@]}" --minify --format=esm --outfile=pkg/index.js
+"$esbuild" "$stage/script.js" "${common[@]}" --format=iife --outfile="$stage/bundled-script.js"
+node_modules/.bin/terser "$stage/bundled-script.js" --ecma 2021 --compress passes=2 --mangle -o pkg/fetchspan.js
 cp js/index.d.ts pkg/
 rm -rf pkg/snippets pkg/script.js pkg/fetchspan.d.ts pkg/fetchspan_bg.wasm.d.ts
 node -e '
