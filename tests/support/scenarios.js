@@ -525,7 +525,10 @@ const SCENARIOS = {
     console.log(JSON.stringify({ engine: ENGINE, baseline, instrumented, control, bounds }));
     check(instrumented.readMiB >= 512, `read ${instrumented.readMiB} MiB through fetchspan`);
     equal(span.attributes['fetchspan.response.decoded_size'], instrumented.readMiB * MiB, 'decoded_size of the cancelled stream');
-    equal(span.endReason, 'cancelled', 'endReason of the cancelled stream');
+    // WebKit, once a capped body has arrived in full, hands its whole rest to the pending read as one chunk and
+    // closes the stream (natively too): the app then has every byte before it cancels, so the span says completed.
+    const whole = ENGINE === 'webkit' && instrumented.readMiB >= 512 + 128;
+    equal(span.endReason, whole ? 'completed' : 'cancelled', `endReason of the cancelled stream (${instrumented.readMiB} MiB read)`);
     // Where the engine itself keeps backpressure (the uninstrumented run stays within the fixed bounds: Chromium),
     // every bound holds and the positive control must break all of them. Firefox and WebKit read ahead of the app
     // natively, by an amount that swings from run to run (Firefox, two CI runs of the same code: the server 195 MiB
