@@ -38,6 +38,7 @@ scenarios! {
     slow_consumer_records_backpressure_not_a_stall => "slowConsumerRecordsBackpressureNotAStall",
     sse_events_are_counted_across_chunk_boundaries => "sseEventsAreCountedAcrossChunkBoundaries",
     every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
+    pipes_and_async_iteration_read_as_natively => "pipesAndAsyncIterationReadAsNatively",
 }
 
 #[cfg(feature = "fault-injection")]

@@ -1863,6 +1863,61 @@ const SCENARIOS = {
     equal([c.endReason, c.attributes['fetchspan.response.decoded_size']], [expected, resetBytes], `reset mid-body (${ENGINE})`);
   },
 
+  async pipesAndAsyncIterationReadAsNatively() {
+    // How LLM and SSE clients read a body: piped through a TextDecoderStream, piped to a sink, iterated with
+    // `for await` (where the engine has it), and that loop left early, which cancels the stream.
+    const chunks = 5;
+    const size = 700;
+    let earlyBytes = 0;
+    const ways = {
+      pipeThrough: async () => {
+        const text = (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-through`)).body
+          .pipeThrough(new TextDecoderStream());
+        let length = 0;
+        for (const reader = text.getReader(); ;) {
+          const { done, value } = await reader.read();
+          if (done) return length;
+          length += value.length;
+        }
+      },
+      pipeTo: async () => {
+        let bytes = 0;
+        const body = (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-to`)).body;
+        await body.pipeTo(new WritableStream({ write(chunk) { bytes += chunk.byteLength; } }));
+        return [bytes, body.locked];
+      },
+    };
+    if (Symbol.asyncIterator in ReadableStream.prototype) {
+      ways.forAwait = async () => {
+        let bytes = 0;
+        for await (const chunk of (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-await`)).body) bytes += chunk.byteLength;
+        return bytes;
+      };
+      ways.forAwaitLeftEarly = async () => {
+        const body = (await fetch(`${SERVER}/slow?chunks=50&size=${size}&delayMs=20&x=way-early`)).body;
+        let bytes = 0;
+        for await (const chunk of body) {
+          bytes += chunk.byteLength;
+          if (bytes >= 2 * size) break;
+        }
+        // How the chunks came depends on the network: compared as a bound, and the span against this run's count.
+        earlyBytes = bytes;
+        return [bytes >= 2 * size, body.locked, await outcome(() => body.getReader().read())];
+      };
+    } else {
+      console.log(`${ENGINE}: no async iteration of ReadableStream, natively: the for-await cases are not run`);
+    }
+    const expected = { pipeThrough: 'completed', pipeTo: 'completed', forAwait: 'completed', forAwaitLeftEarly: 'cancelled' };
+    for (const [name, steps] of Object.entries(ways)) {
+      const spans = await sameAsNative(name, steps);
+      equal(spans.length, 1, `${name}: one span`);
+      const [span] = spans;
+      const bytes = name === 'forAwaitLeftEarly' ? earlyBytes : chunks * size;
+      equal([span.endReason, span.attributes['fetchspan.response.decoded_size'], span.attributes['fetchspan.response.size_source']],
+        [expected[name], bytes, 'stream'], `${name}: the span`);
+    }
+  },
+
   async workerSpansEndLikeThePageOnes() {
     const { spans } = traced();
     equal(await readAll((await fetch(`${SERVER}/bytes?n=70000&x=worker`)).body), 70000, 'stream in a worker');
