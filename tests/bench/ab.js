@@ -1,17 +1,12 @@
 // The A/B page (driven by tests/bench/ab.mjs): two builds of fetchspan, /a/ and /b/, each installed in turn on the
 // same page, and the same requests as tests/bench/bench.js.
+import { initFor, reads } from './reads.js';
+
 const builds = { a: await import('/a/index.js'), b: await import('/b/index.js') };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tenant = `ab-${Date.now().toString(36)}`;
 let tracer = null;
 const options = (users) => (users ? { onSpanEnd: () => {}, endpoint: `${location.origin}/c/${tenant}/ok` } : {});
-const reads = {
-  whole: async (init) => (await fetch('/json', init)).json(),
-  stream: async (init) => {
-    const reader = (await fetch('/json', init)).body.getReader();
-    while (!(await reader.read()).done);
-  },
-};
 
 globalThis.ab = {
   /** Installs build `name` (`a` or `b`), or nothing (`off`), after uninstalling the previous one. */
@@ -26,7 +21,7 @@ globalThis.ab = {
     await sleep(30);
     let next = 0;
     const worker = async () => {
-      for (let i = next++; i < n; i = next++) await reads[path](users && i % 2 ? { signal: new AbortController().signal } : undefined);
+      for (let i = next++; i < n; i = next++) await reads[path](initFor(users, i));
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
     if (tracer) await tracer.forceFlush();

@@ -25,7 +25,7 @@ git worktree remove --force "$tree"
 bash js/build.sh >/dev/null
 cp -r pkg "$out/b"
 cp tests/bench/ab.html "$out/index.html"
-cp tests/bench/ab.js "$out/ab.js"
+cp tests/bench/ab.js tests/bench/reads.js "$out"/
 export FETCHSPAN_SERVER_PROFILE=release
 exec 9>/tmp/fetchspan-browser.lock
 flock 9

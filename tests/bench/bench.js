@@ -1,6 +1,8 @@
 // The benchmark page (driven by tests/bench/run.mjs): the same work uninstrumented and instrumented, same origin.
 // `?pkg=` picks the package: by default the shipped pkg/; run.mjs profiles a copy built with names kept (same wasm
 // code, names section added; JS bundled without renaming) so that the profile reads as function names.
+import { initFor, reads } from './reads.js';
+
 const pkg = new URLSearchParams(location.search).get('pkg') ?? '/pkg/index.js';
 const { install } = await import(pkg);
 
@@ -39,16 +41,6 @@ async function renderers() {
   return new Map(renderers.map((r) => [r.pid, r.rssAnonKiB]));
 }
 
-const initFor = (signals, i) => (signals && i % 2 ? { signal: new AbortController().signal } : undefined);
-const reads = {
-  /** Whole body: `await (await fetch('/json')).json()`. */
-  whole: async (init) => (await fetch('/json', init)).json(),
-  /** The same small body read as a stream, `getReader()` loop to the end. */
-  stream: async (init) => {
-    const reader = (await fetch('/json', init)).body.getReader();
-    while (!(await reader.read()).done);
-  },
-};
 
 globalThis.bench = {
   tenant,

@@ -310,10 +310,10 @@ function printProfile(path, on, off, n) {
   console.log(`  fetchspan's own frames (JS + wasm) ${f(a.own)}; native calls they make (not the app's forwarded calls) ${f(a.calls)}`);
   const delta = (key) => `${f(a.all.get(key) ?? 0)} vs ${f(b.all.get(key) ?? 0)} (${signed(per((a.all.get(key) ?? 0) - (b.all.get(key) ?? 0)), 1)})`;
   console.log(`  the app's calls passed on: native fetch ${delta('native fetch')}, native json ${delta('native json')}, native read ${delta('native read')};`);
-  // A native call's own JS-side cost lands partly on its caller's line: the app's frames (bench.js) uninstrumented,
+  // A native call's own JS-side cost lands partly on its caller's line: the app's frames (reads.js) uninstrumented,
   // fetchspan's wrapper line that calls the native fetch instrumented. Compare the two to read fetch2's self time.
-  const app = (summary) => [...summary.all].filter(([key]) => key.includes('(bench.js:')).reduce((x, [, t]) => x + t, 0);
-  console.log(`  the app's own frames (bench.js, where its native calls' JS-side cost lands uninstrumented) ${f(app(a))} vs ${f(app(b))}`);
+  const app = (summary) => [...summary.all].filter(([key]) => /\((bench|reads)\.js:/.test(key)).reduce((x, [, t]) => x + t, 0);
+  console.log(`  the app's own frames (reads.js, where its native calls' JS-side cost lands uninstrumented) ${f(app(a))} vs ${f(app(b))}`);
   console.log(`  (garbage collector) ${delta('(garbage collector)')}, (program) ${delta('(program)')}`);
   console.log('  fetchspan, top 15 (with their main callers, wasm-bindgen glue frames left out, and for JS the busiest lines):');
   for (const [key, t] of [...a.fetchspan].sort((x, y) => y[1] - x[1]).slice(0, 15)) {
