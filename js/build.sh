@@ -15,16 +15,8 @@ wasm-pack build --quiet --release --target web --out-dir pkg --out-name fetchspa
 stage=target/js-build
 rm -rf "$stage"
 mkdir -p "$stage"
-features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types
-  --enable-mutable-globals --enable-multivalue)
-# Imports and exports get one-letter names; the run prints the mapping, which js/shorten-wasm-names.cjs applies to
-# the glue below. Then the optimization: `--low-memory-unused`, since Rust lays the stack out first, from address 0
-# (its data starts at 1 MiB), so nothing but the bottom of a 1 MiB-deep stack lives in the first 1 KiB, which lets
-# wasm-opt fold address arithmetic into load and store offsets; with `--converge`, and names shortened first, 356
-# bytes off the gzipped wasm (22,836 against 23,192, same code).
-node_modules/.bin/wasm-opt "${features[@]}" --minify-imports-and-exports-and-modules \
-  pkg/fetchspan_bg.wasm -o pkg/fetchspan_bg.wasm >"$stage/wasm-names.json"
-node_modules/.bin/wasm-opt --low-memory-unused -Oz --converge "${features[@]}" pkg/fetchspan_bg.wasm -o pkg/fetchspan_bg.wasm
+source js/optimize-wasm.sh
+optimize_wasm pkg/fetchspan_bg.wasm pkg/fetchspan_bg.wasm "$stage/wasm-names.json"
 # The shipped JS. The glue's own default wasm URL is removed (the entry points always pass one), so that bundlers
 # see exactly one reference to the module and the classic script has no `import.meta`.
 cp -r pkg/fetchspan.js js/index.js js/load.js js/script.js "$stage"/

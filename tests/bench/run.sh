@@ -15,16 +15,12 @@ named=target/bench/named
 rm -rf target/bench
 mkdir -p "$named" target/bench/stage
 wasm-bindgen target/wasm32-unknown-unknown/release/fetchspan.wasm --target web --out-dir target/bench/stage --out-name fetchspan
-features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types
-  --enable-mutable-globals --enable-multivalue)
-# Import and export names shortened, then optimized, as the shipped module is (js/build.sh); the function names stay.
-node_modules/.bin/wasm-opt -g "${features[@]}" --minify-imports-and-exports-and-modules \
-  target/bench/stage/fetchspan_bg.wasm -o "$named/fetchspan_bg.wasm" >target/bench/stage/wasm-names.json
-node_modules/.bin/wasm-opt --low-memory-unused -Oz --converge -g "${features[@]}" \
-  "$named/fetchspan_bg.wasm" -o "$named/fetchspan_bg.wasm"
+# Optimized by the shipped module's steps (js/optimize-wasm.sh); -g keeps the function names.
+source js/optimize-wasm.sh
+optimize_wasm target/bench/stage/fetchspan_bg.wasm "$named/fetchspan_bg.wasm" target/bench/stage/wasm-names.json -g
 node js/shorten-wasm-names.cjs target/bench/stage/fetchspan.js target/bench/stage/wasm-names.json "$named/fetchspan_bg.wasm"
-node_modules/.bin/wasm-opt --strip-debug "${features[@]}" "$named/fetchspan_bg.wasm" -o target/bench/named-stripped.wasm
-node_modules/.bin/wasm-opt --strip-debug "${features[@]}" pkg/fetchspan_bg.wasm -o target/bench/shipped-stripped.wasm
+node_modules/.bin/wasm-opt --strip-debug "${wasm_features[@]}" "$named/fetchspan_bg.wasm" -o target/bench/named-stripped.wasm
+node_modules/.bin/wasm-opt --strip-debug "${wasm_features[@]}" pkg/fetchspan_bg.wasm -o target/bench/shipped-stripped.wasm
 # The same code, up to the order of functions: with names kept, `--converge` may order two functions the other way
 # round. So the check compares the disassembly's lines as a sorted list, with the indices left out.
 bodies() { node_modules/.bin/wasm-dis "$1" | sed -E 's/\$[0-9]+//g' | sort; }
