@@ -1137,7 +1137,8 @@ const SCENARIOS = {
     ({ spans, tracer } = traced({ propagateTo: [/echo\?id=tp-re-/] }));
     const re = id('tp-re');
     const reGot = await sent(SERVER, re);
-    equal(reGot.traceparent, `00-${(await spanFor(spans, re)).traceId}-${(await spanFor(spans, re)).spanId}-01`, 'a RegExp that matches');
+    const reSpan = await spanFor(spans, re);
+    equal(reGot.traceparent, `00-${reSpan.traceId}-${reSpan.spanId}-01`, 'a RegExp that matches');
     equal(await sent(SERVER, id('tp-no-re')), { methods: ['GET'] }, 'and not where it does not');
     await uninstall(tracer);
     // ignoreUrls: no span and no header; sampleRate 0: a header flagged 00 and no span.
