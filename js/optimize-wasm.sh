@@ -5,7 +5,8 @@
 # js/shorten-wasm-names.cjs applies to the glue. Then the optimization: `--low-memory-unused`, since Rust lays the
 # stack out first, from address 0 (its data starts at 1 MiB), so nothing but the bottom of a 1 MiB-deep stack lives
 # in the first 1 KiB, which lets wasm-opt fold address arithmetic into load and store offsets; with `--converge`, and
-# names shortened first, 356 bytes off the gzipped wasm (22,836 against 23,192, same code).
+# names shortened first, 356 bytes off the gzipped wasm (22,836 against 23,192, same code). The `producers` and
+# `target_features` sections go too (129 bytes gzipped): wasm-bindgen has read them, and engines ignore them.
 # The npm binaryen package's wasm-opt: Debian's produces a broken module.
 
 # The wasm features the Rust toolchain's output uses, for every wasm-opt run.
@@ -16,5 +17,6 @@ optimize_wasm() {
   local in=$1 out=$2 names=$3
   shift 3
   node_modules/.bin/wasm-opt "$@" "${wasm_features[@]}" --minify-imports-and-exports-and-modules "$in" -o "$out" >"$names"
-  node_modules/.bin/wasm-opt "$@" --low-memory-unused -Oz --converge "${wasm_features[@]}" "$out" -o "$out"
+  node_modules/.bin/wasm-opt "$@" --low-memory-unused -Oz --converge --strip-producers --strip-target-features \
+    "${wasm_features[@]}" "$out" -o "$out"
 }

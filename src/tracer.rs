@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use crate::body::IdleWatch;
 use crate::export::{self, Exporter};
 use crate::options::Options;
-use crate::patch::Patches;
+use crate::patch::{Patches, GLOBAL_THIS};
 use crate::record::SpanRecord;
 
 /// How long `uninstall()` waits for the final flush unless told otherwise.
@@ -87,7 +87,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
     let mut options = Options::parse(&options)?;
     crate::record::set_max_attribute_length(options.max_attribute_length);
     // Exports go through the fetch in place before ours, so they are never traced.
-    let unpatched_fetch = Reflect::get(&js_sys::global(), &"fetch".into())?;
+    let unpatched_fetch = GLOBAL_THIS.with(|scope| Reflect::get(scope, &"fetch".into()))?;
     let exporter = match (
         options.export.take(),
         unpatched_fetch.dyn_into::<Function>(),
