@@ -125,19 +125,14 @@ pub struct Tracer {
 impl Tracer {
     /// `{ started, ended, open, passthroughFailures, exported, dropped, rejected, exportFailures, retries, queued,
     /// exportInFlight, keepaliveInFlight }`.
-    pub fn stats(&self) -> JsValue {
+    pub fn stats(&self) -> Object {
         let stats = &self.core.stats;
-        let object = Object::new();
-        for (key, value) in [
-            ("started", stats.started.get()),
-            ("ended", stats.ended.get()),
-            ("open", stats.started.get() - stats.ended.get()),
-            ("passthroughFailures", stats.passthrough_failures.get()),
-        ] {
-            let _ = Reflect::set(&object, &key.into(), &(value as f64).into());
-        }
-        export::export_stats(self.core.exporter.as_ref(), &object);
-        object.into()
+        export::tracer_stats(
+            stats.started.get() as f64,
+            stats.ended.get() as f64,
+            stats.passthrough_failures.get() as f64,
+            self.core.exporter.as_ref(),
+        )
     }
 
     /// Exports what is queued; resolves to `{ exported, dropped, timedOut }` by `timeoutMs` (default:

@@ -29,9 +29,14 @@ extern "C" {
     #[wasm_bindgen(method, js_name = listenForUnload)]
     pub fn listen_for_unload(this: &Exporter);
 
-    /// Writes the export counters of `stats()` into `into` (zeros without an exporter).
-    #[wasm_bindgen(js_name = exportStats)]
-    pub fn export_stats(exporter: Option<&Exporter>, into: &Object);
+    /// `tracer.stats()`: the span counters, then the export counters (zeros without an exporter).
+    #[wasm_bindgen(js_name = tracerStats)]
+    pub fn tracer_stats(
+        started: f64,
+        ended: f64,
+        passthrough_failures: f64,
+        exporter: Option<&Exporter>,
+    ) -> Object;
 
     /// `forceFlush`: resolves to `{ exported, dropped, timedOut }` by `timeout_ms` (default `exportTimeoutMs`).
     #[wasm_bindgen(js_name = forceFlush)]
