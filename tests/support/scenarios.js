@@ -261,7 +261,16 @@ async function sameAsNative(what, steps, options) {
     outcome(steps),
     sleep(15_000).then(() => { throw new Error(`${what}: did not settle within 15 s ${mode}`); }),
   ]);
-  const native = await bounded('natively');
+  let native;
+  try {
+    native = await bounded('natively');
+  } catch (error) {
+    // The engine's own run hung: WebKitGTK once left `abortThenText`'s native `text()` after an abort pending past
+    // 15 s, in one full run of the suite (it passed in the runs before and after). One more native run tells such a
+    // hiccup from a behaviour; fetchspan's run is never retried.
+    console.log(`${ENGINE}: ${error.message}; the native steps run once more`);
+    native = await bounded('natively, run twice');
+  }
   const { spans, tracer } = traced(options);
   const instrumented = await bounded('instrumented');
   equal(instrumented, native, `${what} (instrumented vs native)`);
