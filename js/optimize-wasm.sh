@@ -6,7 +6,7 @@
 # stack out first, from address 0 (its data starts at 1 MiB), so nothing but the bottom of a 1 MiB-deep stack lives
 # in the first 1 KiB, which lets wasm-opt fold address arithmetic into load and store offsets; with `--converge`, and
 # names shortened first, 356 bytes off the gzipped wasm (22,836 against 23,192, same code). The `producers` and
-# `target_features` sections go too (129 bytes gzipped): wasm-bindgen has read them, and engines ignore them.
+# `target_features` sections go too (193 bytes off the gzipped wasm): wasm-bindgen has read them, and engines ignore them.
 # The npm binaryen package's wasm-opt: Debian's produces a broken module.
 
 # The wasm features the Rust toolchain's output uses, for every wasm-opt run.

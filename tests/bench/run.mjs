@@ -229,7 +229,7 @@ function printProfile(path, on, off, n) {
   const isWasm = (frame) => frame.url.startsWith('wasm') || frame.url.endsWith('.wasm');
   const ours = (frame) => frame.url.includes('/named/') || isWasm(frame);
   const special = (name) => name.startsWith('(');
-  const glue = /^(wasm-to-js|js-to-wasm|handleError|__wbindgen_generic|__wbg_|getStringFromWasm0|getCachedStringFromWasm0|decodeText|passStringToWasm0|js_sys::Reflect::set$)|externref shim|multivalue shim/;
+  const glue = /^(wasm-to-js|js-to-wasm|handleError|__wbindgen_generic|__wbg_|getStringFromWasm0|getCachedStringFromWasm0|decodeText|passStringToWasm0)|externref shim|multivalue shim/;
   const clean = (name) => name.replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, '');
   const label = (frame) => {
     const name = clean(frame.functionName || '(anonymous)');
