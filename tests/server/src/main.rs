@@ -1,9 +1,9 @@
 //! fetchspan's test server: everything the browser tests, the benchmark and the demo talk to, on 127.0.0.1.
 //!
 //! Usage: `fetchspan-testserver [--port 47811] [--static DIR]...`. A second, switchable port (port + 1) plays a
-//! collector that can be down (connection refused) and come back; a third (port + 2) speaks HTTP/2 over TLS for
-//! streamed uploads (`http2.rs`). Every loop that serves a body is bounded in time, so a test that forgets a request
-//! cannot hang the suite.
+//! collector that can be down (every connection closed unanswered: a network error) and come back; a third
+//! (port + 2) speaks HTTP/2 over TLS for streamed uploads (`http2.rs`). Every loop that serves a body is bounded in
+//! time, so a test that forgets a request cannot hang the suite.
 
 mod http;
 mod http2;
@@ -36,7 +36,7 @@ struct State {
     receiver: Receiver,
     static_dirs: Vec<PathBuf>,
     collector_up: AtomicBool,
-    port: u16,
+
     /// What `/trace-echo?id=` received, per id: method and the trace-context headers (preflights included).
     trace_log: Mutex<HashMap<String, Vec<serde_json::Value>>>,
 }
@@ -64,10 +64,10 @@ fn main() -> io::Result<()> {
         receiver: Receiver::new(),
         static_dirs,
         collector_up: AtomicBool::new(false),
-        port,
         trace_log: Mutex::new(HashMap::new()),
     });
     let listener = TcpListener::bind(("127.0.0.1", port))?;
+    spawn_collector(&state, TcpListener::bind(("127.0.0.1", port + 1))?);
     http2::spawn(port + 2)?;
     println!("fetchspan-testserver listening on http://127.0.0.1:{port}");
     io::stdout().flush()?;
@@ -258,7 +258,6 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
     }
 }
 
-/// Opens or closes the switchable collector port (port + 1): closed means connection refused.
 /// Records the request under `?id=` and answers with the headers it came with, as JSON. A preflight is recorded too,
 /// and refused (403, no CORS headers) when the URL has `refuse`.
 fn trace_echo(state: &State, request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
@@ -297,30 +296,32 @@ fn trace_echo(state: &State, request: &Request, stream: &mut TcpStream) -> io::R
     .map(|_| Outcome::Done)
 }
 
-fn switch_collector(state: &Arc<State>, up: bool) {
-    let was_up = state.collector_up.swap(up, Ordering::SeqCst);
-    let address = ("127.0.0.1", state.port + 1);
-    if up && !was_up {
-        let listener = TcpListener::bind(address).expect("collector port is free");
-        let state = state.clone();
-        thread::spawn(move || {
-            for connection in listener.incoming() {
-                if !state.collector_up.load(Ordering::SeqCst) {
-                    return; // dropping the listener closes the port
-                }
-                let Ok(connection) = connection else { continue };
-                let state = state.clone();
-                thread::spawn(move || {
-                    let _ =
-                        http::serve_connection(connection, &|r: &Request, s: &mut TcpStream| {
-                            route(&state, r, s)
-                        });
-                });
+/// Brings the switchable collector (port + 1) up or down.
+fn switch_collector(state: &State, up: bool) {
+    state.collector_up.store(up, Ordering::SeqCst);
+}
+
+/// Serves the switchable collector port for the server's lifetime: while the collector is down, each connection is
+/// closed at once, unanswered, which the page sees as a network error. The port stays bound throughout: closing
+/// and binding it again failed now and then with `AddrInUse`, when an outgoing connection of the machine had been
+/// given it as its ephemeral port meanwhile.
+fn spawn_collector(state: &Arc<State>, listener: TcpListener) {
+    let state = state.clone();
+    thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(connection) = connection else { continue };
+            if !state.collector_up.load(Ordering::SeqCst) {
+                let _ = connection.shutdown(Shutdown::Both);
+                continue;
             }
-        });
-    } else if !up && was_up {
-        let _ = TcpStream::connect(address); // wakes the accept loop so it sees the switch and closes
-    }
+            let state = state.clone();
+            thread::spawn(move || {
+                let _ = http::serve_connection(connection, &|r: &Request, s: &mut TcpStream| {
+                    route(&state, r, s)
+                });
+            });
+        }
+    });
 }
 
 /// Holds the request open without answering until the client leaves (or the time bound passes).
