@@ -1,29 +1,24 @@
 // Drives tests/bench/ab.html (see ab.sh): renderer main-thread CPU (TaskDuration in thread ticks) per request,
 // uninstrumented, A and B in interleaved rounds (the order alternates), and the medians of the paired differences.
 // Usage: node tests/bench/ab.mjs URL [rounds=40] [paths=whole,stream] [users=0|1]
-import { chromium } from 'playwright-core';
+import { launch, taskTime } from './chromium.mjs';
 
 const [url, rounds = '40', paths = 'whole,stream', users = '0'] = process.argv.slice(2);
 const N = 200;
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--js-flags=--expose-gc'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(url);
   await page.waitForFunction(() => globalThis.ab);
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
-  const ticks = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+  const { taskSeconds } = await taskTime(page);
   const cpu = {};
   for (let round = -1; round < Number(rounds); round++) {
     for (const mode of round % 2 ? ['off', 'a', 'b'] : ['b', 'a', 'off']) {
       await page.evaluate(([m, u]) => globalThis.ab.mode(m, u), [mode, users === '1']);
       for (const path of paths.split(',')) {
-        const before = await ticks();
+        const before = await taskSeconds();
         await page.evaluate(([p, n, u]) => globalThis.ab.window(p, n, u), [path, N, users === '1']);
-        if (round >= 0) (cpu[`${path}/${mode}`] ??= []).push(((await ticks()) - before) / N * 1e6);
+        if (round >= 0) (cpu[`${path}/${mode}`] ??= []).push(((await taskSeconds()) - before) / N * 1e6);
       }
     }
   }

@@ -1,9 +1,9 @@
 // What one `performance.now()` call costs in headless Chromium: the price of the pump's second clock read per
 // streamed chunk (README, Known differences). `node tests/bench/clock.mjs`; prints ns per call, five rounds of 10^7
 // calls whose results are used (an unused result lets the compiler drop the calls), against the same empty loop.
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox'] });
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto('about:blank');

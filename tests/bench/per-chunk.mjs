@@ -3,12 +3,9 @@
 // µs per chunk, the median of 5 rounds. The pumps are small models of `streamBody` in src/patch.js (a probe write
 // per chunk that completes when the app has a read pending, then the network read), not the shipped code.
 // Usage: node tests/bench/per-chunk.mjs
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto('data:text/html,per-chunk');

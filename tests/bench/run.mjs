@@ -18,7 +18,7 @@
 //   memory:           retained renderer RSS growth while reading 512 MiB.
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, taskTime } from './chromium.mjs';
 
 const url = process.argv[2];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -40,21 +40,13 @@ const spread = (values) => `[${signed(quantile(values, 0.25))}..${signed(quantil
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--js-flags=--expose-gc'],
-});
+const browser = await launch();
 try {
   const version = browser.version();
   let page = await browser.newPage();
   await page.goto(url);
   await page.waitForFunction(() => globalThis.bench);
-  let cdp = await page.context().newCDPSession(page);
-  // threadTicks: task durations in the renderer main thread's CPU time, so a thread descheduled on a busy
-  // 2-core machine does not count as work.
-  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
-  const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+  let { cdp, taskSeconds } = await taskTime(page);
   const mode = (name) => page.evaluate((value) => globalThis.bench.mode(value), name);
   const problem = await page.evaluate(() => globalThis.bench.selfCheck());
   if (problem) throw new Error(`fetchspan does not work in this build (${problem}); nothing measured`);

@@ -1878,10 +1878,11 @@ const SCENARIOS = {
     // `for await` (where the engine has it), and that loop left early, which cancels the stream.
     const chunks = 5;
     const size = 700;
+    const slow = (x, count = chunks) => fetch(`${SERVER}/slow?chunks=${count}&size=${size}&delayMs=20&x=${x}`);
     let earlyBytes = 0;
     const ways = {
       pipeThrough: async () => {
-        const text = (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-through`)).body
+        const text = (await slow('way-through')).body
           .pipeThrough(new TextDecoderStream());
         let length = 0;
         for (const reader = text.getReader(); ;) {
@@ -1892,7 +1893,7 @@ const SCENARIOS = {
       },
       pipeTo: async () => {
         let bytes = 0;
-        const body = (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-to`)).body;
+        const body = (await slow('way-to')).body;
         await body.pipeTo(new WritableStream({ write(chunk) { bytes += chunk.byteLength; } }));
         return [bytes, body.locked];
       },
@@ -1900,11 +1901,11 @@ const SCENARIOS = {
     if (Symbol.asyncIterator in ReadableStream.prototype) {
       ways.forAwait = async () => {
         let bytes = 0;
-        for await (const chunk of (await fetch(`${SERVER}/slow?chunks=${chunks}&size=${size}&delayMs=20&x=way-await`)).body) bytes += chunk.byteLength;
+        for await (const chunk of (await slow('way-await')).body) bytes += chunk.byteLength;
         return bytes;
       };
       ways.forAwaitLeftEarly = async () => {
-        const body = (await fetch(`${SERVER}/slow?chunks=50&size=${size}&delayMs=20&x=way-early`)).body;
+        const body = (await slow('way-early', 50)).body;
         let bytes = 0;
         for await (const chunk of body) {
           bytes += chunk.byteLength;
