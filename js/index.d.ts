@@ -147,8 +147,9 @@ export interface Options {
   tracestate?: string;
   /**
    * Query parameters whose values `url.full` shows as `REDACTED` (names compared ignoring case). Replaces the
-   * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Amz-Signature`, `X-Amz-Credential`,
-   * `token`, `access_token`, `api_key`, `apikey`, `password`. `[]` turns redaction off.
+   * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Goog-Credential`, `X-Amz-Signature`,
+   * `X-Amz-Credential`, `X-Amz-Security-Token`, `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`,
+   * `api_key`, `apikey`, `password`. `[]` turns redaction off.
    */
   redactQueryParams?: string[];
   /**

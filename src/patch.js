@@ -36,6 +36,10 @@ export function installPatches(scope, hooks, config) {
   if (!fetchDescriptor.writable && !fetchDescriptor.configurable) {
     throw new TypeError('fetchspan: globalThis.fetch is read-only and not configurable, so it cannot be instrumented');
   }
+  const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+  if (!ownFetch && !Object.isExtensible(scope)) {
+    throw new TypeError('fetchspan: the global object is not extensible, so fetch cannot be instrumented');
+  }
   const nativeFetch = fetchDescriptor.value;
   const NativeRequest = scope.Request;
   const uploadsStream = canStreamUploads();
@@ -207,7 +211,9 @@ export function installPatches(scope, hooks, config) {
   // The caller's `init` is read only by the native call, through a Proxy that remembers each member it read (so
   // each is read once, in the native order); what the span needs (method, signal, body size) comes from there.
   function fetch(input, init) {
-    if (!active) return nativeFetch.apply(this, arguments);
+    // Without arguments the native call rejects; a `Request` of another realm (an iframe's) would read as the URL
+    // "[object Request]". Both go out untouched.
+    if (!active || arguments.length === 0) return nativeFetch.apply(this, arguments);
     // The span starts when fetch was called, as the resource-timing entry does.
     const startedAt = performance.now();
     let url;
@@ -215,8 +221,8 @@ export function installPatches(scope, hooks, config) {
     let outgoing;
     try {
       request = input instanceof NativeRequest ? input : undefined;
-      url = request ? request.url : absoluteUrl(input);
-      if (matchesAny(ignoreUrls, url, false)) url = undefined;
+      url = request ? request.url : foreignRequest(input) ? undefined : absoluteUrl(input);
+      if (url === undefined || matchesAny(ignoreUrls, url, false)) url = undefined;
       else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
     } catch (error) {
       failed(error);
@@ -316,8 +322,12 @@ export function installPatches(scope, hooks, config) {
   }
 
   // The native promise of a request without a span, resent once without our header where `resendable` says so.
+  // A signal that had already aborted rejects it with the signal's reason, never resendable: the native promise is
+  // returned untouched, so its rejection comes as early as natively (a reaction would delay it by a microtask).
   function resending(pending, outgoing, request, self) {
     if (outgoing?.resend === undefined) return pending;
+    const signal = outgoing.given.signal !== undefined ? outgoing.given.signal : request?.signal;
+    if (signal instanceof AbortSignal && signal.aborted) return pending;
     return pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
       return outgoing.resend(self);
@@ -434,7 +444,8 @@ export function installPatches(scope, hooks, config) {
           const base = new Headers(value !== undefined ? value : request?.headers);
           outgoing.headers = base;
           const added = traceHeaders(outgoing, base);
-          if (added === undefined) return value;
+          // The app's own `traceparent`: its headers go out as read (read again, a one-shot iterable would be empty).
+          if (added === undefined) return value === undefined ? value : base;
           const sent = new Headers(base);
           for (const [name, header] of added) sent.set(name, header);
           outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
@@ -498,12 +509,12 @@ export function installPatches(scope, hooks, config) {
   // Everything is prepared; from here on nothing can fail halfway.
   const requests = patchRequest(scope);
   const prototype = patchPrototype(scope);
-  const ownFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+  // A writable `fetch` that is not configurable keeps its attributes: only its value may change.
   Object.defineProperty(scope, 'fetch', {
     value: likeNative(fetch, nativeFetch),
     writable: fetchDescriptor.writable,
     enumerable: fetchDescriptor.enumerable,
-    configurable: true,
+    configurable: ownFetch ? ownFetch.configurable : true,
   });
 
   return {
@@ -823,6 +834,11 @@ function newIds() {
 // Whether a normalized URL matches one of `patterns`: a RegExp anywhere, a string as a prefix; with `bounded`
 // (`propagateTo`), one that ends at a boundary (`https://api.example.com/` or `…/v1` match `…/v1/x` and `…/v1?x`,
 // never `…/v10` or `https://api.example.com.evil.io`).
+// Whether `input` is a `Request` of another realm (an iframe's), which `instanceof` doesn't recognize.
+function foreignRequest(input) {
+  return typeof input === 'object' && input !== null && Object.prototype.toString.call(input) === '[object Request]';
+}
+
 function matchesAny(patterns, url, bounded) {
   for (const pattern of patterns) {
     if (typeof pattern !== 'string') {
@@ -1129,7 +1145,9 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       if (read || ended) return false;
       detached = true;
       reader.releaseLock();
-      // The app's reference to our stream is now a used body, as natively.
+      // A reference the app took to our stream is now a used body, as natively: locked (by a reader of ours, so
+      // the app's `getReader()` and `cancel()` fail with the engine's own errors), and errored, which ends the pump.
+      if (!stream.readable.locked) stream.readable.getReader();
       controller.error(new TypeError('fetchspan: body already read by a whole-body method'));
       end(() => transformer.detached());
       return true;

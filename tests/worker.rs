@@ -7,4 +7,5 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 scenarios! {
     worker_spans_end_like_the_page_ones => "workerSpansEndLikeThePageOnes",
+    a_fetch_that_is_not_configurable_is_instrumented_and_restored => "aFetchThatIsNotConfigurableIsInstrumentedAndRestored",
 }

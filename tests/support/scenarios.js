@@ -74,6 +74,8 @@ async function spanFor(spans, part, timeoutMs = 5000) {
 
 let unique = 0;
 const id = (label) => `${label}-${Date.now()}-${unique++}`;
+// A valid `traceparent` of the app's own.
+const OWN_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 async function readAll(stream) {
   const reader = stream.getReader();
@@ -256,6 +258,11 @@ async function observe(response) {
 }
 
 /** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
+/** `sameAsNative` for steps fetchspan leaves untraced; resolves to the number of spans they made. */
+async function noSpan(what, steps) {
+  return (await sameAsNative(what, steps)).length;
+}
+
 async function sameAsNative(what, steps, options) {
   const bounded = (mode) => Promise.race([
     outcome(steps),
@@ -337,7 +344,7 @@ const SCENARIOS = {
     const tenant = id('strict-context');
     const { tracer, spans } = traced({ endpoint: collector(tenant), propagateTo: [SERVER], scheduledDelayMs: 60_000 });
     const server = '00-11111111111111111111111111111111-2222222222222222-01';
-    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const parent = OWN_TRACEPARENT;
     const st = encodeURIComponent('db;dur=12.5');
     await (await fetch(`${SERVER}/server-trace?tp=${server}&st=${st}&x=context`, { headers: { traceparent: parent } })).text();
     await until(() => spans.length === 1, 'the span');
@@ -703,9 +710,11 @@ const SCENARIOS = {
       bodyThenText: async () => {
         const r = await fetch(`${SERVER}/bytes?n=70000`);
         const before = r.bodyUsed;
-        r.body;
+        const held = r.body;
         const text = await r.text();
-        return { before, text: text.length, after: r.bodyUsed, locked: r.body.locked };
+        // The stream the app took before the whole-body read is a used body now.
+        const heldReader = await outcome(async () => { held.getReader(); return 'a reader'; });
+        return { before, text: text.length, after: r.bodyUsed, locked: r.body.locked, heldLocked: held.locked, heldReader };
       },
       lockedBody: async () => {
         const r = await fetch(`${SERVER}/bytes?n=10`);
@@ -776,6 +785,29 @@ const SCENARIOS = {
     equal(await endOf(`${SERVER}/status?code=304&t=2`), ['no-body', 304], '304');
     equal(await endOf(`${SERVER}/bytes?n=9&t=3`, { method: 'HEAD' }), ['no-body', 200], 'HEAD');
     equal(await endOf(`${SERVER}/bytes?n=9&t=4`, { mode: 'no-cors' }), ['no-body', null], 'opaque');
+    // Where fetchspan adds a trace header: the app's own `traceparent` in a one-shot iterable goes out with every
+    // header given.
+    await sameAsNative('ownTraceparentInAnIterable', async () => {
+      const headers = new Map([['traceparent', OWN_TRACEPARENT], ['x-a', '1']]).entries();
+      const echoed = await (await fetch(`${SERVER}/trace-echo?id=${id('iterable')}`, { headers })).json();
+      return [echoed.traceparent ?? null, echoed['x-a'] ?? null];
+    }, { propagateTo: [SERVER] });
+    // Untraced and untouched: a call without arguments (natively a rejection), and a `Request` of another realm,
+    // which a same-origin trace header would have stripped of its own headers.
+    equal(await noSpan('noArguments', () => fetch()), 0, 'no arguments: no span');
+    if (globalThis.document) {
+      const frame = document.createElement('iframe');
+      document.body.append(frame);
+      try {
+        equal(await noSpan('requestOfAnotherRealm', async () => {
+          const request = new frame.contentWindow.Request(`${SERVER}/trace-echo?id=${id('realm')}`, { headers: { 'x-a': '1' } });
+          const echoed = await (await fetch(request)).json();
+          return [echoed.traceparent ?? null, echoed['x-a'] ?? null];
+        }), 0, 'a Request of another realm: no span');
+      } finally {
+        frame.remove();
+      }
+    }
   },
 
   async errorsReachTheAppUnchangedWithTheRightEndReason() {
@@ -856,8 +888,12 @@ const SCENARIOS = {
       return events;
     };
     const native = await order();
-    traced();
+    const { tracer } = traced();
     equal(await order(), native, 'microtask order of the rejection');
+    await uninstall(tracer);
+    // With a trace header to add (whose request could be resent without it after a TypeError, never after an abort).
+    traced({ propagateTo: [SERVER] });
+    equal(await order(), native, 'microtask order of the rejection, with a trace header');
   },
 
   async unhandledFetchFailuresStillReachThePage() {
@@ -1165,7 +1201,7 @@ const SCENARIOS = {
   async theAppsOwnTraceparentIsKeptAndBecomesTheParent() {
     // Where fetchspan propagates (propagateTo) and where it adds no header of its own (a cross-origin URL it doesn't
     // match): either way the app's header goes out as the app set it, and its trace is the span's parent.
-    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const parent = OWN_TRACEPARENT;
     for (const options of [{ propagateTo: [SERVER] }, {}]) {
       const { spans, tracer } = traced(options);
       const where = options.propagateTo ? 'propagated' : 'not propagated';
@@ -1687,8 +1723,9 @@ const SCENARIOS = {
     equal((await spanFor(spans, 'keep=1')).attributes['url.full'],
       `${SERVER}/bytes?n=1&X-Amz-Signature=REDACTED&keep=1&TOKEN=REDACTED&api_key=REDACTED`, 'default list');
     // Every name of the default list, in another case than the list's.
-    const defaults = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential',
-      'token', 'access_token', 'api_key', 'apikey', 'password'];
+    const defaults = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential', 'X-Amz-Signature',
+      'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token', 'client_secret',
+      'api_key', 'apikey', 'password'];
     const query = defaults.map((name, i) => `${i % 2 ? name.toUpperCase() : name.toLowerCase()}=v${i}`).join('&');
     await (await fetch(`${SERVER}/bytes?n=1&x=all&${query}&signatures=kept`)).text();
     equal((await spanFor(spans, 'x=all')).attributes['url.full'],
@@ -1939,5 +1976,22 @@ const SCENARIOS = {
     await reader.cancel();
     equal((await spanFor(spans, 'id=worker')).endReason, 'cancelled', 'cancel in a worker');
     check(typeof document === 'undefined', 'this ran in a worker');
+  },
+
+  async aFetchThatIsNotConfigurableIsInstrumentedAndRestored() {
+    const nativeFetch = globalThis.fetch;
+    const own = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    check(!own || own.configurable, 'the worker starts with a configurable fetch');
+    // For the rest of this worker's life: its own fetch stays writable but can no longer be redefined.
+    Object.defineProperty(globalThis, 'fetch', { value: nativeFetch, writable: true, enumerable: own?.enumerable ?? true, configurable: false });
+    const original = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    const { tracer, spans } = traced();
+    check(globalThis.fetch !== nativeFetch, 'fetch is patched');
+    equal(await (await fetch(`${SERVER}/bytes?n=5&x=fixed`)).text(), 'abcde', 'the request');
+    equal((await spanFor(spans, 'x=fixed')).endReason, 'completed', 'the request is traced');
+    await uninstall(tracer);
+    const now = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    equal([now.value === original.value, now.writable, now.enumerable, now.configurable],
+      [true, true, original.enumerable, false], 'the native fetch is back, with the attributes it had');
   },
 };
