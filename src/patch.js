@@ -692,7 +692,17 @@ function patchPrototype(scope) {
         // Our pipe holds the native body, so the native error comes from a throwaway response in the app's state.
         if (isDisturbed(entry)) return nativeClone.call(usedResponse());
         if (entry.stream.locked) return nativeClone.call(lockedResponse());
-        // The app clones a body it already streams: tee our readable, like the native clone tees the native body.
+        // The app clones a body it took but has not read: the native body goes back (the stream the app took is
+        // then locked, as the native clone's tee locks it) and is cloned natively, so the copy is a genuine clone
+        // (its headers immutable, its `url`, `type` and `redirected` the response's own, for `cache.put` too). This
+        // response's new native body is interposed on when the app takes it.
+        if (!entry.teed && entry.body.detach()) {
+          entry.body = null;
+          entry.stream = null;
+          return nativeClone.call(this);
+        }
+        // Only for a body whose source failed before the app read it (nothing to give back untouched): tee our
+        // readable, like the native clone tees the native body.
         const [mine, theirs] = entry.stream.tee();
         entry.stream = mine;
         entry.teed = true;
