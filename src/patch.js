@@ -335,11 +335,18 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Proxy handlers that pass every read of `init` through and remember it in `read` (a streamed `body` goes out
-  // counted: see `countedUpload`).
+  // counted: see `countedUpload`). `headers` other than a `Headers` object go out as the `Headers` made from them,
+  // which `fetch` then looks in for the app's own `traceparent`: so the app's headers are iterated once (a one-shot
+  // iterable, or getters, as natively); ones that `Headers` refuses go out as given, for the native error.
   function recorder(read) {
     return {
       get(target, key) {
-        const value = Reflect.get(target, key);
+        let value = Reflect.get(target, key);
+        if (key === 'headers' && value !== undefined && value !== null && !(value instanceof Headers)) {
+          try {
+            value = new Headers(value);
+          } catch (_) { /* the native call rejects them with its own error */ }
+        }
         read[key] = value;
         return key === 'body' ? countedUpload(read, value) : value;
       },

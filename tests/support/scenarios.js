@@ -768,6 +768,13 @@ const SCENARIOS = {
         const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
         return outcome(async () => (await fetch(`${SERVER}/echo`, { method: 'POST', body, duplex: 'half' })).text());
       },
+      // Headers given as an object with a getter: the app's code runs once, as natively.
+      getterHeaders: async () => {
+        let reads = 0;
+        const headers = { get 'x-a'() { reads++; return '1'; } };
+        const echoed = await (await fetch(`${SERVER}/trace-echo?id=${id('getter')}`, { headers })).json();
+        return { reads, sent: echoed['x-a'] ?? null };
+      },
       tupleHeaders: async () => {
         const init = { method: 'POST', body: 'x', headers: [['content-type', 'text/plain'], ['x-c', '3']] };
         const r = await fetch(`${SERVER}/echo`, init);
