@@ -97,14 +97,14 @@ export interface SpanData {
   spanId: string;
   /** The span id of the app's own `traceparent` on the request, when it sent one (16 lowercase hex digits). */
   parentSpanId?: string;
-  /** The request method (`GET`, …), per the HTTP semantic conventions. */
+  /** The request method (`GET`, …), or `HTTP` for a method the HTTP semantic conventions don't know (`_OTHER`). */
   name: string;
   kind: 'client';
   startTime: number;
   endTime: number;
   /** `endTime - startTime`. */
   durationMs: number;
-  /** `error` for network errors, aborts, body failures and 4xx/5xx responses. */
+  /** `error` for network errors, body failures and 4xx/5xx responses; an abort or cancel is not an error. */
   status: 'unset' | 'error';
   endReason: EndReason;
   attributes: SpanAttributes;

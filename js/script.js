@@ -201,7 +201,9 @@ function start() {
       tracer = installNow(options);
       return tracer;
     } catch (error) {
-      const option = /option "(\w+)/.exec(error?.message)?.[1];
+      // The option the message is about, or else another one it names (a limit set by another attribute).
+      const named = /option "(\w+)/.exec(error?.message)?.[1];
+      const option = from[named] ? named : Object.keys(from).find((key) => new RegExp(`\\b${key}\\b`).test(error?.message));
       if (option && from[option]) {
         error = new TypeError(`fetchspan: attribute ${from[option]} is invalid: ${error.message.replace(/^fetchspan: /, '')}; fetchspan is not installed`, { cause: error });
       }

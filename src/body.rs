@@ -271,6 +271,17 @@ impl IdleWatch {
         }
     }
 
+    /// At uninstall: drops the timer unless a stream still needs it (spans in flight still end; once they have,
+    /// the timer fires once more and is not armed again).
+    pub(crate) fn release_if_unused(&self) {
+        let mut streams = self.streams.borrow_mut();
+        streams.retain(|stream| stream.upgrade().is_some_and(|span| span.is_streaming()));
+        if streams.is_empty() {
+            drop(streams);
+            self.timer.take();
+        }
+    }
+
     fn arm(tracer: &Rc<TracerCore>, after_ms: f64) {
         let weak: Weak<TracerCore> = Rc::downgrade(tracer);
         let timer = Timeout::new(after_ms, move || {

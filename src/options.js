@@ -83,11 +83,18 @@ export function parseOptions(value) {
   if (maxExportBatchSize > maxQueueSize) {
     fail(`option "maxExportBatchSize" must not exceed maxQueueSize (${maxQueueSize}), got ${maxExportBatchSize}`);
   }
+  // Names lower-cased, so that one given as `Content-Type` replaces ours rather than being sent alongside it.
   const headers = { 'content-type': 'application/json' };
   for (const [name, v] of entries(get, 'headers')) {
     if (!TOKEN.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
     if (typeof v !== 'string') invalid(`headers.${name}`, 'a string', v);
-    headers[name] = v;
+    // Checked as `fetch` will check it (Latin-1, no line breaks); the value is not echoed: it may be a secret.
+    try {
+      new Headers([[name, v]]);
+    } catch {
+      fail(`option "headers.${name}" must be a valid header value (Latin-1 text without line breaks)`);
+    }
+    headers[name.toLowerCase()] = v;
   }
   const scheduledDelayMs = ms('scheduledDelayMs', 1000);
   const exportTimeoutMs = ms('exportTimeoutMs', 10000);
@@ -140,12 +147,18 @@ export function parseOptions(value) {
   const endpoint = string('endpoint', undefined);
   let url;
   if (endpoint !== undefined) {
-    let protocol;
+    let parsed;
     try {
-      protocol = new URL(endpoint).protocol;
+      parsed = new URL(endpoint);
     } catch {}
-    if (protocol !== 'http:' && protocol !== 'https:') invalid('endpoint', ENDPOINT, endpoint);
-    url = endpoint.replace(/\/+$/, '') + '/v1/traces';
+    if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') invalid('endpoint', ENDPOINT, endpoint);
+    if (parsed.username || parsed.password) {
+      fail('option "endpoint" must not carry a user name or password (fetch refuses such a URL); send credentials with the "headers" option');
+    }
+    // The signal's path goes after the base path, before any query (a fragment is never sent).
+    parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
+    parsed.hash = '';
+    url = parsed.href;
   }
   return {
     onSpanEnd,

@@ -746,7 +746,14 @@ function patchPrototype(scope) {
                 return value;
               },
               (error) => {
-                guard(entry, () => entry.span.readFailed(error));
+                // `json()` of a body that is not JSON: the body arrived whole, only the app's parse failed (a
+                // SyntaxError; WebKit's is a DOMException of that name).
+                if (name === 'json' && error?.name === 'SyntaxError') {
+                  guard(entry, () => entry.span.readNatively(response, undefined,
+                    entry.takeTiming(entry.url, entry.startedAt), performance.now()));
+                } else {
+                  guard(entry, () => entry.span.readFailed(error));
+                }
                 throw error;
               },
             );

@@ -298,7 +298,8 @@ impl RequestSpan {
         }
         let record = SpanRecord {
             context: request.context,
-            name: method.into(),
+            // A method the conventions don't know names the span `HTTP`.
+            name: if method == "_OTHER" { "HTTP" } else { method }.into(),
             start_ms: request.start_ms,
             end_ms: request.start_ms,
             error: false,

@@ -155,6 +155,7 @@ impl Tracer {
         };
         let Installation { core, _patches } = installation;
         drop(_patches);
+        core.idle.release_if_unused();
         export::shutdown(
             core.exporter.as_ref(),
             timeout_ms.unwrap_or(UNINSTALL_FLUSH_MS),

@@ -173,6 +173,9 @@ pages['tag-invalid-js.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-service-name="x" data-idle-timeout-ms="soon"></script>`;
 pages['tag-invalid-crate.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-max-export-batch-size="5000"></script>`;
+// A limit another option sets: the default batch size (512) exceeds it.
+pages['tag-invalid-limit.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-max-queue-size="100"></script>`;
 pages['tag-invalid-json.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-headers="{x-api-key: 1}"></script>`;
 pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -379,6 +382,7 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
 // The script tag with an invalid attribute, and with a broken module.
 for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeout-ms', false],
   ['tag-invalid-json', 'data-headers', false], ['tag-invalid-crate', 'data-max-export-batch-size', true],
+  ['tag-invalid-limit', 'data-max-queue-size', true],
   ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
   const { page, log } = await open(`/pages/${name}.html`);
   const result = await page.evaluate(async () => {

@@ -307,7 +307,12 @@ const SCENARIOS = {
 
   async exportsReachTheCollectorInStrictOtlpJson() {
     const tenant = id('strict');
-    const { tracer, spans } = traced({ endpoint: collector(tenant), serviceName: 'shop', resource: { 'deployment.environment': 'test', build: 7 }, scheduledDelayMs: 60_000 });
+    // An endpoint with a query (the signal's path goes before it), and the content type given again in another case
+    // (it replaces fetchspan's; the collector answers anything but application/json with 415).
+    const { tracer, spans } = traced({
+      endpoint: `${collector(tenant)}?via=query`, headers: { 'Content-Type': 'application/json' }, serviceName: 'shop',
+      resource: { 'deployment.environment': 'test', build: 7 }, scheduledDelayMs: 60_000,
+    });
     await (await fetch(`${SERVER}/bytes?n=10&x=one`)).text();
     await readAll((await fetch(`${SERVER}/slow?chunks=2&x=two`)).body);
     await fetch(`http://127.0.0.1:9/x=three`).catch(() => {});
@@ -898,6 +903,9 @@ const SCENARIOS = {
         equal(span.status, 'unset', `${name}: an abort is not an error`);
       }
     }
+    // `json()` of a body that is not JSON: the request completed; only the app's parse failed.
+    const notJson = await sameAsNative('not JSON', () => fetch(`${SERVER}/bytes?n=3&x=notjson`).then((r) => r.json()));
+    equal([notJson[0].endReason, notJson[0].status], ['completed', 'unset'], 'not JSON: the span');
     const notFound = await sameAsNative('404', () => fetch(`${SERVER}/status?code=404&x=1`).then((r) => r.text()));
     equal([notFound[0].status, notFound[0].attributes['error.type']], ['error', '404'], '404 span');
   },
@@ -1071,6 +1079,31 @@ const SCENARIOS = {
     check(same(snapshot(), before), 'fetch, Request and Response.prototype restored exactly');
     equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 install/uninstall cycles');
 
+    // The idle watch's timer, armed by a stream, is gone once uninstall returns (timers counted by wrapping the
+    // page's setTimeout and clearTimeout, which the wasm calls).
+    const timers = new Map();
+    const { setTimeout: nativeSetTimeout, clearTimeout: nativeClearTimeout } = globalThis;
+    globalThis.setTimeout = function setTimeout(callback, ms, ...rest) {
+      const timer = nativeSetTimeout.call(this, (...args) => { timers.delete(timer); callback(...args); }, ms, ...rest);
+      timers.set(timer, ms);
+      return timer;
+    };
+    globalThis.clearTimeout = function clearTimeout(timer) {
+      timers.delete(timer);
+      nativeClearTimeout.call(this, timer);
+    };
+    try {
+      const idleTimers = () => [...timers.values()].filter((ms) => ms === 123_456).length;
+      const { tracer } = traced({ idleTimeoutMs: 123_456 });
+      equal(await readAll((await fetch(`${SERVER}/bytes?n=10&x=timer`)).body), 10, 'a stream read to its end');
+      equal(idleTimers(), 1, 'the idle timer, armed by the stream (the check sees it)');
+      await uninstall(tracer);
+      equal(idleTimers(), 0, 'the idle timer after uninstall');
+    } finally {
+      globalThis.setTimeout = nativeSetTimeout;
+      globalThis.clearTimeout = nativeClearTimeout;
+    }
+
     // A wrapper installed before us is what uninstall restores.
     const calls = [];
     const outer = function fetch(...args) { calls.push('before'); return before.fetch.apply(this, args); };
@@ -1137,6 +1170,8 @@ const SCENARIOS = {
     rejects({ endpoint: 'ftp://x' }, /option "endpoint" must be an absolute http\(s\) URL/);
     rejects({ maxQueueSize: 10, maxExportBatchSize: 20 }, /maxExportBatchSize/);
     rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad name"/);
+    rejects({ headers: { 'x-key': 'secret\nx' } }, /^fetchspan: option "headers.x-key" must be a valid header value \(Latin-1 text without line breaks\)$/);
+    rejects({ endpoint: 'https://user:secret@collector.example' }, /^fetchspan: option "endpoint" must not carry a user name or password \(fetch refuses such a URL\); send credentials with the "headers" option$/);
     rejects('fast', /takes an options object, got "fast"/);
     rejects({ propagateTo: ['api.example.com'] }, /option "propagateTo\[0\]" must be an absolute http\(s\) URL prefix/);
     rejects({ propagateTo: 'https://a.example' }, /option "propagateTo" must be an array/);
@@ -1792,6 +1827,10 @@ const SCENARIOS = {
     while (!(await reader.read()).done) chunksRead++;
     const span = await spanFor(spans, 'x=attrs');
     equal(span.name, 'POST', 'name');
+    // A method the conventions don't know: `_OTHER`, and the span is named `HTTP`.
+    await fetch(`${SERVER}/bytes?n=1&x=purge`, { method: 'PURGE' }).catch(() => {});
+    const other = await spanFor(spans, 'x=purge');
+    equal([other.name, other.attributes['http.request.method'], other.attributes['http.request.method_original']], ['HTTP', '_OTHER', 'PURGE'], 'an unknown method');
     equal(span.kind, 'client', 'kind');
     check(/^[0-9a-f]{32}$/.test(span.traceId) && /^[0-9a-f]{16}$/.test(span.spanId), 'hex ids');
     equal(span.attributes['http.request.method'], 'POST', 'method');

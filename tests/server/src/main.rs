@@ -226,6 +226,16 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
             let report = state.receiver.report(tenant);
             respond(stream, 200, json, report.to_string().as_bytes()).map(|_| Outcome::Done)
         }
+        // As an OTLP/HTTP receiver: JSON only when the content type says so, else 415.
+        [_, _, "v1", "traces"]
+            if request.method == "POST"
+                && !request.headers.get("content-type").is_some_and(|kind| {
+                    let essence = kind.split(';').next().unwrap_or_default().trim();
+                    essence.eq_ignore_ascii_case("application/json")
+                }) =>
+        {
+            respond(stream, 415, json, br#"{"error":"Content-Type must be application/json"}"#).map(|_| Outcome::Done)
+        }
         [tenant, mode, "v1", "traces"] if request.method == "POST" => {
             let attempts_before = state.receiver.report(tenant)["attempts"]
                 .as_array()
