@@ -2,7 +2,8 @@
 // (`window.fetchspan`, from `fetchspan.js`). The crate (src/options.rs, src/tracer.rs, src/record.rs) is the truth.
 
 /** A value of a span or resource attribute. Integers are JS numbers. */
-export type AttributeValue = string | number | boolean;
+/** `string[]`: a captured header's value (`http.request.header.<name>`, `http.response.header.<name>`), as one string. */
+export type AttributeValue = string | number | boolean | string[];
 
 /** Why a span ended. */
 export type EndReason =

@@ -35,21 +35,34 @@ pub enum Value {
     Int(i64),
     /// A boolean.
     Bool(bool),
+    /// An array of one string, at most `maxAttributeLength` bytes: a captured header's value (repeated values
+    /// comma-joined), which the HTTP semantic conventions type `string[]`.
+    OneStr(String),
 }
 
 impl Value {
     /// A string value, cut to `maxAttributeLength` bytes at a character boundary.
-    pub fn string(mut text: String) -> Self {
-        let max = MAX_LENGTH.with(Cell::get);
-        if text.len() > max {
-            let mut end = max;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-        }
-        Value::Str(text)
+    pub fn string(text: String) -> Self {
+        Value::Str(cut(text))
     }
+
+    /// A one-string array value, its string cut as [`Value::string`]'s.
+    pub fn one_string(text: String) -> Self {
+        Value::OneStr(cut(text))
+    }
+}
+
+/// `text` cut to `maxAttributeLength` bytes at a character boundary.
+fn cut(mut text: String) -> String {
+    let max = MAX_LENGTH.with(Cell::get);
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// Attributes in insertion order; setting a key again replaces its value.
@@ -318,6 +331,11 @@ fn push_object(out: &mut String, attributes: &Attributes) {
             Value::Str(text) => push_string(out, text),
             Value::Int(number) => push_int(out, *number),
             Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+            Value::OneStr(text) => {
+                out.push('[');
+                push_string(out, text);
+                out.push(']');
+            }
         }
     }
     out.push('}');
@@ -386,6 +404,7 @@ mod tests {
         attributes.set("url.full", Value::string("http://h/\"q\"\n".into()));
         attributes.set("n", Value::Int(-3));
         attributes.set("b", Value::Bool(true));
+        attributes.set("h", Value::one_string("a, b".into()));
         let record = SpanRecord {
             context: SpanContext {
                 trace_id: [1; 16],
@@ -411,6 +430,7 @@ mod tests {
         assert_eq!(json["status"], "error");
         assert_eq!(json["attributes"]["url.full"], "http://h/\"q\"\n");
         assert_eq!(json["attributes"]["n"], -3);
+        assert_eq!(json["attributes"]["h"], serde_json::json!(["a, b"]));
         assert_eq!(
             json["events"][0]["time"].as_f64(),
             Some(1_700_000_000_124.25)

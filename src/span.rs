@@ -185,6 +185,13 @@ fn add_extra(record: &mut SpanRecord, extra: &Array) {
         };
         let value = extra.get(index * 2 + 1);
         let value = match (value.as_string(), value.as_f64(), value.as_bool()) {
+            // A header's value (captured, or from a hook under that name), which the conventions type `string[]`.
+            (Some(text), _, _)
+                if key.starts_with("http.request.header.")
+                    || key.starts_with("http.response.header.") =>
+            {
+                Value::one_string(text)
+            }
             (Some(text), _, _) => Value::string(text),
             (_, Some(number), _) => Value::Int(number as i64),
             (_, _, Some(flag)) => Value::Bool(flag),

@@ -100,6 +100,11 @@ fn key_values(out: &mut String, attributes: &Attributes) {
                 out.push_str(r#","value":{"boolValue":"#);
                 out.push_str(if *flag { "true" } else { "false" });
             }
+            Value::OneStr(text) => {
+                out.push_str(r#","value":{"arrayValue":{"values":[{"stringValue":"#);
+                push_string(out, text);
+                out.push_str("}]}");
+            }
         }
         out.push_str("}}");
     }
@@ -136,6 +141,7 @@ mod tests {
         attributes.set("http.request.method", Value::string("GET".into()));
         attributes.set("http.response.status_code", Value::Int(503));
         attributes.set("fetchspan.flag", Value::Bool(true));
+        attributes.set("http.request.header.x-a", Value::one_string("1, 2".into()));
         SpanRecord {
             context: SpanContext {
                 trace_id: [0xab; 16],
@@ -202,7 +208,7 @@ mod tests {
             "value",
             "stringValue",
         ];
-        const VALUE_FIELDS: [&str; 2] = ["intValue", "boolValue"];
+        const VALUE_FIELDS: [&str; 4] = ["intValue", "boolValue", "arrayValue", "values"];
         match value {
             serde_json::Value::Object(object) => {
                 for (key, value) in object {
@@ -270,6 +276,17 @@ mod tests {
         assert_eq!(
             value("fetchspan.flag"),
             Some(any_value::Value::BoolValue(true))
+        );
+        let Some(any_value::Value::ArrayValue(header)) = value("http.request.header.x-a") else {
+            panic!("a captured header is an array value");
+        };
+        assert_eq!(
+            header
+                .values
+                .iter()
+                .map(|v| v.value.clone())
+                .collect::<Vec<_>>(),
+            [Some(any_value::Value::StringValue("1, 2".into()))]
         );
     }
 

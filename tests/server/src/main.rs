@@ -234,7 +234,13 @@ fn collector(state: &State, request: &Request, stream: &mut TcpStream) -> io::Re
                     essence.eq_ignore_ascii_case("application/json")
                 }) =>
         {
-            respond(stream, 415, json, br#"{"error":"Content-Type must be application/json"}"#).map(|_| Outcome::Done)
+            respond(
+                stream,
+                415,
+                json,
+                br#"{"error":"Content-Type must be application/json"}"#,
+            )
+            .map(|_| Outcome::Done)
         }
         [tenant, mode, "v1", "traces"] if request.method == "POST" => {
             let attempts_before = state.receiver.report(tenant)["attempts"]
