@@ -1,8 +1,10 @@
 // Types of fetchspan's npm entry (`import { install } from 'fetchspan'`) and of the script-tag global
 // (`window.fetchspan`, from `fetchspan.js`). The crate (src/options.rs, src/tracer.rs, src/record.rs) is the truth.
 
-/** A value of a span or resource attribute. Integers are JS numbers. */
-/** `string[]`: a captured header's value (`http.request.header.<name>`, `http.response.header.<name>`), as one string. */
+/**
+ * A value of a span or resource attribute. Integers are JS numbers. `string[]`: a header's value
+ * (`http.request.header.<name>`, `http.response.header.<name>`), as one string.
+ */
 export type AttributeValue = string | number | boolean | string[];
 
 /** Why a span ended. */

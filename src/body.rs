@@ -361,8 +361,8 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Cancelled, None);
     }
 
-    /// The app read nothing and took a whole-body method instead: the native body was handed back untouched and
-    /// that read ends the span.
+    /// The app read nothing, and took a whole-body method instead (that read ends the span) or cloned the response
+    /// (its new native body is interposed on when the app takes it): the native body was handed back untouched.
     pub fn detached(self) {
         self.span.progress.streaming.set(false);
         self.span.progress.report.take();

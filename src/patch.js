@@ -5,7 +5,8 @@
 // Owns: the fetch wrapper, the patched descriptors, the WeakMap of tracked responses and the FinalizationRegistry
 // that reports unread responses the app dropped.
 // Never: changes what the app's promise resolves or rejects to (the same value, the same error object), throws
-// synchronously, clones or tees a body on its own (only the app's own `clone()` of a body it streams tees), or lets
+// synchronously, clones or tees a body on its own (only the app's own `clone()` tees, natively, or through our
+// readable when the native body can't be handed back), or lets
 // a failure of ours reach the app: every call into Rust is guarded and falls back to the native behaviour.
 
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
@@ -42,6 +43,7 @@ export function installPatches(scope, hooks, config) {
   }
   const nativeFetch = fetchDescriptor.value;
   const NativeRequest = scope.Request;
+  const requestUrl = Object.getOwnPropertyDescriptor(NativeRequest.prototype, 'url').get;
   const uploadsStream = canStreamUploads();
   let active = true;
 
@@ -221,7 +223,7 @@ export function installPatches(scope, hooks, config) {
     let outgoing;
     try {
       request = input instanceof NativeRequest ? input : undefined;
-      url = request ? request.url : foreignRequest(input) ? undefined : absoluteUrl(input);
+      url = request ? request.url : foreignRequest(input, requestUrl) ? undefined : absoluteUrl(input);
       if (url === undefined || matchesAny(ignoreUrls, url, false)) url = undefined;
       else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
     } catch (error) {
@@ -270,8 +272,7 @@ export function installPatches(scope, hooks, config) {
     let span;
     try {
       const method = read?.method !== undefined ? String(read.method) : request ? request.method : 'GET';
-      let signal = read?.signal;
-      if (signal === undefined) signal = request?.signal;
+      const signal = signalOf(read, request);
       let extras;
       if (captureRequest.length > 0 || requestAttributes) extras = requestExtras(method, url, context.headers ?? new Headers());
       span = hooks.start(
@@ -326,7 +327,7 @@ export function installPatches(scope, hooks, config) {
   // returned untouched, so its rejection comes as early as natively (a reaction would delay it by a microtask).
   function resending(pending, outgoing, request, self) {
     if (outgoing?.resend === undefined) return pending;
-    const signal = outgoing.given.signal !== undefined ? outgoing.given.signal : request?.signal;
+    const signal = signalOf(outgoing.given, request);
     if (signal instanceof AbortSignal && signal.aborted) return pending;
     return pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
@@ -335,18 +336,13 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Proxy handlers that pass every read of `init` through and remember it in `read` (a streamed `body` goes out
-  // counted: see `countedUpload`). `headers` other than a `Headers` object go out as the `Headers` made from them,
-  // which `fetch` then looks in for the app's own `traceparent`: so the app's headers are iterated once (a one-shot
-  // iterable, or getters, as natively); ones that `Headers` refuses go out as given, for the native error.
+  // counted: see `countedUpload`; `headers` as `headerPairs`, which `fetch` then looks in for the app's own
+  // `traceparent`).
   function recorder(read) {
     return {
       get(target, key) {
         let value = Reflect.get(target, key);
-        if (key === 'headers' && value !== undefined && value !== null && !(value instanceof Headers)) {
-          try {
-            value = new Headers(value);
-          } catch (_) { /* the native call rejects them with its own error */ }
-        }
+        if (key === 'headers') value = headerPairs(value);
         read[key] = value;
         return key === 'body' ? countedUpload(read, value) : value;
       },
@@ -443,7 +439,8 @@ export function installPatches(scope, hooks, config) {
       ? request[key] : value;
     outgoing.init = new Proxy(init, {
       get(target, key) {
-        const value = Reflect.get(target, key);
+        let value = Reflect.get(target, key);
+        if (key === 'headers') value = headerPairs(value);
         given[key] = value;
         if (key === 'body') return countedUpload(given, value);
         if (key !== 'headers') return member(key, value);
@@ -451,8 +448,8 @@ export function installPatches(scope, hooks, config) {
           const base = new Headers(value !== undefined ? value : request?.headers);
           outgoing.headers = base;
           const added = traceHeaders(outgoing, base);
-          // The app's own `traceparent`: its headers go out as read (read again, a one-shot iterable would be empty).
-          if (added === undefined) return value === undefined ? value : base;
+          // The app's own `traceparent`: its headers go out as given.
+          if (added === undefined) return value;
           const sent = new Headers(base);
           for (const [name, header] of added) sent.set(name, header);
           outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
@@ -708,8 +705,8 @@ function patchPrototype(scope) {
           entry.stream = null;
           return nativeClone.call(this);
         }
-        // Only for a body whose source failed before the app read it (nothing to give back untouched): tee our
-        // readable, like the native clone tees the native body.
+        // Only when the native body can't be handed back untouched (its source failed, or closed while the app held
+        // a reader it released unused): tee our readable, like the native clone tees the native body.
         const [mine, theirs] = entry.stream.tee();
         entry.stream = mine;
         entry.teed = true;
@@ -858,11 +855,6 @@ function newIds() {
 // Whether a normalized URL matches one of `patterns`: a RegExp anywhere, a string as a prefix; with `bounded`
 // (`propagateTo`), one that ends at a boundary (`https://api.example.com/` or `…/v1` match `…/v1/x` and `…/v1?x`,
 // never `…/v10` or `https://api.example.com.evil.io`).
-// Whether `input` is a `Request` of another realm (an iframe's), which `instanceof` doesn't recognize.
-function foreignRequest(input) {
-  return typeof input === 'object' && input !== null && Object.prototype.toString.call(input) === '[object Request]';
-}
-
 function matchesAny(patterns, url, bounded) {
   for (const pattern of patterns) {
     if (typeof pattern !== 'string') {
@@ -874,6 +866,37 @@ function matchesAny(patterns, url, bounded) {
     }
   }
   return false;
+}
+
+// Whether `input`, not a `Request` of this realm, is one of another realm (an iframe's), which `instanceof` doesn't
+// recognize: a brand check through `requestUrl` (this realm's `Request.prototype.url` getter), which reads nothing of
+// the app's object. A URL, the common object input, is told apart first, without a throw.
+function foreignRequest(input, requestUrl) {
+  if (typeof input !== 'object' || input === null || input instanceof URL) return false;
+  try {
+    requestUrl.call(input);
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
+// The app's `init.headers`, read once the way the native call reads them (a sequence through the iterator it has,
+// else a record of its own enumerable properties) into pairs that can be read again: so the app's code (a one-shot
+// iterable, getters) runs once, and the native call still checks the pairs and rejects bad ones with its own error.
+// A `Headers` object, and anything else that is not an object, go as given.
+function headerPairs(value) {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function') || value instanceof Headers) {
+    return value;
+  }
+  const iterator = value[Symbol.iterator];
+  if (iterator === undefined || iterator === null) return Object.entries(value);
+  return typeof iterator === 'function' ? Array.from({ [Symbol.iterator]: () => iterator.call(value) }) : value;
+}
+
+// The request's signal: what `fetch` read of `init.signal`, else the `Request`'s own.
+function signalOf(given, request) {
+  return given?.signal !== undefined ? given.signal : request?.signal;
 }
 
 // Whether this browser sends a `ReadableStream` request body as a stream (the feature test of the Fetch standard's

@@ -13,6 +13,10 @@ pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
 pub const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
 /// `http.response.status_code`.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `http.request.header.<name>`: a captured request header's value, typed `string[]`.
+pub const HTTP_REQUEST_HEADER: &str = "http.request.header.";
+/// `http.response.header.<name>`: a captured response header's value, typed `string[]`.
+pub const HTTP_RESPONSE_HEADER: &str = "http.response.header.";
 /// `url.full`, with any credentials redacted.
 pub const URL_FULL: &str = "url.full";
 /// `server.address`.

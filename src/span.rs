@@ -187,8 +187,8 @@ fn add_extra(record: &mut SpanRecord, extra: &Array) {
         let value = match (value.as_string(), value.as_f64(), value.as_bool()) {
             // A header's value (captured, or from a hook under that name), which the conventions type `string[]`.
             (Some(text), _, _)
-                if key.starts_with("http.request.header.")
-                    || key.starts_with("http.response.header.") =>
+                if key.starts_with(semconv::HTTP_REQUEST_HEADER)
+                    || key.starts_with(semconv::HTTP_RESPONSE_HEADER) =>
             {
                 Value::one_string(text)
             }

@@ -257,12 +257,18 @@ async function observe(response) {
   };
 }
 
-/** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
+/** Header pairs in a one-shot iterable: a valid one, then one with an invalid name. */
+function* headerGenerator() {
+  yield ['x-a', '1'];
+  yield ['bad name', 'x'];
+}
+
 /** `sameAsNative` for steps fetchspan leaves untraced; resolves to the number of spans they made. */
 async function noSpan(what, steps) {
   return (await sameAsNative(what, steps)).length;
 }
 
+/** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
 async function sameAsNative(what, steps, options) {
   const bounded = (mode) => Promise.race([
     outcome(steps),
@@ -776,6 +782,8 @@ const SCENARIOS = {
         const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
         return outcome(async () => (await fetch(`${SERVER}/echo`, { method: 'POST', body, duplex: 'half' })).text());
       },
+      // Headers in a one-shot iterable, one of them invalid: rejected, as natively.
+      invalidHeadersInAGenerator: () => fetch(`${SERVER}/bytes?n=1&x=generator`, { headers: headerGenerator() }),
       // Headers given as an object with a getter: the app's code runs once, as natively.
       getterHeaders: async () => {
         let reads = 0;
@@ -824,6 +832,8 @@ const SCENARIOS = {
       const echoed = await (await fetch(`${SERVER}/trace-echo?id=${id('iterable')}`, { headers })).json();
       return [echoed.traceparent ?? null, echoed['x-a'] ?? null];
     }, { propagateTo: [SERVER] });
+    await sameAsNative('invalidHeadersInAGeneratorWithATraceHeader',
+      () => fetch(`${SERVER}/bytes?n=1&x=generator-tp`, { headers: headerGenerator() }), { propagateTo: [SERVER] });
     // Untraced and untouched: a call without arguments (natively a rejection), and a `Request` of another realm,
     // which a same-origin trace header would have stripped of its own headers.
     equal(await noSpan('noArguments', () => fetch()), 0, 'no arguments: no span');
