@@ -254,6 +254,11 @@ pub struct IdleWatch {
     timer: RefCell<Option<Timeout>>,
 }
 
+/// Drops the watched spans that are gone or no longer stream.
+fn prune(streams: &mut Vec<Weak<SpanCell>>) {
+    streams.retain(|stream| stream.upgrade().is_some_and(|span| span.is_streaming()));
+}
+
 impl IdleWatch {
     /// Watches `span`'s stream from now on.
     pub(crate) fn add(tracer: &Rc<TracerCore>, span: &Rc<SpanCell>) {
@@ -261,7 +266,7 @@ impl IdleWatch {
         {
             let mut streams = watch.streams.borrow_mut();
             if streams.len() % PRUNE_EVERY == PRUNE_EVERY - 1 {
-                streams.retain(|stream| stream.upgrade().is_some_and(|span| span.is_streaming()));
+                prune(&mut streams);
             }
             streams.push(Rc::downgrade(span));
         }
@@ -275,7 +280,7 @@ impl IdleWatch {
     /// the timer fires once more and is not armed again).
     pub(crate) fn release_if_unused(&self) {
         let mut streams = self.streams.borrow_mut();
-        streams.retain(|stream| stream.upgrade().is_some_and(|span| span.is_streaming()));
+        prune(&mut streams);
         if streams.is_empty() {
             drop(streams);
             self.timer.take();

@@ -738,19 +738,14 @@ function patchPrototype(scope) {
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
-                guard(entry, () => entry.span.readNatively(response, sizeOf(name, value),
-                  entry.takeTiming(entry.url, entry.startedAt), performance.now()));
+                readWhole(entry, response, sizeOf(name, value));
                 return value;
               },
               (error) => {
                 // `json()` of a body that is not JSON: the body arrived whole, only the app's parse failed (a
                 // SyntaxError; WebKit's is a DOMException of that name).
-                if (name === 'json' && error?.name === 'SyntaxError') {
-                  guard(entry, () => entry.span.readNatively(response, undefined,
-                    entry.takeTiming(entry.url, entry.startedAt), performance.now()));
-                } else {
-                  guard(entry, () => entry.span.readFailed(error));
-                }
+                if (name === 'json' && error?.name === 'SyntaxError') readWhole(entry, response, undefined);
+                else guard(entry, () => entry.span.readFailed(error));
                 throw error;
               },
             );
@@ -772,6 +767,12 @@ function patchPrototype(scope) {
 
   // In a service worker, `event.respondWith(response)` hands an unread response's body to the platform, which reads
   // it out of our sight: its span ends there, as `responded` (the page's own fetch is the page's to trace).
+  // A whole-body method served natively got the whole body (`size`: its value's, when that tells).
+  function readWhole(entry, response, size) {
+    guard(entry, () => entry.span.readNatively(response, size, entry.takeTiming(entry.url, entry.startedAt),
+      performance.now()));
+  }
+
   const fetchEventProto = scope.FetchEvent?.prototype;
   const nativeRespondWith = fetchEventProto?.respondWith;
   const respondWith = typeof nativeRespondWith === 'function' ? function respondWith(answer) {

@@ -36,7 +36,6 @@ struct State {
     receiver: Receiver,
     static_dirs: Vec<PathBuf>,
     collector_up: AtomicBool,
-
     /// What `/trace-echo?id=` received, per id: method and the trace-context headers (preflights included).
     trace_log: Mutex<HashMap<String, Vec<serde_json::Value>>>,
 }
