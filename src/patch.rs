@@ -157,49 +157,77 @@ fn redact_credentials(url: String) -> String {
     }
 }
 
-/// The values of query parameters named in `names` (lower case; the URL's names compare ignoring ASCII case) become
-/// `REDACTED`: signed-URL signatures, tokens and keys stay out of `url.full`.
+/// The values of parameters named in `names` (lower case) become `REDACTED`: signed-URL signatures, tokens and keys
+/// stay out of `url.full`. A name matches as a server reads it: percent-decoded, `+` as a space, ignoring ASCII
+/// case (`%74oken` is `token`). Parameters are the query's `&`-separated pairs, and the fragment's, split at `&` and
+/// `?` (an OAuth implicit grant's `#access_token=…`, a hash route's `#/path?token=…`).
 fn redact_query(url: String, names: &[String]) -> String {
-    let Some(query_start) = first_byte(&url, |b| b == b'?').map(|i| i + 1) else {
+    let Some(query_start) = first_byte(&url, |b| b == b'?' || b == b'#').map(|i| i + 1) else {
         return url;
     };
-    let query_end = url
-        .get(query_start..)
-        .and_then(|rest| first_byte(rest, |b| b == b'#'))
-        .map_or(url.len(), |i| query_start + i);
     let mut redacted = String::with_capacity(url.len());
     redacted.push_str(url.get(..query_start).unwrap_or_default());
     let mut changed = false;
-    // The `&`-separated pairs, as `split('&')` gives them (empty ones included).
-    let mut rest = url.get(query_start..query_end).unwrap_or_default();
+    // The pairs, as `split` gives them (empty ones included); in the fragment, `?` separates pairs too.
+    let mut in_fragment = url.as_bytes()[query_start - 1] == b'#';
+    let mut rest = url.get(query_start..).unwrap_or_default();
     loop {
-        let end = first_byte(rest, |b| b == b'&').unwrap_or(rest.len());
+        let end = first_byte(rest, |b| {
+            b == b'&' || if in_fragment { b == b'?' } else { b == b'#' }
+        })
+        .unwrap_or(rest.len());
         let pair = rest.get(..end).unwrap_or_default();
         let name = first_byte(pair, |b| b == b'=').and_then(|eq| pair.get(..eq));
         match name {
-            Some(name)
-                if pair.len() > name.len() + 1
-                    && names.iter().any(|n| n.eq_ignore_ascii_case(name)) =>
-            {
+            Some(name) if pair.len() > name.len() + 1 && is_named(name, names) => {
                 redacted.push_str(name);
                 redacted.push_str("=REDACTED");
                 changed = true;
             }
             _ => redacted.push_str(pair),
         }
-        match rest.get(end + 1..) {
-            Some(next) => {
-                redacted.push('&');
-                rest = next;
+        let Some(&separator) = rest.as_bytes().get(end) else {
+            break;
+        };
+        // The first `#` starts the fragment; a later one is a character of a pair.
+        in_fragment |= separator == b'#';
+        redacted.push(separator as char);
+        rest = rest.get(end + 1..).unwrap_or_default();
+    }
+    if changed {
+        redacted
+    } else {
+        url
+    }
+}
+
+/// Whether the raw parameter name `raw` is one of `names` (lower case) once percent-decoded, with `+` as a space
+/// and ASCII case ignored. A `%` not followed by two hex digits stays as it is, as `URLSearchParams` reads it.
+fn is_named(raw: &str, names: &[String]) -> bool {
+    let raw = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while at < raw.len() {
+        let mut byte = raw[at];
+        at += 1;
+        if byte == b'+' {
+            byte = b' ';
+        } else if byte == b'%' {
+            if let (Some(high), Some(low)) = (hex(raw.get(at)), hex(raw.get(at + 1))) {
+                byte = high << 4 | low;
+                at += 2;
             }
-            None => break,
         }
+        decoded.push(byte);
     }
-    if !changed {
-        return url;
-    }
-    redacted.push_str(url.get(query_end..).unwrap_or_default());
-    redacted
+    names
+        .iter()
+        .any(|name| name.as_bytes().eq_ignore_ascii_case(&decoded))
+}
+
+/// The value of an ASCII hex digit.
+fn hex(byte: Option<&u8>) -> Option<u8> {
+    char::from(*byte?).to_digit(16).map(|value| value as u8)
 }
 
 /// Where `byte` (ASCII) last occurs in `text`. The URL code here searches bytes: `find`, `split` and `rfind` with
@@ -268,7 +296,24 @@ mod tests {
                 "https://h/p?Signature=abc&x=1&TOKEN=t&token#frag?token=f".into(),
                 &names
             ),
-            "https://h/p?Signature=REDACTED&x=1&TOKEN=REDACTED&token#frag?token=f"
+            "https://h/p?Signature=REDACTED&x=1&TOKEN=REDACTED&token#frag?token=REDACTED"
+        );
+        // Names as a server decodes them; parameters in the fragment (an OAuth implicit grant, a hash route).
+        assert_eq!(
+            redact_query(
+                "https://h/p?%74oken=a&t%6Fken=b&%2574oken=c&sig%6=d#token=e&x=1&Token=f#token=g".into(),
+                &names
+            ),
+            "https://h/p?%74oken=REDACTED&t%6Fken=REDACTED&%2574oken=c&sig%6=d#token=REDACTED&x=1&Token=REDACTED"
+        );
+        assert_eq!(
+            redact_query("https://h/#/route?x=1&token=t".into(), &names),
+            "https://h/#/route?x=1&token=REDACTED"
+        );
+        let spaced = ["api key".to_owned()];
+        assert_eq!(
+            redact_query("https://h/?api+key=k&api%20key=l".into(), &spaced),
+            "https://h/?api+key=REDACTED&api%20key=REDACTED"
         );
         assert_eq!(
             redact_query("https://h/p?x=1".into(), &names),
