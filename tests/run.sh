@@ -14,6 +14,7 @@ failed=()
 
 echo "== native tests"
 cargo test -q --workspace
+node --test tests/exporter.test.mjs
 
 source tests/server.sh 47811
 # The browser suites run exactly as the README documents them for wasm-pack users (the per-test timeout comes from

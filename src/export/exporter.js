@@ -4,15 +4,20 @@
 // driven: as Rust futures it weighed about 9 KB of the gzipped wasm (issue 7; 1 KB as JS).
 //
 // Never: sends through the patched `fetch` (it has the one in place at install, so it never traces itself), holds
-// more than `maxQueueSize` spans (queued and in flight together), or leaves a timer, listener or request behind once
-// `shutdown` resolves. Every timer and listener here is released whichever way its operation ends.
+// more than `maxQueueSize` spans in the queue and the run's batch together (keepalive requests hold at most their
+// 60,000 bytes besides), throws into the page, or leaves a timer, listener or request behind once `shutdown`
+// resolves, but for the unload flush's keepalive requests: they are meant to outlive the page, so they may outlive
+// `shutdown` too (each with its `exportTimeoutMs` timer), and what they settle is counted when they do. Every timer
+// and listener here is released whichever way its operation ends.
 
 // What fetchspan's keepalive requests may hold in flight at once: bytes and requests. The page shares a 64 KiB
 // budget (and about 9 requests) across all its keepalive fetches and beacons; this leaves it room.
 const KEEPALIVE_BYTES = 60_000;
 const KEEPALIVE_REQUESTS = 8;
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
-// anything else is final. Attempts (the first included) and waits are capped.
+// anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
+// aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
+// (a keepalive attempt more, and those it gets back start again from the queue): a round more per hidden page.
 const RETRIED = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
 const BASE_BACKOFF_MS = 1000;
@@ -30,6 +35,8 @@ export class Exporter {
     this.queue = [];
     // Spans taken out of the queue by the run in flight (they count against the queue bound).
     this.inFlight = 0;
+    // Those spans while the run waits to retry them, for the unload flush to take (the page may be gone by then).
+    this.waiting = null;
     // The run in flight: `{ controller, done }`.
     this.run = null;
     this.timer = null;
@@ -37,11 +44,16 @@ export class Exporter {
     this.keepaliveRequests = 0;
     this.closed = false;
     this.stopListening = null;
+    // Spans ever given to `enqueue`. Each ends counted once (exported, rejected or dropped), so the spans before a
+    // `forceFlush` have settled when those three reach what this was at its call. (`settling` resolves, and is
+    // replaced, whenever spans settle: for `forceFlush` to look again.)
+    this.enqueued = 0;
     this.counts = Object.fromEntries(COUNTERS.map((name) => [name, 0]));
   }
 
   /** Queues a finished span (its OTLP JSON), or drops and counts it when the queue is full or shut down. */
   enqueue(span) {
+    this.enqueued++;
     if (this.closed || this.queue.length + this.inFlight >= this.options.maxQueueSize) {
       this.counts.dropped++;
       return;
@@ -65,7 +77,7 @@ export class Exporter {
     // In flight from its first step on: the first POST starts synchronously.
     const run = { controller: new AbortController(), done: undefined };
     this.run = run;
-    run.done = this.exportQueue(run.controller.signal).catch(() => {}).then(() => {
+    run.done = this.exportQueue(run.controller.signal).then(() => {
       this.run = null;
       if (!this.closed && this.queue.length > 0) this.schedule();
     });
@@ -75,41 +87,57 @@ export class Exporter {
     while (!signal.aborted && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxExportBatchSize);
       this.inFlight = batch.length;
-      const sent = await this.sendWithRetries(batch, signal);
+      // Should it throw (a body longer than a string may be), the batch is given up on, not lost uncounted.
+      await this.sendWithRetries(batch, signal).catch(() => this.failed(batch.length));
       this.inFlight = 0;
-      // Aborted by a flush deadline or shutdown: the spans go back to the front of the queue.
-      if (!sent) this.queue.unshift(...batch);
     }
   }
 
-  /** Sends one batch, retrying as the rules above say. False when `signal` aborted it. */
+  /**
+   * Sends one batch, retrying as the rules above say, and counts how it ended: given up on, or dropped when shutdown
+   * aborted it. Unless the unload flush took it while it waited to retry: then that flush sends and counts it.
+   */
   async sendWithRetries(batch, signal) {
     const body = this.body(batch);
-    for (let attempt = 1; ; attempt++) {
-      const answer = await this.post(body, signal, false).catch(() => null);
-      if (signal.aborted) return false;
-      if (answer !== null && answer.status >= 200 && answer.status < 300) {
-        this.accepted(answer, batch.length);
-        return true;
-      }
-      if ((answer === null || RETRIED.has(answer.status)) && attempt < MAX_ATTEMPTS) {
+    let answer;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (attempt > 1) {
+        const backoff = BASE_BACKOFF_MS * 2 ** (attempt - 2) * (0.5 + Math.random() / 2);
+        this.waiting = batch;
+        await sleep(Math.min(answer?.retryAfterMs >= 0 ? answer.retryAfterMs : backoff, MAX_WAIT_MS), signal);
+        if (this.waiting !== batch) return;
+        this.waiting = null;
+        if (signal.aborted) break;
+        // Counted as it is made: a wait cut short is no retry.
         this.counts.retries++;
-        const backoff = BASE_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-        await sleep(Math.min(answer !== null && answer.retryAfterMs >= 0 ? answer.retryAfterMs : backoff, MAX_WAIT_MS), signal);
-        if (signal.aborted) return false;
-      } else {
-        this.counts.exportFailures++;
-        this.counts.dropped += batch.length;
-        return true;
       }
+      answer = await this.post(body, signal, false).catch(() => null);
+      if (signal.aborted) break;
+      if (answer?.status >= 200 && answer.status < 300) return this.accepted(answer, batch.length);
+      if (answer !== null && !RETRIED.has(answer.status)) break;
     }
+    if (signal.aborted) this.count('dropped', batch.length);
+    else this.failed(batch.length);
+  }
+
+  /** Adds `n` to the counter `name`. The spans so counted have settled: a `forceFlush` waiting looks again. */
+  count(name, n) {
+    this.counts[name] += n;
+    this.wake?.();
+    this.settling = null;
   }
 
   /** Counts a 2xx answer for `spans` spans: exported, less what a partial success rejected. */
   accepted(answer, spans) {
     const rejected = Math.min(answer.rejectedSpans, spans);
-    this.counts.exported += spans - rejected;
-    this.counts.rejected += rejected;
+    this.count('rejected', rejected);
+    this.count('exported', spans - rejected);
+  }
+
+  /** Counts a batch of `spans` spans given up on. */
+  failed(spans) {
+    this.counts.exportFailures++;
+    this.count('dropped', spans);
   }
 
   /** The request body for `spans`. */
@@ -119,72 +147,74 @@ export class Exporter {
 
   /**
    * POSTs `body` with the `fetch` captured before fetchspan patched it (so exports are never traced). Resolves to
-   * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`,
-   * or when `exportTimeoutMs` passes.
+   * `{ status, retryAfterMs, rejectedSpans }` once the whole answer is read; rejects on a network error, on `signal`
+   * (if any; not aborted yet), when `exportTimeoutMs` passes, or on anything unexpected: it never throws.
    */
   post(body, signal, keepalive) {
     const { url, headers, exportTimeoutMs } = this.options;
-    const stop = AbortSignal.any([signal, AbortSignal.timeout(exportTimeoutMs)]);
-    const exchange = (async () => {
-      const response = await this.fetch.call(globalThis, url, {
-        method: 'POST',
-        headers,
-        body,
-        keepalive,
-        credentials: 'omit',
-        signal: stop,
-      });
-      const text = await response.text();
-      return {
-        status: response.status,
-        retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
-        rejectedSpans: rejectedSpans(text),
-      };
-    })();
-    // Settles at the abort itself, not when the engine gets round to failing the aborted fetch (WebKit took up to
-    // 120 s against a collector that never answers), so a flush returns by its deadline in every engine.
     return new Promise((resolve, reject) => {
-      const aborted = () => reject(stop.reason);
-      if (stop.aborted) aborted();
-      else stop.addEventListener('abort', aborted, { once: true });
-      exchange.then(resolve, reject).finally(() => stop.removeEventListener('abort', aborted));
+      // `signal` and the timeout combined by hand: `AbortSignal.any` is missing in Safari < 17.4, Chrome < 116 and
+      // Firefox < 124. The promise settles at the abort itself, not when the engine gets round to failing the aborted
+      // fetch (WebKit took up to 120 s against a collector that never answers), so exports end by their deadline.
+      const stop = new AbortController();
+      const release = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+      };
+      const abort = () => {
+        release();
+        reject(stop.abort());
+      };
+      const timer = setTimeout(abort, exportTimeoutMs);
+      signal?.addEventListener('abort', abort);
+      (async () => {
+        const response = await this.fetch.call(globalThis, url, {
+          method: 'POST',
+          headers,
+          body,
+          keepalive,
+          credentials: 'omit',
+          signal: stop.signal,
+        });
+        const text = await response.text();
+        return {
+          status: response.status,
+          retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+          rejectedSpans: rejectedSpans(text),
+        };
+      })()
+        .then(resolve, reject)
+        .finally(release);
     });
   }
 
   /**
-   * Exports everything queued, by `timeoutMs` at the latest. At the deadline the run in flight is aborted (its spans
-   * go back to the queue) and awaited, so nothing of this flush is pending when it resolves.
+   * Exports the spans queued before the call (later ones go with their own exports) and waits until they have
+   * settled, by `timeoutMs` at the latest. The deadline aborts nothing: an export the collector may already have
+   * received goes on (aborted, its spans would be sent again), and `timedOut` says so; once it has passed, no export
+   * is started. (Settled spans are counted, not named: a later span settling first, which only a keepalive request
+   * racing the run allows, can end the wait early.)
    */
   async forceFlush(timeoutMs) {
-    const [exported, dropped] = [this.counts.exported, this.counts.dropped];
+    const [exported, dropped, enqueued] = [this.counts.exported, this.counts.dropped, this.enqueued];
     const deadline = performance.now() + timeoutMs;
     let timedOut = false;
-    while (this.run !== null || this.queue.length > 0) {
-      this.startRun();
+    while (this.counts.exported + this.counts.rejected + this.counts.dropped < enqueued) {
       const left = deadline - performance.now();
-      if (left <= 0 || this.run === null) {
-        timedOut = left <= 0;
-        break;
-      }
+      if ((timedOut = left <= 0)) break;
+      this.startRun();
       const wait = new AbortController();
-      await Promise.race([this.run.done, sleep(left, wait.signal)]);
+      this.settling ??= new Promise((resolve) => (this.wake = resolve));
+      await Promise.race([this.settling, sleep(left, wait.signal)]);
       wait.abort();
     }
-    if (timedOut) await this.abortRun();
     return { exported: this.counts.exported - exported, dropped: this.counts.dropped - dropped, timedOut };
   }
 
-  /** Aborts the run in flight, if any, and waits until it has let go of its request. */
-  async abortRun() {
-    const run = this.run;
-    if (run === null) return;
-    run.controller.abort();
-    await run.done;
-  }
-
   /**
-   * Flushes by `timeoutMs`, then releases everything: listeners, the timer, any request in flight. Spans left (or
-   * arriving later) are counted as dropped.
+   * Flushes by `timeoutMs`, then releases everything: listeners, the timer, the run in flight (aborted: its batch
+   * is counted as dropped, whether the collector got it or not, and never sent again). Spans left (or arriving
+   * later) are counted as dropped. Keepalive requests are left to finish (see the top of this file).
    */
   async shutdown(timeoutMs) {
     this.stopListening?.();
@@ -193,8 +223,9 @@ export class Exporter {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = null;
-    await this.abortRun();
-    this.counts.dropped += this.queue.length;
+    this.run?.controller.abort();
+    await this.run?.done;
+    this.count('dropped', this.queue.length);
     this.queue = [];
     return result;
   }
@@ -217,40 +248,67 @@ export class Exporter {
 
   /**
    * Sends what is queued with `keepalive`, within fetchspan's share of the page's keepalive budget: batches are
-   * halved until they fit; what doesn't fit stays queued for the next chance. The body goes as UTF-8 bytes, so
-   * the budget counts exactly what is sent.
+   * halved until they fit; what doesn't fit stays queued for the next chance, but a span too big for the whole
+   * budget is dropped (it would hold back the rest for good). The body goes as UTF-8 bytes, so the budget counts
+   * exactly what is sent. A batch the run waits to retry goes first: the page may be gone before the wait ends.
    */
   sendForUnload() {
-    const encoder = new TextEncoder();
-    while (this.keepaliveRequests < KEEPALIVE_REQUESTS && this.queue.length > 0) {
-      const room = KEEPALIVE_BYTES - this.keepaliveBytes;
-      let n = Math.min(this.queue.length, this.options.maxExportBatchSize);
-      let body = encoder.encode(this.body(this.queue.slice(0, n)));
-      while (body.byteLength > room && n > 1) {
-        n >>= 1;
-        body = encoder.encode(this.body(this.queue.slice(0, n)));
+    try {
+      if (this.waiting !== null) {
+        // The run, when it wakes, finds its batch taken: neither sent nor counted twice.
+        this.queue = this.waiting.concat(this.queue);
+        this.waiting = null;
+        this.inFlight = 0;
       }
-      if (body.byteLength > room) return;
-      this.queue.splice(0, n);
-      this.keepaliveBytes += body.byteLength;
-      this.keepaliveRequests++;
-      this.post(body, NEVER, true)
-        .then((answer) => {
-          if (answer.status >= 200 && answer.status < 300) this.accepted(answer, n);
-          else this.counts.dropped += n;
-        }, () => {
-          this.counts.dropped += n;
-        })
-        .finally(() => {
-          this.keepaliveBytes -= body.byteLength;
-          this.keepaliveRequests--;
-        });
+      const encoder = new TextEncoder();
+      while (this.keepaliveRequests < KEEPALIVE_REQUESTS && this.queue.length > 0) {
+        const room = KEEPALIVE_BYTES - this.keepaliveBytes;
+        let n = Math.min(this.queue.length, this.options.maxExportBatchSize);
+        let body = encoder.encode(this.body(this.queue.slice(0, n)));
+        while (body.byteLength > room && n > 1) {
+          n >>= 1;
+          body = encoder.encode(this.body(this.queue.slice(0, n)));
+        }
+        if (body.byteLength > KEEPALIVE_BYTES) {
+          this.queue.shift();
+          this.count('dropped', 1);
+          continue;
+        }
+        if (body.byteLength > room) return;
+        const spans = this.queue.splice(0, n);
+        this.keepaliveBytes += body.byteLength;
+        this.keepaliveRequests++;
+        // Refused by the browser (the page's keepalive quota), a network error or a retryable status: the spans are
+        // queued again for the scheduled export, which retries them if the page lives on.
+        this.post(body, undefined, true)
+          .then((answer) => {
+            if (answer.status >= 200 && answer.status < 300) this.accepted(answer, n);
+            else if (RETRIED.has(answer.status)) this.requeue(spans);
+            else this.failed(n);
+          }, () => this.requeue(spans))
+          .finally(() => {
+            this.keepaliveBytes -= body.byteLength;
+            this.keepaliveRequests--;
+          });
+      }
+    } catch {
+      // Nothing unexpected (a body longer than a string may be) reaches the page's listener. Spans are only taken
+      // from the queue as their request goes, so those not sent stay queued for the scheduled export.
     }
   }
-}
 
-// A signal nothing aborts, for the keepalive requests (they must outlive the page).
-const NEVER = new AbortController().signal;
+  /**
+   * Puts `spans` back at the front of the queue and schedules their export; what the queue has no room for, or all
+   * of them once shut down, is counted as dropped.
+   */
+  requeue(spans) {
+    // Never negative: the queue and the run's batch keep within the bound.
+    const room = this.closed ? 0 : this.options.maxQueueSize - this.queue.length - this.inFlight;
+    this.count('dropped', spans.splice(room).length);
+    this.queue = spans.concat(this.queue);
+    if (!this.closed) this.schedule();
+  }
+}
 
 /**
  * `tracer.stats()`: the span counters the Rust side keeps, then the export counters of `exporter`, or zeros
@@ -259,8 +317,9 @@ const NEVER = new AbortController().signal;
 export function tracerStats(started, ended, passthroughFailures, exporter) {
   const into = { started, ended, open: started - ended, passthroughFailures };
   for (const name of COUNTERS) into[name] = exporter?.counts[name] ?? 0;
-  into.queued = exporter?.queue.length ?? 0;
-  into.exportInFlight = exporter?.run ? 1 : 0;
+  // A batch waiting between retries is queued, not in flight: no request of it is (nor of one the unload flush took).
+  into.queued = exporter ? exporter.queue.length + (exporter.waiting?.length ?? 0) : 0;
+  into.exportInFlight = exporter?.inFlight && !exporter.waiting ? 1 : 0;
   into.keepaliveInFlight = exporter?.keepaliveRequests ?? 0;
   return into;
 }
@@ -269,6 +328,17 @@ export function tracerStats(started, ended, passthroughFailures, exporter) {
 export function forceFlush(exporter, timeoutMs) {
   if (exporter === undefined) return Promise.resolve({ exported: 0, dropped: 0, timedOut: false });
   return exporter.forceFlush(timeoutMs ?? exporter.options.exportTimeoutMs);
+}
+
+/**
+ * A `timeoutMs` the app gave `forceFlush` or `uninstall`: undefined (or null) for the default, else 0 to 2147483647
+ * ms, a timer's range. Throws a TypeError naming it otherwise.
+ */
+export function checkTimeout(timeoutMs) {
+  if (timeoutMs == null) return undefined;
+  if (typeof timeoutMs === 'number' && timeoutMs >= 0 && timeoutMs <= 2147483647) return timeoutMs;
+  const shown = typeof timeoutMs === 'string' ? JSON.stringify(timeoutMs) : String(timeoutMs);
+  throw new TypeError(`fetchspan: timeoutMs must be a number of milliseconds from 0 to 2147483647, got ${shown}`);
 }
 
 /** What `uninstall` does of the export: a shutdown within `timeoutMs`. */

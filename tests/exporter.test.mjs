@@ -1,0 +1,304 @@
+// The exporter's JS half (src/export/exporter.js) in Node, against a fake collector and a fake page: what the
+// browser suites can't force or see exactly (a keepalive quota, a batch caught between retries at `pagehide`, an
+// engine without `AbortSignal.any`, a flush racing steady traffic). Run with `node --test tests/exporter.test.mjs`;
+// FETCHSPAN_EXPORTER=<file> runs the same tests against another version of the exporter.
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+// Imported from its text, so it needs no package type and any copy of it can stand in.
+const file = process.env.FETCHSPAN_EXPORTER ?? new URL('../src/export/exporter.js', import.meta.url);
+const { Exporter, tracerStats } = await import(`data:text/javascript;base64,${readFileSync(file).toString('base64')}`);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(condition, what, ms = 2000) {
+  for (const end = Date.now() + ms; !condition(); await sleep(5)) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+// The page: `document` and the global's listeners, fired synchronously as a browser fires them (so a listener
+// that throws, throws here).
+const listeners = [];
+for (const target of [(globalThis.document = { visibilityState: 'visible' }), globalThis]) {
+  target.addEventListener = (type, fn) => listeners.push({ target, type, fn });
+  target.removeEventListener = (type, fn) => {
+    const i = listeners.findIndex((l) => l.target === target && l.type === type && l.fn === fn);
+    if (i >= 0) listeners.splice(i, 1);
+  };
+}
+const fire = (target, type) => {
+  for (const l of listeners.filter((l) => l.target === target && l.type === type)) l.fn({ type });
+};
+const hide = () => {
+  document.visibilityState = 'hidden';
+  fire(document, 'visibilitychange');
+  document.visibilityState = 'visible';
+};
+const pagehide = () => fire(globalThis, 'pagehide');
+
+// Answers not given yet, failed at the end of each test so that nothing outlives it.
+const pending = new Set();
+
+/**
+ * A fake `fetch` for the collector. Each POST is recorded in `fetch.calls` (keepalive or not, the span ids it
+ * carried, its signal) and answered with what `answer(call)` gives, or a promise of it: a status, `[status,
+ * retryAfter]`, or 'network' (a network error, or the browser refusing a keepalive request over its quota).
+ */
+function collector(answer = () => 200) {
+  const calls = [];
+  const fetch = (url, init) => {
+    const text = typeof init.body === 'string' ? init.body : new TextDecoder().decode(init.body);
+    const call = { keepalive: init.keepalive, spans: JSON.parse(text).map((span) => span.id), signal: init.signal };
+    calls.push(call);
+    return new Promise((resolve, reject) => {
+      const fail = () => reject(new TypeError('Failed to fetch'));
+      init.signal.addEventListener('abort', fail);
+      pending.add(fail);
+      Promise.resolve(answer(call)).then((how) => {
+        pending.delete(fail);
+        if (how === 'network') return fail();
+        const [status, retryAfter] = [how].flat();
+        resolve(new Response('{}', { status, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter } }));
+      });
+    });
+  };
+  fetch.calls = calls;
+  return fetch;
+}
+
+/** An answer given when the test says: `gate.promise` resolves to what `gate.open(how)` passes. */
+function gate() {
+  let open;
+  const promise = new Promise((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+const exporters = [];
+
+/** An exporter listening for unload, with test-friendly options. Bodies are JSON arrays of `{ id }` spans. */
+function exporter(fetch, options = {}) {
+  const made = new Exporter(fetch, {
+    url: 'http://collector.test/v1/traces',
+    headers: { 'content-type': 'application/json' },
+    maxQueueSize: 2048,
+    maxExportBatchSize: 512,
+    scheduledDelayMs: 20,
+    exportTimeoutMs: 3000,
+    unloadFlush: true,
+    ...options,
+  }, '[', ']');
+  made.listenForUnload();
+  exporters.push(made);
+  return made;
+}
+
+let nextId = 0;
+const span = (pad = 0) => JSON.stringify({ id: nextId++, pad: 'x'.repeat(pad) });
+const enqueue = (e, n, pad) => {
+  for (let i = 0; i < n; i++) e.enqueue(span(pad));
+};
+const stats = (e) => tracerStats(0, 0, 0, e);
+const ids = (calls) => calls.flatMap((call) => call.spans);
+
+afterEach(async () => {
+  await Promise.all(exporters.splice(0).map((e) => e.shutdown(0)));
+  for (const fail of pending) fail();
+  pending.clear();
+  await sleep(0);
+  assert.equal(listeners.length, 0, 'listeners left after shutdown');
+});
+
+test('a keepalive request refused by the browser (the page holds the keepalive quota) leaves its spans queued for the next export', async () => {
+  const fetch = collector((call) => (call.keepalive ? 'network' : 200));
+  const e = exporter(fetch, { scheduledDelayMs: 30 });
+  enqueue(e, 10);
+  hide();
+  assert.deepEqual(fetch.calls.map((c) => c.keepalive), [true], 'the keepalive flush tried');
+  await until(() => stats(e).exported === 10, 'the next export');
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 10], [false, 10]], 'POSTs');
+  assert.deepEqual([stats(e).dropped, stats(e).exportFailures, stats(e).queued, stats(e).keepaliveInFlight], [0, 0, 0, 0]);
+});
+
+test('hidden page: a 503 or a network error on the keepalive POST is retried through the queue, a 400 is final', async () => {
+  for (const how of [503, 'network']) {
+    const fetch = collector((call) => (call.keepalive ? how : 200));
+    const e = exporter(fetch);
+    enqueue(e, 5);
+    hide();
+    await until(() => stats(e).exported === 5, `the retry after ${how}`);
+    assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 5], [false, 5]], `POSTs (${how})`);
+    assert.deepEqual([stats(e).dropped, stats(e).exportFailures], [0, 0], `dropped, failures (${how})`);
+  }
+  const fetch = collector((call) => (call.keepalive ? 400 : 200));
+  const e = exporter(fetch);
+  enqueue(e, 5);
+  hide();
+  await until(() => stats(e).dropped === 5, 'the 400 counted');
+  await sleep(60);
+  assert.deepEqual(fetch.calls.map((c) => c.keepalive), [true], 'a 400 is not retried');
+  assert.deepEqual([stats(e).exportFailures, stats(e).queued], [1, 0], 'failures, queued');
+});
+
+test('spans a keepalive request gets back go to the front of the queue within its bound, and are dropped once shut down', async () => {
+  const answer = gate();
+  const fetch = collector((call) => (call.keepalive ? answer.promise : 200));
+  const e = exporter(fetch, { maxQueueSize: 10, scheduledDelayMs: 60_000 });
+  const first = nextId;
+  enqueue(e, 10);
+  hide();
+  enqueue(e, 4);
+  answer.open(503);
+  await until(() => stats(e).keepaliveInFlight === 0, 'the keepalive answer');
+  assert.deepEqual([stats(e).queued, stats(e).dropped], [10, 4], 'queued again as far as the bound allows');
+  await e.forceFlush(1000);
+  const expected = [0, 1, 2, 3, 4, 5, 10, 11, 12, 13].map((i) => first + i);
+  assert.deepEqual(fetch.calls[1].spans, expected, 'the oldest spans given back, then those queued meanwhile');
+
+  const late = gate();
+  const closing = exporter(collector((call) => (call.keepalive ? late.promise : 200)), { scheduledDelayMs: 60_000 });
+  enqueue(closing, 5);
+  hide();
+  await closing.shutdown(0);
+  // Keepalive requests are meant to outlive the page, so they outlive `shutdown`: their outcome is counted after it.
+  assert.deepEqual([stats(closing).keepaliveInFlight, stats(closing).dropped], [1, 0], 'the keepalive request outlived shutdown');
+  late.open('network');
+  await until(() => stats(closing).keepaliveInFlight === 0, 'the late keepalive answer');
+  assert.deepEqual([stats(closing).queued, stats(closing).dropped], [0, 5], 'nothing queued again after shutdown');
+});
+
+test('pagehide while a batch waits between retries sends that batch with keepalive at once, and only once', async () => {
+  const fetch = collector((call) => (fetch.calls.length === 1 ? [503, '1'] : 200));
+  const e = exporter(fetch, { maxExportBatchSize: 10 });
+  enqueue(e, 10);
+  await until(() => fetch.calls.length === 1, 'the first POST');
+  await sleep(20);
+  pagehide();
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[false, 10], [true, 10]], 'sent in the handler');
+  enqueue(e, 3);
+  await until(() => stats(e).exported === 13, 'the keepalive answer and the run after its wait', 3000);
+  await sleep(50);
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[false, 10], [true, 10], [false, 3]], 'POSTs');
+  assert.equal(new Set(ids(fetch.calls.slice(1))).size, 13, 'no span sent twice');
+  assert.deepEqual([stats(e).dropped, stats(e).retries, stats(e).queued, stats(e).exportInFlight], [0, 0, 0, 0]);
+});
+
+test('without AbortSignal.any, exports and the unload flush work and nothing throws into the page', async () => {
+  const any = Object.getOwnPropertyDescriptor(AbortSignal, 'any');
+  delete AbortSignal.any;
+  try {
+    const fetch = collector();
+    const e = exporter(fetch, { maxExportBatchSize: 5 });
+    enqueue(e, 5);
+    await until(() => stats(e).exported === 5, 'the export', 500).catch(() => {});
+    assert.deepEqual([stats(e).exported, e.inFlight, stats(e).exportInFlight], [5, 0, 0], 'exported, in flight');
+    enqueue(e, 3);
+    assert.doesNotThrow(hide, 'the hidden page listener');
+    await until(() => stats(e).exported === 8, 'the keepalive export', 500).catch(() => {});
+    assert.deepEqual([stats(e).exported, stats(e).dropped, stats(e).keepaliveInFlight], [8, 0, 0]);
+  } finally {
+    if (any) Object.defineProperty(AbortSignal, 'any', any);
+  }
+});
+
+test('an unexpected error counts the run\'s batch as given up on and frees its place; the unload path never throws', async () => {
+  const fetch = collector();
+  const e = exporter(fetch, { maxQueueSize: 10, maxExportBatchSize: 5 });
+  e.body = () => {
+    throw new RangeError('Invalid string length');
+  };
+  enqueue(e, 5);
+  await sleep(20);
+  assert.deepEqual([stats(e).dropped, stats(e).exportFailures, e.inFlight, stats(e).exportInFlight], [5, 1, 0, 0]);
+  enqueue(e, 3);
+  assert.doesNotThrow(hide, 'the hidden page listener');
+  assert.deepEqual([stats(e).queued, stats(e).keepaliveInFlight], [3, 0], 'the spans stay queued');
+  delete e.body;
+  enqueue(e, 7);
+  await until(() => stats(e).exported === 10, 'the next exports', 500).catch(() => {});
+  assert.deepEqual([stats(e).exported, stats(e).dropped], [10, 5], 'exported, dropped');
+});
+
+test('forceFlush waits for the spans queued before it, not for those arriving during it, and sends nothing twice', async () => {
+  const fetch = collector(() => sleep(20).then(() => 200));
+  const e = exporter(fetch, { maxQueueSize: 100_000, maxExportBatchSize: 50, scheduledDelayMs: 60_000 });
+  enqueue(e, 5);
+  const traffic = setInterval(() => enqueue(e, 5), 5);
+  const started = performance.now();
+  const flushed = await e.forceFlush(1000).finally(() => clearInterval(traffic));
+  const took = performance.now() - started;
+  assert.equal(flushed.timedOut, false, `timedOut (after ${took.toFixed(0)} ms)`);
+  assert.ok(flushed.exported >= 5 && took < 500, `exported ${flushed.exported} in ${took.toFixed(0)} ms`);
+  assert.equal((await e.forceFlush(5000)).timedOut, false, 'the rest flushed');
+  const sent = ids(fetch.calls);
+  assert.equal(new Set(sent).size, sent.length, 'POSTed spans (the collector may have any of them)');
+  assert.deepEqual([stats(e).exported, stats(e).dropped], [sent.length, 0]);
+});
+
+test('forceFlush\'s deadline aborts no export, and a deadline already reached starts none', async () => {
+  const answer = gate();
+  const fetch = collector(() => answer.promise);
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 3);
+  assert.deepEqual(await e.forceFlush(50), { exported: 0, dropped: 0, timedOut: true }, 'flush against a silent collector');
+  assert.equal(fetch.calls[0].signal.aborted, false, 'the POST goes on');
+  assert.deepEqual([stats(e).exportInFlight, stats(e).queued], [1, 0], 'in flight, queued');
+  enqueue(e, 2);
+  assert.deepEqual(await e.forceFlush(0), { exported: 0, dropped: 0, timedOut: true }, 'forceFlush(0)');
+  assert.equal(fetch.calls.length, 1, 'POSTs started');
+  answer.open(200);
+  assert.deepEqual(await e.forceFlush(1000), { exported: 5, dropped: 0, timedOut: false }, 'after the answer');
+  assert.deepEqual(fetch.calls.map((c) => c.spans.length), [3, 2], 'each span sent once');
+
+  // Only shutdown aborts, and nothing is sent after it.
+  const silent = collector(() => gate().promise);
+  const closing = exporter(silent, { scheduledDelayMs: 60_000 });
+  enqueue(closing, 4);
+  await closing.shutdown(30);
+  assert.equal(silent.calls[0].signal.aborted, true, 'shutdown aborted the POST');
+  await sleep(50);
+  assert.deepEqual([silent.calls.length, stats(closing).dropped, stats(closing).exportInFlight], [1, 4, 0]);
+});
+
+test('the unload flush drops a span too big for the keepalive budget and sends the rest', async () => {
+  const fetch = collector();
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 1, 61_000);
+  enqueue(e, 5);
+  pagehide();
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 5]], 'POSTs');
+  assert.deepEqual([stats(e).dropped, stats(e).queued], [1, 0], 'dropped, queued');
+  await until(() => stats(e).exported === 5, 'the keepalive answer');
+});
+
+test('retries counts the retries made: not a wait cut short, and flush deadlines don\'t restart the 5-attempt cap', async () => {
+  const fetch = collector(() => [503, '10']);
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 5);
+  for (let i = 0; i < 6; i++) await e.forceFlush(30);
+  assert.deepEqual([fetch.calls.length, stats(e).retries], [1, 0], 'attempts made, retries counted (waiting 10 s)');
+  await e.shutdown(0);
+  assert.deepEqual([stats(e).retries, stats(e).dropped, stats(e).exportFailures], [0, 5, 0], 'shutdown cut the wait short');
+
+  const refusing = collector(() => [503, '0']);
+  const capped = exporter(refusing, { scheduledDelayMs: 60_000 });
+  enqueue(capped, 5);
+  assert.deepEqual(await capped.forceFlush(2000), { exported: 0, dropped: 5, timedOut: false });
+  assert.deepEqual([refusing.calls.length, stats(capped).retries, stats(capped).exportFailures], [5, 4, 1], 'the cap');
+});
+
+test('stats(): a batch waiting between retries is queued, with no export request in flight', async () => {
+  const fetch = collector(() => [503, '10']);
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 5);
+  e.startRun();
+  assert.deepEqual([stats(e).queued, stats(e).exportInFlight], [0, 1], 'while the POST is in flight');
+  await until(() => fetch.calls.length === 1, 'the POST');
+  await sleep(20);
+  assert.deepEqual([stats(e).queued, stats(e).exportInFlight], [5, 0], 'while waiting to retry');
+  enqueue(e, 2043);
+  assert.deepEqual([stats(e).queued, stats(e).dropped], [2048, 0], 'the bound counts the waiting batch');
+  enqueue(e, 1);
+  assert.deepEqual([stats(e).queued, stats(e).dropped], [2048, 1], 'and no more');
+});
