@@ -129,8 +129,8 @@ export interface Options {
    */
   idleTimeoutMs?: number;
   /**
-   * Requests not to trace: URL prefixes (non-empty strings, matched against the absolute URL) or RegExps (tested
-   * on it). Default `[]`.
+   * Requests not to trace: URL prefixes (non-empty strings, absolute or relative to the page, matched against the
+   * request's normalized absolute URL) or RegExps (tested on it). Default `[]`.
    */
   ignoreUrls?: (string | RegExp)[];
   /**
@@ -149,7 +149,8 @@ export interface Options {
   /** A W3C `tracestate` value sent with every `traceparent` (unless the request has its own). Default none. */
   tracestate?: string;
   /**
-   * Query parameters whose values `url.full` shows as `REDACTED` (names compared ignoring case). Replaces the
+   * Parameters whose values `url.full` shows as `REDACTED`, in the query and the fragment (names compared
+   * percent-decoded and ignoring case, as a server reads them: `%74oken` is `token`). Replaces the
    * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Goog-Credential`, `X-Amz-Signature`,
    * `X-Amz-Credential`, `X-Amz-Security-Token`, `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`,
    * `api_key`, `apikey`, `password`. `[]` turns redaction off.
@@ -185,7 +186,8 @@ export interface Options {
   /** Count server-sent events in `text/event-stream` bodies (`fetchspan.sse.events`). Default `true`. */
   sse?: boolean;
   /**
-   * OTLP/HTTP base URL, an absolute `http:` or `https:` URL; spans are POSTed as JSON to `{endpoint}/v1/traces`.
+   * OTLP/HTTP base URL, an absolute `http:` or `https:` URL; spans are POSTed as JSON to `{endpoint}/v1/traces`
+   * (a URL already ending in `/v1/traces` is used as it is).
    * Without it nothing is exported and spans only reach `onSpanEnd`.
    */
   endpoint?: string;
@@ -200,7 +202,7 @@ export interface Options {
    * whole number from 1 to 1000000. Default 2048.
    */
   maxQueueSize?: number;
-  /** Spans per export request at most; from 1 to `maxQueueSize`. Default 512. */
+  /** Spans per export request at most; from 1 to `maxQueueSize`. Default 512, or `maxQueueSize` if smaller. */
   maxExportBatchSize?: number;
   /** Delay between scheduled exports, in milliseconds (greater than 0). Default 1000. */
   scheduledDelayMs?: number;
@@ -225,19 +227,30 @@ export interface Stats {
   passthroughFailures: number;
   /** Spans the collector accepted. */
   exported: number;
-  /** Spans dropped: queue full, a batch refused (e.g. HTTP 400) or out of attempts, or left at shutdown. */
+  /**
+   * Spans dropped: the queue full, a batch refused (e.g. HTTP 400) or out of attempts, a span too big for any
+   * keepalive request (unload flush) or one such a request gets back when the queue has no room (or after
+   * `uninstall`), or left at `uninstall` (an export it aborts included, whether or not the collector got it).
+   */
   dropped: number;
   /** Spans the collector refused in a partial success. */
   rejected: number;
-  /** Batches given up on (refused, or out of attempts). */
+  /** Batches given up on: refused with a final status (keepalive requests included), or out of attempts. */
   exportFailures: number;
-  /** Export attempts that were retries (429, 502, 503, 504, network errors; at most 5 attempts per batch). */
+  /**
+   * Retries made (after 429, 502, 503, 504 or a network error; at most 5 attempts per batch), each counted when
+   * it is made. The unload flush may send a batch waiting to retry, and queues again what its keepalive requests get back
+   * (over the browser's keepalive quota, a network error, 429/502/503/504): one attempt more, not counted here.
+   */
   retries: number;
-  /** Spans waiting for export. */
+  /**
+   * Spans waiting for export: queued, or in a batch waiting to retry. With the spans of the export request in
+   * flight, they are what `maxQueueSize` bounds (spans in keepalive requests aside).
+   */
   queued: number;
-  /** 1 while an export request is in flight, else 0. */
+  /** 1 while an export request (not keepalive) is in flight, else 0: 0 while its batch waits to retry. */
   exportInFlight: number;
-  /** `keepalive` export requests in flight (unload flush). */
+  /** `keepalive` export requests in flight (unload flush). They may outlive `uninstall` (see there). */
   keepaliveInFlight: number;
 }
 
@@ -247,7 +260,10 @@ export interface FlushResult {
   exported: number;
   /** Spans dropped during this flush. */
   dropped: number;
-  /** Whether the deadline passed with spans still queued or in flight. */
+  /**
+   * Whether the deadline passed before each span queued at the call was exported, rejected or dropped. An export
+   * in flight then goes on, and `stats()` counts how it ends.
+   */
   timedOut: boolean;
 }
 
@@ -256,17 +272,25 @@ export interface Tracer {
   /** A snapshot of the counters. */
   stats(): Stats;
   /**
-   * Exports what is queued. Resolves by `timeoutMs` at the latest (default: the `exportTimeoutMs` option, 10000),
-   * with nothing of the flush left pending. Without an `endpoint` it resolves at once to zeros.
+   * Exports the spans queued at the call, and resolves once each is exported, rejected or dropped, or at
+   * `timeoutMs` (default: the `exportTimeoutMs` option, 10000); spans ending meanwhile go with later exports. The
+   * deadline aborts nothing: the collector may already have the export in flight (aborted, its spans would be sent
+   * again), so it goes on. With no time left, no export is started. Without an `endpoint` it resolves at once to
+   * zeros.
    */
   forceFlush(timeoutMs?: number): Promise<FlushResult>;
   /**
    * Restores `fetch` and `Response.prototype` (or leaves fetchspan as a pass-through under a later wrapper),
-   * flushes by `timeoutMs` (default 1000), and releases every listener, timer and observer. Spans in flight still
-   * end and reach `onSpanEnd`. Calling it again does nothing.
+   * flushes by `timeoutMs` (default 1000), and releases every listener, timer and observer; an export still in
+   * flight is aborted (its spans counted as dropped, never sent again). Spans in flight still end and reach
+   * `onSpanEnd`. Calling it again does nothing. The one exception: `keepalive` requests of the unload flush are
+   * meant to outlive the page, so they may outlive `uninstall` too, and `stats()` counts how they end, even after.
    */
   uninstall(timeoutMs?: number): Promise<void>;
-  /** Frees the wasm-side handle (wasm-bindgen). The installation stays; call `uninstall` for that. */
+  /**
+   * Frees the wasm-side handle (wasm-bindgen). The installation stays, and without the handle it can no longer be
+   * uninstalled (a later `install` rejects as already installed): call `uninstall` instead.
+   */
   free(): void;
 }
 

@@ -29,7 +29,7 @@ const ATTRIBUTES = {
   'data-propagate-to': ['propagateTo', urlList],
   'data-sample-rate': ['sampleRate', number],
   'data-tracestate': ['tracestate', text],
-  'data-redact-query-params': ['redactQueryParams', (value) => value.split(/\s+/).filter(Boolean)],
+  'data-redact-query-params': ['redactQueryParams', names],
   'data-stall-threshold-ms': ['stallThresholdMs', number],
   'data-sse': ['sse', boolean],
 };
@@ -67,12 +67,14 @@ function boolean(value) {
 }
 
 /**
- * Whitespace-separated items: `/pattern/flags` is a RegExp; anything else is a URL prefix, absolute or relative to
- * the page (`/health` means this origin's `/health…`).
+ * Whitespace-separated items: `/pattern/flags` with a flag or a metacharacter other than `.` (`\^$*+?()[]{}|`) is a
+ * RegExp; anything else is a URL prefix, absolute or relative to the page (`/health` and `/static/` mean this
+ * origin's `/health…` and `/static/…`).
  */
 function urlList(value) {
   return value.split(/\s+/).filter(Boolean).map((item) => {
-    const regex = /^\/(.+)\/([dgimsuvy]*)$/.exec(item);
+    let regex = /^\/(.+)\/([dgimsuvy]*)$/.exec(item);
+    if (regex && !regex[2] && !/[\\^$*+?()[\]{}|]/.test(regex[1])) regex = null;
     if (!regex) {
       if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
       try {
@@ -87,6 +89,13 @@ function urlList(value) {
       throw `whitespace-separated URL prefixes or /regexps/, and ${item} is not a valid regular expression`;
     }
   });
+}
+
+/** Parameter names; an empty attribute (a template's empty variable?) would turn redaction off, so it is refused. */
+function names(value) {
+  const list = value.split(/\s+/).filter(Boolean);
+  if (!list.length) throw 'parameter names (to turn redaction off, set fetchspanConfig.redactQueryParams = [])';
+  return list;
 }
 
 function jsonObject(value) {
@@ -113,12 +122,14 @@ function readOptions(script) {
       continue;
     }
     const [option, parse] = entry;
+    // `data-headers` may carry an API key: its value is never echoed to the console.
+    const shown = name === 'data-headers' ? name : `${name}=${JSON.stringify(value)}`;
     try {
       options[option] = parse(value);
     } catch (expected) {
-      throw new TypeError(`fetchspan: attribute ${name} must be ${expected}, got ${JSON.stringify(value)}; fetchspan is not installed`);
+      throw new TypeError(`fetchspan: attribute ${shown} must be ${expected}; fetchspan is not installed`);
     }
-    from[option] = `${name}=${JSON.stringify(value)}`;
+    from[option] = shown;
   }
   if (unknown.length) {
     console.warn(`fetchspan: ignored unknown attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(ATTRIBUTES).join(', ')})`);

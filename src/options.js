@@ -34,9 +34,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential',
   'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token',
   'client_secret', 'api_key', 'apikey', 'password'];
-// One W3C `tracestate` list member: a key (simple or `tenant@system`), `=`, and a value of printable ASCII without
-// `,` or `=` that doesn't end in a space.
-const TRACESTATE_MEMBER = /^[a-z0-9][a-z0-9_\-*\/]{0,240}(@[a-z][a-z0-9_\-*\/]{0,13})?=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+// One W3C `tracestate` list member: a key (simple, starting with a letter, or `tenant@system`), `=`, and a value of
+// printable ASCII without `,` or `=` that doesn't end in a space.
+const TRACESTATE_MEMBER = /^([a-z][a-z0-9_\-*\/]{0,255}|[a-z0-9][a-z0-9_\-*\/]{0,240}@[a-z][a-z0-9_\-*\/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MS = 'a number of milliseconds greater than 0 (at most 2147483647)';
 const COUNT = 'a whole number from 1 to 1000000';
 const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
@@ -79,7 +79,8 @@ export function parseOptions(value) {
     return [key, v];
   });
   const maxQueueSize = count('maxQueueSize', 2048);
-  const maxExportBatchSize = count('maxExportBatchSize', 512);
+  // The default batch fits any queue: only a batch size the app gave can exceed it.
+  const maxExportBatchSize = count('maxExportBatchSize', Math.min(512, maxQueueSize));
   if (maxExportBatchSize > maxQueueSize) {
     fail(`option "maxExportBatchSize" must not exceed maxQueueSize (${maxQueueSize}), got ${maxExportBatchSize}`);
   }
@@ -125,7 +126,15 @@ export function parseOptions(value) {
   const maxAttributeLength = check('maxAttributeLength', (v) => Number.isInteger(v) && v >= 16 && v <= 65536,
     'a whole number of bytes from 16 to 65536', 2048);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
-  const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item) => item);
+  // A prefix is compared with the normalized absolute URL, so it is resolved and normalized as `fetch` would
+  // resolve it (`/health` is this origin's; `https://A.example` becomes `https://a.example/`).
+  const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
+    try {
+      return new URL(item, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+    } catch {
+      return invalid(name, 'a URL prefix, absolute or relative to the page, or a RegExp', item);
+    }
+  });
   // A prefix of `propagateTo` is compared with the normalized URL, so it is normalized too (`https://a.example`
   // becomes `https://a.example/`); it matches up to a boundary (see `matchesUrl` in patch.js).
   const propagateTo = urlPatterns(get, 'propagateTo', (item, name) => {
@@ -155,8 +164,10 @@ export function parseOptions(value) {
     if (parsed.username || parsed.password) {
       fail('option "endpoint" must not carry a user name or password (fetch refuses such a URL); send credentials with the "headers" option');
     }
-    // The signal's path goes after the base path, before any query (a fragment is never sent).
-    parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
+    // The signal's path goes after the base path, before any query (a fragment is never sent); a URL that already
+    // ends with it (the OTLP traces endpoint itself) is taken as it is.
+    const base = parsed.pathname.replace(/\/+$/, '');
+    parsed.pathname = base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
     parsed.hash = '';
     url = parsed.href;
   }

@@ -680,13 +680,18 @@ function patchPrototype(scope) {
     body: {
       get: function body() {
         const entry = entryOf(this);
-        return entry === undefined ? nativeBody.call(this) : streamOf(this, entry);
+        if (entry !== undefined) return streamOf(this, entry);
+        // The stream the app took before a whole-body read stays its body, as natively (used and locked now).
+        const read = tracked.get(this);
+        return read?.native && read.stream !== null ? read.stream : nativeBody.call(this);
       },
     },
     bodyUsed: {
       get: function bodyUsed() {
         const entry = entryOf(this);
-        return entry === undefined || entry.stream === null ? nativeBodyUsed.call(this) : isDisturbed(entry);
+        // The native body too: the platform may have taken it (`cache.put`) while the app only looked at `body`.
+        return entry === undefined || entry.stream === null ? nativeBodyUsed.call(this)
+          : nativeBodyUsed.call(this) || isDisturbed(entry);
       },
     },
     clone: {
@@ -752,12 +757,12 @@ function patchPrototype(scope) {
           }
           // The app took `body` first, so the counting stream is its body now: read that.
           const stream = streamOf(this, entry);
-          if (entry.native || stream.locked || isDisturbed(entry)) {
-            // Rejects as natively: the body is used, or locked (our pipe also disturbed the native body, so the
-            // native "locked" error comes from a throwaway response in the same state).
-            if (stream.locked && !isDisturbed(entry)) return nativeRead.call(lockedResponse());
-            return nativeRead.apply(this, args);
-          }
+          if (entry.native) return nativeRead.apply(this, args);
+          // Rejects as natively when the app's stream is used or locked: the native body is ours and in another
+          // state (locked by our pump, perhaps not yet disturbed by a cancel), so the native error comes from a
+          // throwaway response in the app's stream's state.
+          if (isDisturbed(entry)) return nativeRead.call(usedResponse(stream.locked));
+          if (stream.locked) return nativeRead.call(lockedResponse());
           return readThrough(stream, this.headers, name);
         },
       }[name],
@@ -995,9 +1000,11 @@ function packServerTiming(entries, traceresponse = '') {
   return out;
 }
 
-function usedResponse() {
+// A response whose body is used (disturbed), and locked too with `locked`.
+function usedResponse(locked) {
   const response = new Response('');
-  response.body.cancel();
+  if (locked) response.body.getReader().read();
+  else response.body.cancel();
   return response;
 }
 
@@ -1060,8 +1067,9 @@ function findDescriptor(object, name) {
 //
 // Owns: the pump, the app's stream (the TransformStream's readable), the stream timings and the SSE event count.
 // Never: clones, tees or buffers a body (one chunk in hand at most, and backpressure passes through), reads a byte of
-// the native body before the app asks for one, copies chunk bytes into wasm, or lets a failure of its own reach the
-// app (`onFailure` counts it).
+// the native body before the app asks for one, locks it before then either (a body the app only looked at stays the
+// response's own, for `cache.put`, `respondWith` and `WebAssembly.compileStreaming`), copies chunk bytes into wasm,
+// or lets a failure of its own reach the app (`onFailure` counts it).
 
 // Stall events kept per span at most.
 const MAX_STALLS = 8;
@@ -1076,7 +1084,8 @@ const COLON = 58;
  * native body back untouched if the app hasn't read yet (true if it did).
  */
 export function streamBody(transformer, source, sse, stallMs, onFailure) {
-  const reader = source.getReader();
+  // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
+  let reader = null;
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
     sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0,
@@ -1116,28 +1125,36 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       transformer.completed();
     }
   });
-  // A failure of the source (network error, the request's signal) reaches the app's stream at once, read pending
-  // or not, with the source's own error (WPT error-after-response).
-  reader.closed.then(() => {
-    if (detached) return;
-    sourceClosed = true;
-    // An empty body the app has neither read nor locked ends with the pump's first round: until then `detach`
-    // can still hand the native body to a whole-body method.
-    if ((read || stream.readable.locked) && !reading) complete(true);
-  }, (error) => {
-    if (detached) return;
-    sourceFailed = true;
-    // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
-    controller.error(error);
-    end(() => transformer.sourceFailed(error));
-  });
-  // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason.
+  // Once taken, a failure of the source (network error, the request's signal) reaches the app's stream at once, read
+  // pending or not, with the source's own error (WPT error-after-response), and its end closes the app's stream
+  // (`complete`). Before, the app meets either at its first read.
+  const take = () => {
+    reader = source.getReader();
+    reader.closed.then(() => {
+      if (detached) return;
+      sourceClosed = true;
+      if (!reading) complete(true);
+    }, (error) => {
+      if (detached) return;
+      sourceFailed = true;
+      // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
+      controller.error(error);
+      end(() => transformer.sourceFailed(error));
+    });
+  };
+  // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason
+  // (the native body itself, if the app cancelled before reading).
   writer.closed.then(null, (reason) => {
     if (detached || sourceFailed || ended) return;
-    reader.cancel(reason).catch(() => {});
+    (reader ?? source).cancel(reason).catch(() => {});
     end(() => transformer.cancelled());
   });
   transformer.observe(reporter(stats));
+  // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
+  // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
+  queueMicrotask(() => {
+    if (reader === null && !detached && stream.readable.locked) take();
+  });
 
   // Each round: a probe write (`undefined`, which the transformer passes nothing on for) completes once the app
   // has a read pending; only then is the network read, and the chunk, counted, is enqueued straight into that read
@@ -1150,6 +1167,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       await writer.write(undefined);
       if (detached || ended) return;
       read = true;
+      if (reader === null) take();
       const pulledAt = performance.now();
       const waited = pulledAt - stats.since;
       if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
@@ -1192,7 +1210,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     detach() {
       if (read || ended) return false;
       detached = true;
-      reader.releaseLock();
+      reader?.releaseLock();
       // A reference the app took to our stream is now a used body, as natively: locked (by a reader of ours, so
       // the app's `getReader()` and `cancel()` fail with the engine's own errors), and errored, which ends the pump.
       if (!stream.readable.locked) stream.readable.getReader();
@@ -1229,12 +1247,16 @@ function report(stats) {
 }
 
 // Counts server-sent events in the chunks as the app gets them: an event is dispatched by a blank line after at
-// least one field line (comment lines, `:…`, dispatch nothing). Line ends are LF, CRLF or CR, split anywhere across
-// chunks. Reads the chunk's bytes in place.
+// least one `data` line (`data` or `data:…`); blocks of other fields (`retry`, `event`, `id`) or of comments (`:…`)
+// dispatch nothing, as in EventSource. Line ends are LF, CRLF or CR, split anywhere across chunks. Reads the chunk's
+// bytes in place.
+const DATA = [100, 97, 116, 97];
+
 function eventScanner(stats) {
-  let lineStart = true;
-  let lineIsComment = false;
-  let fields = false;
+  // How much of `data` the line starts with (4: all of it), -1 once it can't be a data line.
+  let matched = 0;
+  let empty = true;
+  let data = false;
   let afterCR = false;
   return (chunk, at) => {
     for (let i = 0; i < chunk.length; i++) {
@@ -1245,21 +1267,24 @@ function eventScanner(stats) {
       }
       afterCR = byte === CR;
       if (byte === LF || byte === CR) {
-        if (lineStart) {
-          if (fields) {
-            stats.sseEvents++;
-            if (stats.sseFirstAt < 0) stats.sseFirstAt = at;
-            fields = false;
-          }
-        } else if (!lineIsComment) {
-          fields = true;
+        if (!empty) {
+          data ||= matched === 4;
+        } else if (data) {
+          stats.sseEvents++;
+          if (stats.sseFirstAt < 0) stats.sseFirstAt = at;
+          data = false;
         }
-        lineStart = true;
+        empty = true;
+        matched = 0;
         continue;
       }
-      if (lineStart) {
-        lineStart = false;
-        lineIsComment = byte === COLON;
+      empty = false;
+      if (matched < 0) continue;
+      if (matched < 4 && byte === DATA[matched]) {
+        matched++;
+      } else {
+        data ||= matched === 4 && byte === COLON;
+        matched = -1;
       }
     }
   };

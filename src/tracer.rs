@@ -135,17 +135,26 @@ impl Tracer {
         )
     }
 
-    /// Exports what is queued; resolves to `{ exported, dropped, timedOut }` by `timeoutMs` (default:
-    /// `exportTimeoutMs`) at the latest, with nothing of the flush left pending.
+    /// Exports the spans queued before the call; resolves to `{ exported, dropped, timedOut }` by `timeoutMs`
+    /// (default: `exportTimeoutMs`) at the latest. The deadline aborts nothing: an export in flight goes on.
     #[wasm_bindgen(js_name = forceFlush)]
-    pub fn force_flush(&self, timeout_ms: Option<f64>) -> Promise {
+    pub fn force_flush(&self, timeout_ms: JsValue) -> Promise {
+        let timeout_ms = match export::check_timeout(&timeout_ms) {
+            Ok(timeout_ms) => timeout_ms,
+            Err(error) => return Promise::reject(&error),
+        };
         export::force_flush(self.core.exporter.as_ref(), timeout_ms)
     }
 
     /// Restores `fetch` and `Response.prototype` (or leaves ours as a pass-through under a later wrapper), flushes
-    /// by `timeoutMs` (default 1000), and releases every listener, timer and observer of the installation. Spans
-    /// in flight still end (and reach `onSpanEnd`). Calling it again, or on a tracer already replaced, does nothing.
-    pub fn uninstall(&self, timeout_ms: Option<f64>) -> Promise {
+    /// by `timeoutMs` (default 1000), and releases every listener, timer and observer of the installation (a
+    /// keepalive export the page's unload sent may outlive it). Spans in flight still end (and reach `onSpanEnd`).
+    /// Calling it again, or on a tracer already replaced, does nothing.
+    pub fn uninstall(&self, timeout_ms: JsValue) -> Promise {
+        let timeout_ms = match export::check_timeout(&timeout_ms) {
+            Ok(timeout_ms) => timeout_ms,
+            Err(error) => return Promise::reject(&error),
+        };
         let installation = INSTALLED.with(|installed| {
             let mut installed = installed.borrow_mut();
             installed.take_if(|installation| Rc::ptr_eq(&installation.core, &self.core))

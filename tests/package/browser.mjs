@@ -154,7 +154,7 @@ pages['server-same-origin.html'] = `<!doctype html><meta charset="utf-8">
   window.result = { text, spans: spans.map((s) => ({ attributes: s.attributes, links: s.links, traceId: s.traceId, events: s.events })) };
 </script>`;
 
-const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-ignore-urls="/api/ignored /skip-me/"
+const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-ignore-urls="/api/ignored /skip-me=\\d/"
   data-idle-timeout-ms="5000" data-scheduled-delay-ms="200" data-export-timeout-ms="3000" data-max-queue-size="100"
   data-max-export-batch-size="10" data-unload-flush="false" data-headers='{"x-test":"script-tag"}'
   data-resource='{"deployment.environment":"test"}' data-propagate-to="https://api.example.com /example\\.org/"
@@ -173,11 +173,18 @@ pages['tag-invalid-js.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-service-name="x" data-idle-timeout-ms="soon"></script>`;
 pages['tag-invalid-crate.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-max-export-batch-size="5000"></script>`;
-// A limit another option sets: the default batch size (512) exceeds it.
+// A limit another option sets: the page's own batch size exceeds the attribute's queue size.
 pages['tag-invalid-limit.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script>window.fetchspanConfig = { maxExportBatchSize: 200 };</script>
 <script src="/pkg/fetchspan.js" data-max-queue-size="100"></script>`;
+// Errors about data-headers never show its value (an API key).
 pages['tag-invalid-json.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
-<script src="/pkg/fetchspan.js" data-headers="{x-api-key: 1}"></script>`;
+<script src="/pkg/fetchspan.js" data-headers="{x-api-key: SECRET}"></script>`;
+pages['tag-invalid-header.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-headers='{"x-api-key":"SECRET\u20ac"}'></script>`;
+// An empty list (a template's empty variable) would turn redaction off.
+pages['tag-invalid-redact.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-redact-query-params=" "></script>`;
 pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/bad-404/fetchspan.js" data-service-name="x"></script>`;
 pages['tag-bad-html.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -382,7 +389,8 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
 // The script tag with an invalid attribute, and with a broken module.
 for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeout-ms', false],
   ['tag-invalid-json', 'data-headers', false], ['tag-invalid-crate', 'data-max-export-batch-size', true],
-  ['tag-invalid-limit', 'data-max-queue-size', true],
+  ['tag-invalid-limit', 'data-max-queue-size', true], ['tag-invalid-header', 'data-headers', true],
+  ['tag-invalid-redact', 'data-redact-query-params', false],
   ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
   const { page, log } = await open(`/pages/${name}.html`);
   const result = await page.evaluate(async () => {
@@ -395,6 +403,7 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
   check(result.untouched, `${name}: nothing patched`, result);
   check(result.pageFetch.ok, `${name}: the page's own fetch keeps working`, result);
   check(ours(log).length === 1 && ours(log)[0].includes(attribute), `${name}: exactly one console error of ours, naming ${attribute}`, log.errors);
+  check(!JSON.stringify([result, log.errors]).includes('SECRET'), `${name}: no attribute value that may be a secret is shown`, log.errors);
   const others = log.errors.filter((text) => !text.startsWith('fetchspan:'));
   check(others.length === (name === 'tag-bad-404' ? 1 : 0), `${name}: no other console error`, others);
   check((wasmRequests(log).length > 0) === wasmLoads, `${name}: the module was ${wasmLoads ? '' : 'not '}requested`, wasmRequests(log));

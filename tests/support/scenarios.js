@@ -406,7 +406,7 @@ const SCENARIOS = {
     equal(tracer.stats().retries, 1, 'one retry');
   },
 
-  async flushWithADeadlineLeavesNothingPending() {
+  async flushWithADeadlineAbortsNothingAndUninstallAbortsTheRest() {
     const tenant = id('hang');
     const { tracer } = traced({ endpoint: collector(tenant, 'hang'), scheduledDelayMs: 60_000 });
     await makeSpans(3);
@@ -415,18 +415,19 @@ const SCENARIOS = {
     const took = performance.now() - started;
     check(took < 1000, `forceFlush(200) took ${took.toFixed(0)} ms`);
     equal(flushed.timedOut, true, 'timedOut');
+    // The deadline aborts nothing: the collector may have the spans already, and a resend would duplicate them.
     const stats = tracer.stats();
-    equal([stats.exportInFlight, stats.queued, stats.exported], [0, 3, 0], 'after the flush: nothing in flight, spans back in the queue');
+    equal([stats.exportInFlight, stats.queued, stats.exported], [1, 0, 0], 'after the flush: the export goes on');
+    const result = await tracer.uninstall(100).then(() => tracer.stats());
+    open.splice(open.indexOf(tracer), 1);
+    equal([result.exportInFlight, result.queued, result.dropped], [0, 0, 3], 'uninstall: nothing in flight, leftovers counted as dropped');
     let report;
     for (let i = 0; i < 100; i++) {
       report = await received(tenant);
       if (report.abandonedByClient >= 1 && report.hanging === 0) break;
       await sleep(10);
     }
-    equal([report.abandonedByClient, report.hanging], [1, 0], 'the server saw the export aborted');
-    const result = await tracer.uninstall(100).then(() => tracer.stats());
-    open.splice(open.indexOf(tracer), 1);
-    equal([result.exportInFlight, result.queued, result.dropped], [0, 0, 3], 'uninstall: nothing in flight, leftovers counted as dropped');
+    equal([report.abandonedByClient, report.hanging], [1, 0], 'the server saw uninstall abort the export');
   },
 
   async badRequestIsNotRetried() {
@@ -436,6 +437,30 @@ const SCENARIOS = {
     equal(await tracer.forceFlush(5000), { exported: 0, dropped: 4, timedOut: false }, 'flush against a 400');
     equal((await received(tenant)).attempts.length, 1, 'attempts');
     equal([tracer.stats().exportFailures, tracer.stats().retries], [1, 0], 'failures and retries');
+  },
+
+  async badTimeoutsAreRefusedAndChangeNothing() {
+    const { tracer } = traced({ endpoint: collector(id('timeouts')) });
+    const patched = globalThis.fetch;
+    for (const bad of ['soon', -1, Infinity, 2 ** 31]) {
+      const flushed = await outcome(() => tracer.forceFlush(bad));
+      check(flushed.error?.[1] === 'TypeError' && /^fetchspan: timeoutMs must be a number of milliseconds from 0 to 2147483647, got /.test(flushed.error[2]),
+        `forceFlush(${bad}): ${JSON.stringify(flushed)}`);
+      const uninstalled = await outcome(() => tracer.uninstall(bad));
+      check(uninstalled.error?.[1] === 'TypeError' && /^fetchspan: timeoutMs must be/.test(uninstalled.error[2]), `uninstall(${bad}): ${JSON.stringify(uninstalled)}`);
+      check(globalThis.fetch === patched, `uninstall(${bad}) left fetch instrumented`);
+    }
+    equal((await outcome(() => tracer.forceFlush('soon'))).error[2], 'fetchspan: timeoutMs must be a number of milliseconds from 0 to 2147483647, got "soon"', 'the value is named');
+    equal(await tracer.forceFlush(0), { exported: 0, dropped: 0, timedOut: false }, 'forceFlush(0) of an empty queue');
+    equal(await tracer.forceFlush(null), { exported: 0, dropped: 0, timedOut: false }, 'forceFlush(null): the default');
+  },
+
+  async anEndpointEndingInTheTracesPathIsUsedAsItIs() {
+    const tenant = id('full-path');
+    const { tracer } = traced({ endpoint: `${collector(tenant)}/v1/traces`, scheduledDelayMs: 60_000 });
+    await makeSpans(2);
+    equal(await tracer.forceFlush(5000), { exported: 2, dropped: 0, timedOut: false }, 'flushed to {endpoint}, not {endpoint}/v1/traces');
+    equal((await received(tenant)).spans, 2, 'the collector got them');
   },
 
   async partialSuccessCountsRejectedSpans() {
@@ -711,6 +736,22 @@ const SCENARIOS = {
         await caches.delete('fetchspan-test');
         return { url: hit.url, type: hit.type, status: hit.status, text: (await hit.text()).length };
       },
+      // A body the app only looked at stays the response's own, for the platform's consumers too.
+      bodyThenWasm: async () => {
+        const r = await fetch(`${SERVER}/wasm?x=touched`);
+        if (!r.body) throw new Error('no body');
+        return (await WebAssembly.compileStreaming(r)) instanceof WebAssembly.Module;
+      },
+      bodyThenCache: async () => {
+        const cache = await caches.open('fetchspan-touched');
+        const url = `${SERVER}/bytes?n=42&x=touched`;
+        const r = await fetch(url);
+        if (!r.body) throw new Error('no body');
+        await cache.put(url, r);
+        const hit = await cache.match(url);
+        await caches.delete('fetchspan-touched');
+        return { used: r.bodyUsed, text: (await hit.text()).length };
+      },
       streamThenClone: async () => {
         const r = await fetch(`${SERVER}/bytes?n=300`);
         const body = r.body;
@@ -738,7 +779,22 @@ const SCENARIOS = {
         const text = await r.text();
         // The stream the app took before the whole-body read is a used body now.
         const heldReader = await outcome(async () => { held.getReader(); return 'a reader'; });
-        return { before, text: text.length, after: r.bodyUsed, locked: r.body.locked, heldLocked: held.locked, heldReader };
+        return { before, text: text.length, after: r.bodyUsed, locked: r.body.locked, heldLocked: held.locked, heldReader, same: r.body === held };
+      },
+      // A whole-body read after the app cancelled its stream, or with a read pending: the native error.
+      cancelThenText: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=300&x=cancel-text`);
+        r.body.cancel();
+        return { text: await outcome(() => r.text()), used: r.bodyUsed };
+      },
+      pendingReadThenText: async () => {
+        const r = await fetch(`${SERVER}/slow?chunks=2&x=pending-text`);
+        const reader = r.body.getReader();
+        const pending = reader.read();
+        const text = await outcome(() => r.text());
+        await pending;
+        await reader.cancel();
+        return text;
       },
       lockedBody: async () => {
         const r = await fetch(`${SERVER}/bytes?n=10`);
@@ -1193,12 +1249,15 @@ const SCENARIOS = {
     rejects({ propagateTo: 'https://a.example' }, /option "propagateTo" must be an array/);
     rejects({ sampleRate: 1.5 }, /option "sampleRate" must be a number between 0 and 1, got 1.5/);
     rejects({ tracestate: 'Bad Key=1' }, /option "tracestate" must be a W3C tracestate/);
+    rejects({ tracestate: '1vendor=x' }, /option "tracestate" must be a W3C tracestate/);
+    rejects({ ignoreUrls: ['http://[bad'] }, /option "ignoreUrls\[0\]" must be a URL prefix, absolute or relative to the page, or a RegExp, got "http:\/\/\[bad"/);
     rejects({ redactQueryParams: ['token', ''] }, /option "redactQueryParams\[1\]" must be a non-empty string/);
     rejects({ captureHeaders: { request: ['x-a', 'Authorization'] } }, /option "captureHeaders.request\[1\]" names the sensitive header "Authorization": set captureSensitiveHeaders: true/);
     rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
     rejects({ requestAttributes: {} }, /option "requestAttributes" must be a function/);
     rejects({ maxAttributeLength: 8 }, /option "maxAttributeLength" must be a whole number of bytes from 16 to 65536, got 8/);
-    traced();
+    // The default batch size (512) follows a smaller queue; a simple tracestate key of 256 characters is valid.
+    traced({ maxQueueSize: 100, endpoint: collector(id('small-queue')), tracestate: `${'k'.repeat(256)}=v` });
     const patched = globalThis.fetch;
     let error;
     try { installNow({}); } catch (e) { error = e; }
@@ -1805,6 +1864,11 @@ const SCENARIOS = {
     await (await fetch(`${SERVER}/bytes?n=1&x=all&${query}&signatures=kept`)).text();
     equal((await spanFor(spans, 'x=all')).attributes['url.full'],
       `${SERVER}/bytes?n=1&x=all&${query.replace(/=v\d+/g, '=REDACTED')}&signatures=kept`, 'every default name, any case');
+    // Names as the server decodes them, and parameters in the fragment (an OAuth implicit grant's token).
+    await (await fetch(`${SERVER}/bytes?n=1&x=encoded&%74oken=t&sig%6Eature=s#access_token=a&state=1`)).text();
+    equal((await spanFor(spans, 'x=encoded')).attributes['url.full'],
+      `${SERVER}/bytes?n=1&x=encoded&%74oken=REDACTED&sig%6Eature=REDACTED#access_token=REDACTED&state=1`,
+      'percent-encoded names and the fragment');
     await uninstall(tracer);
     ({ spans, tracer } = traced({ redactQueryParams: ['n'] }));
     await (await fetch(`${SERVER}/bytes?n=1&token=t&mine=2`)).text();
@@ -1816,7 +1880,9 @@ const SCENARIOS = {
   },
 
   async ignoredUrlsAreNotTraced() {
-    const { spans, tracer } = traced({ ignoreUrls: [`${SERVER}/json`, /x=skip/] });
+    // A prefix relative to the page is resolved against it, as fetch resolves the request's URL.
+    const { spans, tracer } = traced({ ignoreUrls: [`${SERVER}/json`, /x=skip/, '/not-traced'] });
+    await (await fetch('/not-traced?x=relative')).text();
     await (await fetch(`${SERVER}/json`)).json();
     await (await fetch(`${SERVER}/bytes?n=1&x=skip`)).text();
     await (await fetch(`${SERVER}/bytes?n=1&x=keep`)).text();

@@ -462,7 +462,8 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
 /// `id: n` and `data: {"n":n,"of":events}`, then the end of the body.
 /// `/sse?events=&delayMs=`: server-sent events, one per chunk, `delayMs` apart. `quietMs=` waits that long after
 /// the first event instead; `pack=K` writes K events per chunk; `split=1` cuts every event across two chunks;
-/// `crlf=1` ends lines with CRLF; `ping=1` sends a comment block (not an event) before each event.
+/// `crlf=1` ends lines with CRLF; `ping=1` sends, before each event, a comment block and a block of `retry`, `event`
+/// and `id` fields without `data` (neither dispatches an event).
 fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let events = request.number("events", 10);
     let delay = Duration::from_millis(request.number("delayMs", 100));
@@ -483,7 +484,9 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let mut pending = String::new();
     for n in (1..=events).take_while(|_| started.elapsed() < MAX_SERVE) {
         if ping {
-            pending.push_str(&format!(": ping{newline}{newline}"));
+            pending.push_str(&format!(
+                ": ping{newline}{newline}retry: 1000{newline}event: ping{newline}id: p{n}{newline}{newline}"
+            ));
         }
         pending.push_str(&format!(
             "id: {n}{newline}data: {{\"n\":{n},\"of\":{events}}}{newline}{newline}"
