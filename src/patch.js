@@ -761,6 +761,9 @@ function patchPrototype(scope) {
           // Rejects as natively when the app's stream is used or locked: the native body is ours and in another
           // state (locked by our pump, perhaps not yet disturbed by a cancel), so the native error comes from a
           // throwaway response in the app's stream's state.
+          // A cancel of the app's reaches the native body a few microtasks later: made now, the native body is in
+          // the app's state (WebKit's cancelled load rejects as "Load failed", not as a used body).
+          if (isDisturbed(entry) && !stream.locked && entry.body.cancelUnread()) return nativeRead.apply(this, args);
           if (isDisturbed(entry)) return nativeRead.call(usedResponse(stream.locked));
           if (stream.locked) return nativeRead.call(lockedResponse());
           return readThrough(stream, this.headers, name);
@@ -1207,6 +1210,13 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   return {
     readable: stream.readable,
     used: new Response(stream.readable),
+    // The app cancelled our stream before the pump read anything: cancels the native body now (true), rather than
+    // when the cancel reaches it.
+    cancelUnread() {
+      if (reader !== null || read || detached) return false;
+      source.cancel().catch(() => {});
+      return true;
+    },
     detach() {
       if (read || ended) return false;
       detached = true;

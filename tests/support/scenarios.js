@@ -783,7 +783,8 @@ const SCENARIOS = {
       },
       // A whole-body read after the app cancelled its stream, or with a read pending: the native error.
       cancelThenText: async () => {
-        const r = await fetch(`${SERVER}/bytes?n=300&x=cancel-text`);
+        // A body still loading (WebKit rejects a cancelled load as "Load failed", a body that arrived as used).
+        const r = await fetch(`${SERVER}/slow?chunks=2&x=cancel-text`);
         r.body.cancel();
         return { text: await outcome(() => r.text()), used: r.bodyUsed };
       },
