@@ -51,7 +51,8 @@ const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 export function parseOptions(value) {
   let source = {};
   if (value !== undefined && value !== null) {
-    if (!(value instanceof Object) || typeof value === 'function') {
+    // Any object: a null-prototype one, or one of another realm (an iframe's), is as good an options bag.
+    if (typeof value !== 'object') {
       fail(`install(options) takes an options object, got ${describe(value)}`);
     }
     for (const key of Object.keys(value)) {
@@ -104,13 +105,13 @@ export function parseOptions(value) {
   const requestAttributes = check('requestAttributes', (v) => v instanceof Function, 'a function', undefined);
   const responseAttributes = check('responseAttributes', (v) => v instanceof Function, 'a function', undefined);
   const captureSensitiveHeaders = check('captureSensitiveHeaders', (v) => typeof v === 'boolean', 'true or false', false);
-  const captured = check('captureHeaders', (v) => v instanceof Object && !Array.isArray(v) && typeof v !== 'function'
+  const captured = check('captureHeaders', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
     && Object.keys(v).every((k) => k === 'request' || k === 'response'),
   'an object { request?: [header names], response?: [header names] }', {});
   const captureHeaders = {};
   for (const side of ['request', 'response']) {
     const names = captured[side] ?? [];
-    if (!(names instanceof Array)) invalid(`captureHeaders.${side}`, 'an array of header names', names);
+    if (!Array.isArray(names)) invalid(`captureHeaders.${side}`, 'an array of header names', names);
     captureHeaders[side] = names.map((name, i) => {
       const field = `captureHeaders.${side}[${i}]`;
       if (typeof name !== 'string' || !TOKEN.test(name)) invalid(field, 'a header name', name);
@@ -148,7 +149,7 @@ export function parseOptions(value) {
   const tracestate = check('tracestate', (v) => typeof v === 'string' && v.length <= 512 && v.split(',').length <= 32
     && v.split(',').every((member) => TRACESTATE_MEMBER.test(member.trim())),
     'a W3C tracestate header value such as "vendor=value" (at most 32 members and 512 characters)', undefined);
-  const redactQueryParams = check('redactQueryParams', (v) => v instanceof Array, 'an array of query parameter names',
+  const redactQueryParams = check('redactQueryParams', (v) => Array.isArray(v), 'an array of query parameter names',
     REDACTED_QUERY_PARAMS);
   redactQueryParams.forEach((item, i) => {
     if (typeof item !== 'string' || item === '') invalid(`redactQueryParams[${i}]`, 'a non-empty string', item);
@@ -206,7 +207,7 @@ export function parseOptions(value) {
 function urlPatterns(get, name, prefix) {
   const v = get(name);
   if (v === undefined) return [];
-  if (!(v instanceof Array)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
+  if (!Array.isArray(v)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
   return Array.from(v, (item, i) => {
     if (item instanceof RegExp) return item;
     if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
@@ -218,7 +219,7 @@ function urlPatterns(get, name, prefix) {
 function entries(get, name) {
   const v = get(name);
   if (v === undefined) return [];
-  if (!(v instanceof Object) || typeof v === 'function' || Array.isArray(v)) invalid(name, 'a plain object', v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(name, 'a plain object', v);
   return Object.entries(v);
 }
 

@@ -1257,8 +1257,11 @@ const SCENARIOS = {
     rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
     rejects({ requestAttributes: {} }, /option "requestAttributes" must be a function/);
     rejects({ maxAttributeLength: 8 }, /option "maxAttributeLength" must be a whole number of bytes from 16 to 65536, got 8/);
-    // The default batch size (512) follows a smaller queue; a simple tracestate key of 256 characters is valid.
-    traced({ maxQueueSize: 100, endpoint: collector(id('small-queue')), tracestate: `${'k'.repeat(256)}=v` });
+    // The default batch size (512) follows a smaller queue; a simple tracestate key of 256 characters is valid;
+    // null-prototype objects are options bags like any other.
+    const bare = (fields) => Object.assign(Object.create(null), fields);
+    traced(bare({ maxQueueSize: 100, endpoint: collector(id('small-queue')), tracestate: `${'k'.repeat(256)}=v`,
+      resource: bare({ 'deployment.environment': 'test' }), captureHeaders: bare({ response: ['content-type'] }) }));
     const patched = globalThis.fetch;
     let error;
     try { installNow({}); } catch (e) { error = e; }
