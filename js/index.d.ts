@@ -129,8 +129,8 @@ export interface Options {
    */
   idleTimeoutMs?: number;
   /**
-   * Requests not to trace: URL prefixes (non-empty strings, absolute or relative to the page, matched against the
-   * request's normalized absolute URL) or RegExps (tested on it). Default `[]`.
+   * Requests not to trace: URL prefixes (non-empty strings, matched against the request's absolute URL: one with
+   * a scheme as written, one without resolved against the page) or RegExps (tested on it). Default `[]`.
    */
   ignoreUrls?: (string | RegExp)[];
   /**

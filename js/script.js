@@ -67,14 +67,14 @@ function boolean(value) {
 }
 
 /**
- * Whitespace-separated items: `/pattern/flags` with a flag or a metacharacter other than `.` (`\^$*+?()[]{}|`) is a
- * RegExp; anything else is a URL prefix, absolute or relative to the page (`/health` and `/static/` mean this
- * origin's `/health…` and `/static/…`).
+ * Whitespace-separated items: `/pattern/flags` whose pattern has a metacharacter other than `.` (`\^$*+?()[]{}|`) is
+ * a RegExp; anything else is a URL prefix, absolute or relative to the page (`/health`, `/static/` and
+ * `/static/img` mean this origin's paths: a path must not become a RegExp matching any origin).
  */
 function urlList(value) {
   return value.split(/\s+/).filter(Boolean).map((item) => {
     let regex = /^\/(.+)\/([dgimsuvy]*)$/.exec(item);
-    if (regex && !regex[2] && !/[\\^$*+?()[\]{}|]/.test(regex[1])) regex = null;
+    if (regex && !/[\\^$*+?()[\]{}|]/.test(regex[1])) regex = null;
     if (!regex) {
       if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
       try {

@@ -89,7 +89,8 @@ export function parseOptions(value) {
   const headers = { 'content-type': 'application/json' };
   for (const [name, v] of entries(get, 'headers')) {
     if (!TOKEN.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
-    if (typeof v !== 'string') invalid(`headers.${name}`, 'a string', v);
+    // The value is never shown: it may be a secret.
+    if (typeof v !== 'string') fail(`option "headers.${name}" must be a string`);
     // Checked as `fetch` will check it (Latin-1, no line breaks); the value is not echoed: it may be a secret.
     try {
       new Headers([[name, v]]);
@@ -127,9 +128,11 @@ export function parseOptions(value) {
   const maxAttributeLength = check('maxAttributeLength', (v) => Number.isInteger(v) && v >= 16 && v <= 65536,
     'a whole number of bytes from 16 to 65536', 2048);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
-  // A prefix is compared with the normalized absolute URL, so it is resolved and normalized as `fetch` would
-  // resolve it (`/health` is this origin's; `https://A.example` becomes `https://a.example/`).
+  // A prefix is compared with the absolute URL: one without a scheme is resolved against the page, as `fetch`
+  // resolves the request's (`/health` is this origin's). One with a scheme is kept as written: it may stop mid-host
+  // (`https://www.google-analytics`).
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
+    if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
     try {
       return new URL(item, globalThis.document?.baseURI ?? globalThis.location?.href).href;
     } catch {

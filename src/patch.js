@@ -1131,19 +1131,29 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // Once taken, a failure of the source (network error, the request's signal) reaches the app's stream at once, read
   // pending or not, with the source's own error (WPT error-after-response), and its end closes the app's stream
   // (`complete`). Before, the app meets either at its first read.
+  const failed = (error) => {
+    sourceFailed = true;
+    // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
+    controller.error(error);
+    end(() => transformer.sourceFailed(error));
+  };
+  // False when the platform took the native body first (`cache.put` of a response whose stream the app had not
+  // locked yet, in the same task): the app's stream then fails with the engine's own "locked" error.
   const take = () => {
-    reader = source.getReader();
+    try {
+      reader = source.getReader();
+    } catch (error) {
+      failed(error);
+      return false;
+    }
     reader.closed.then(() => {
       if (detached) return;
       sourceClosed = true;
       if (!reading) complete(true);
     }, (error) => {
-      if (detached) return;
-      sourceFailed = true;
-      // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
-      controller.error(error);
-      end(() => transformer.sourceFailed(error));
+      if (!detached) failed(error);
     });
+    return true;
   };
   // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason
   // (the native body itself, if the app cancelled before reading).
@@ -1170,7 +1180,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       await writer.write(undefined);
       if (detached || ended) return;
       read = true;
-      if (reader === null) take();
+      if (reader === null && !take()) return;
       const pulledAt = performance.now();
       const waited = pulledAt - stats.since;
       if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
@@ -1261,6 +1271,7 @@ function report(stats) {
 // dispatch nothing, as in EventSource. Line ends are LF, CRLF or CR, split anywhere across chunks. Reads the chunk's
 // bytes in place.
 const DATA = [100, 97, 116, 97];
+const BOM = [0xef, 0xbb, 0xbf];
 
 function eventScanner(stats) {
   // How much of `data` the line starts with (4: all of it), -1 once it can't be a data line.
@@ -1268,9 +1279,18 @@ function eventScanner(stats) {
   let empty = true;
   let data = false;
   let afterCR = false;
+  // The stream's leading UTF-8 BOM, which EventSource drops, matched so far (3: past it).
+  let bom = 0;
   return (chunk, at) => {
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];
+      if (bom < 3) {
+        if (byte === BOM[bom]) {
+          bom++;
+          continue;
+        }
+        bom = 3;
+      }
       if (byte === LF && afterCR) {
         afterCR = false;
         continue;

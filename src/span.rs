@@ -153,10 +153,14 @@ impl SpanCell {
             signal,
             ABORT.with(JsString::clone),
             move |_| {
-                // A body streaming through us ends from the pump, which sees the native body fail with the abort, so
-                // the span carries the bytes the app received.
-                if let Some(cell) = weak.upgrade().filter(|cell| !cell.progress.streaming()) {
-                    cell.end(EndReason::Aborted, |_| {});
+                // A body streaming through us ends with the bytes the app received, which the pump's report has
+                // (also before the app's first read, when nothing watches the native body yet).
+                if let Some(cell) = weak.upgrade() {
+                    if cell.progress.streaming() {
+                        cell.end_body(EndReason::Aborted, None);
+                    } else {
+                        cell.end(EndReason::Aborted, |_| {});
+                    }
                 }
             },
         ))

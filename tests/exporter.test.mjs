@@ -236,6 +236,16 @@ test('forceFlush waits for the spans queued before it, not for those arriving du
   assert.deepEqual([stats(e).exported, stats(e).dropped], [sent.length, 0]);
 });
 
+test('spans dropped at a full queue during a flush don\'t count as the flush\'s spans settling', async () => {
+  const fetch = collector(() => sleep(50).then(() => 200));
+  const e = exporter(fetch, { maxQueueSize: 20, maxExportBatchSize: 10, scheduledDelayMs: 60_000 });
+  enqueue(e, 20);
+  const flushing = e.forceFlush(3000);
+  enqueue(e, 10);
+  assert.deepEqual(await flushing, { exported: 20, dropped: 10, timedOut: false }, 'both batches of the queue exported');
+  assert.deepEqual([stats(e).exportInFlight, stats(e).queued], [0, 0]);
+});
+
 test('forceFlush\'s deadline aborts no export, and a deadline already reached starts none', async () => {
   const answer = gate();
   const fetch = collector(() => answer.promise);

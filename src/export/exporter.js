@@ -44,20 +44,22 @@ export class Exporter {
     this.keepaliveRequests = 0;
     this.closed = false;
     this.stopListening = null;
-    // Spans ever given to `enqueue`. Each ends counted once (exported, rejected or dropped), so the spans before a
-    // `forceFlush` have settled when those three reach what this was at its call. (`settling` resolves, and is
+    // Spans ever queued, and those of them settled (counted exported, rejected or dropped, once each): the spans
+    // queued before a `forceFlush` have settled when `settled` reaches what `enqueued` was at its call. A span
+    // dropped at `enqueue` (queue full) was never queued and counts in neither. (`settling` resolves, and is
     // replaced, whenever spans settle: for `forceFlush` to look again.)
     this.enqueued = 0;
+    this.settled = 0;
     this.counts = Object.fromEntries(COUNTERS.map((name) => [name, 0]));
   }
 
   /** Queues a finished span (its OTLP JSON), or drops and counts it when the queue is full or shut down. */
   enqueue(span) {
-    this.enqueued++;
     if (this.closed || this.queue.length + this.inFlight >= this.options.maxQueueSize) {
       this.counts.dropped++;
       return;
     }
+    this.enqueued++;
     this.queue.push(span);
     if (this.run !== null) return;
     if (this.queue.length >= this.options.maxExportBatchSize) this.startRun();
@@ -123,6 +125,7 @@ export class Exporter {
   /** Adds `n` to the counter `name`. The spans so counted have settled: a `forceFlush` waiting looks again. */
   count(name, n) {
     this.counts[name] += n;
+    this.settled += n;
     this.wake?.();
     this.settling = null;
   }
@@ -199,7 +202,7 @@ export class Exporter {
     const [exported, dropped, enqueued] = [this.counts.exported, this.counts.dropped, this.enqueued];
     const deadline = performance.now() + timeoutMs;
     let timedOut = false;
-    while (this.counts.exported + this.counts.rejected + this.counts.dropped < enqueued) {
+    while (this.settled < enqueued) {
       const left = deadline - performance.now();
       if ((timedOut = left <= 0)) break;
       this.startRun();

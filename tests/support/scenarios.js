@@ -1243,6 +1243,7 @@ const SCENARIOS = {
     rejects({ endpoint: 'ftp://x' }, /option "endpoint" must be an absolute http\(s\) URL/);
     rejects({ maxQueueSize: 10, maxExportBatchSize: 20 }, /maxExportBatchSize/);
     rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad name"/);
+    rejects({ headers: { 'x-key': ['secret'] } }, /^fetchspan: option "headers.x-key" must be a string$/);
     rejects({ headers: { 'x-key': 'secret\nx' } }, /^fetchspan: option "headers.x-key" must be a valid header value \(Latin-1 text without line breaks\)$/);
     rejects({ endpoint: 'https://user:secret@collector.example' }, /^fetchspan: option "endpoint" must not carry a user name or password \(fetch refuses such a URL\); send credentials with the "headers" option$/);
     rejects('fast', /takes an options object, got "fast"/);
@@ -1251,7 +1252,7 @@ const SCENARIOS = {
     rejects({ sampleRate: 1.5 }, /option "sampleRate" must be a number between 0 and 1, got 1.5/);
     rejects({ tracestate: 'Bad Key=1' }, /option "tracestate" must be a W3C tracestate/);
     rejects({ tracestate: '1vendor=x' }, /option "tracestate" must be a W3C tracestate/);
-    rejects({ ignoreUrls: ['http://[bad'] }, /option "ignoreUrls\[0\]" must be a URL prefix, absolute or relative to the page, or a RegExp, got "http:\/\/\[bad"/);
+    rejects({ ignoreUrls: ['//[bad'] }, /option "ignoreUrls\[0\]" must be a URL prefix, absolute or relative to the page, or a RegExp, got "\/\/\[bad"/);
     rejects({ redactQueryParams: ['token', ''] }, /option "redactQueryParams\[1\]" must be a non-empty string/);
     rejects({ captureHeaders: { request: ['x-a', 'Authorization'] } }, /option "captureHeaders.request\[1\]" names the sensitive header "Authorization": set captureSensitiveHeaders: true/);
     rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
@@ -1893,6 +1894,11 @@ const SCENARIOS = {
     await spanFor(spans, 'x=keep');
     equal(tracer.stats().started, 1, 'only the kept request');
     await uninstall(tracer);
+    // A prefix with a scheme is kept as written: it may stop mid-host or mid-port.
+    const partial = traced({ ignoreUrls: [SERVER.slice(0, -1)] });
+    await (await fetch(`${SERVER}/bytes?n=1&x=partial`)).text();
+    equal(partial.tracer.stats().started, 0, 'a prefix that stops mid-port');
+    await uninstall(partial.tracer);
     // The export endpoint is never traced, even when the app itself posts to it.
     const endpoint = `${SERVER}/c/${id('ignored')}/ok`;
     const exporting = traced({ endpoint, propagateTo: [SERVER] });
@@ -1992,7 +1998,7 @@ const SCENARIOS = {
 
   async sseEventsAreCountedAcrossChunkBoundaries() {
     const { spans, tracer } = traced();
-    const shapes = { split: 'split=1', packed: 'pack=3', crlf: 'crlf=1&split=1', pings: 'ping=1&pack=2' };
+    const shapes = { split: 'split=1', packed: 'pack=3', crlf: 'crlf=1&split=1', pings: 'ping=1&pack=2', bom: 'bom=1' };
     for (const [name, query] of Object.entries(shapes)) {
       const body = await readAll((await fetch(`${SERVER}/sse?events=7&delayMs=1&${query}&x=${name}`)).body);
       const span = await spanFor(spans, `x=${name}`);
@@ -2038,6 +2044,25 @@ const SCENARIOS = {
     equal([a.endReason, a.attributes['fetchspan.response.decoded_size'], a.attributes['fetchspan.response.size_source']],
       ['aborted', abortedBytes, 'stream'], 'aborted');
     check(a.attributes['fetchspan.response.chunks'] >= 3, 'chunks');
+    // Aborted after the app took the body and before it read: the span ends at the abort, with no bytes, and the
+    // app's first read gets the abort's error.
+    const early = new AbortController();
+    const unread = (await fetch(`${SERVER}/stream?id=${id('abort-unread')}`, { signal: early.signal })).body;
+    early.abort();
+    const u = await spanFor(spans, 'abort-unread', 2000);
+    equal([u.endReason, u.attributes['fetchspan.response.decoded_size']], ['aborted', 0], 'aborted before the first read');
+    equal((await outcome(() => unread.getReader().read())).error?.[1], 'AbortError', 'the first read after the abort');
+    // The platform took the native body before the app locked its stream (`cache.put` in the same task): the app's
+    // read fails with the engine's error rather than waiting forever.
+    if (globalThis.caches) {
+      const cache = await caches.open('fetchspan-taken');
+      const url = `${SERVER}/bytes?n=10&x=taken`;
+      const taken = await fetch(url);
+      const reader = taken.body.getReader();
+      await cache.put(url, taken);
+      await caches.delete('fetchspan-taken');
+      equal((await outcome(() => reader.read())).error?.[1], 'TypeError', 'a read of a body the platform took');
+    }
     // Abandoned: the app stops pulling for the idle timeout.
     const idle = (await fetch(`${SERVER}/stream?id=${id('end-idle')}`)).body.getReader();
     const idleBytes = await readSome(idle, 2);

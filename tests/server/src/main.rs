@@ -463,7 +463,7 @@ fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> 
 /// `/sse?events=&delayMs=`: server-sent events, one per chunk, `delayMs` apart. `quietMs=` waits that long after
 /// the first event instead; `pack=K` writes K events per chunk; `split=1` cuts every event across two chunks;
 /// `crlf=1` ends lines with CRLF; `ping=1` sends, before each event, a comment block and a block of `retry`, `event`
-/// and `id` fields without `data` (neither dispatches an event).
+/// and `id` fields without `data` (neither dispatches an event); `bom=1` starts the body with a UTF-8 BOM.
 fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let events = request.number("events", 10);
     let delay = Duration::from_millis(request.number("delayMs", 100));
@@ -482,6 +482,9 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     start_chunked(stream, "text/event-stream")?;
     let started = Instant::now();
     let mut pending = String::new();
+    if request.query.contains_key("bom") {
+        pending.push('\u{feff}');
+    }
     for n in (1..=events).take_while(|_| started.elapsed() < MAX_SERVE) {
         if ping {
             pending.push_str(&format!(
