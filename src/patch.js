@@ -1220,10 +1220,12 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   return {
     readable: stream.readable,
     used: new Response(stream.readable),
-    // The app cancelled our stream before the pump read anything: cancels the native body now (true), rather than
-    // when the cancel reaches it.
+    // If the app cancelled our stream before the pump read anything: cancels the native body now (true), rather
+    // than when the cancel reaches it.
     cancelUnread() {
-      if (reader !== null || read || detached) return false;
+      // The app's cancel errors our writable at once (its `desiredSize` turns null); a read it released unread
+      // disturbs our stream without cancelling it.
+      if (reader !== null || read || detached || writer.desiredSize !== null) return false;
       source.cancel().catch(() => {});
       return true;
     },

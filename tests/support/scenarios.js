@@ -788,6 +788,17 @@ const SCENARIOS = {
         r.body.cancel();
         return { text: await outcome(() => r.text()), used: r.bodyUsed };
       },
+      // A read released before it was answered disturbs the body without cancelling it: natively a later reader
+      // still gets the data.
+      readReleasedThenText: async () => {
+        const r = await fetch(`${SERVER}/bytes?n=300&x=released`);
+        const first = r.body.getReader();
+        const pending = first.read().then(() => 'answered', (error) => error.name);
+        first.releaseLock();
+        const text = await outcome(() => r.text());
+        const next = await outcome(async () => (await readAll(r.body)));
+        return { pending: await pending, text, next };
+      },
       pendingReadThenText: async () => {
         const r = await fetch(`${SERVER}/slow?chunks=2&x=pending-text`);
         const reader = r.body.getReader();
