@@ -73,7 +73,12 @@ pub(crate) fn stream(
         sse,
         stall_ms,
         on_failure,
-    )?;
+    )
+    .inspect_err(|_| {
+        // The app gets the native body: nothing streams through us.
+        span.progress.streaming.set(false);
+        span.progress.timing.take();
+    })?;
     IdleWatch::add(&tracer, span);
     Ok(body)
 }
@@ -143,6 +148,8 @@ fn decoded_length(response: &Response) -> Option<u64> {
 #[derive(Default)]
 pub struct BodyProgress {
     streaming: Cell<bool>,
+    /// Whether the pump holds the native body's reader (it takes it at the app's first read or lock).
+    watched: Cell<bool>,
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
     /// timer fires.
     report: RefCell<Option<Function>>,
@@ -155,6 +162,11 @@ impl BodyProgress {
     /// only the stream and lets the `Response` be collected).
     pub fn streaming(&self) -> bool {
         self.streaming.get()
+    }
+
+    /// Whether the pump watches the native body, and so sees its failure (an abort) itself.
+    pub fn watched(&self) -> bool {
+        self.watched.get()
     }
 
     /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
@@ -348,6 +360,11 @@ impl CountingTransformer {
     /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer.
     pub fn observe(&self, report: Function) {
         self.span.progress.report.replace(Some(report));
+    }
+
+    /// The pump took the native body's reader: it sees an abort from now on, with any chunk it holds counted.
+    pub fn watching(&self) {
+        self.span.progress.watched.set(true);
     }
 
     /// The native body failed (network error, or the request's signal aborted it); the app's stream already

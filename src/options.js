@@ -102,9 +102,9 @@ export function parseOptions(value) {
   const scheduledDelayMs = ms('scheduledDelayMs', 1000);
   const exportTimeoutMs = ms('exportTimeoutMs', 10000);
   const unloadFlush = check('unloadFlush', (v) => typeof v === 'boolean', 'true or false', true);
-  const onSpanEnd = check('onSpanEnd', (v) => v instanceof Function, 'a function', undefined);
-  const requestAttributes = check('requestAttributes', (v) => v instanceof Function, 'a function', undefined);
-  const responseAttributes = check('responseAttributes', (v) => v instanceof Function, 'a function', undefined);
+  const onSpanEnd = check('onSpanEnd', (v) => typeof v === 'function', 'a function', undefined);
+  const requestAttributes = check('requestAttributes', (v) => typeof v === 'function', 'a function', undefined);
+  const responseAttributes = check('responseAttributes', (v) => typeof v === 'function', 'a function', undefined);
   const captureSensitiveHeaders = check('captureSensitiveHeaders', (v) => typeof v === 'boolean', 'true or false', false);
   const captured = check('captureHeaders', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
     && Object.keys(v).every((k) => k === 'request' || k === 'response'),
@@ -128,11 +128,11 @@ export function parseOptions(value) {
   const maxAttributeLength = check('maxAttributeLength', (v) => Number.isInteger(v) && v >= 16 && v <= 65536,
     'a whole number of bytes from 16 to 65536', 2048);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
-  // A prefix is compared with the absolute URL: one without a scheme is resolved against the page, as `fetch`
-  // resolves the request's (`/health` is this origin's). One with a scheme is kept as written: it may stop mid-host
-  // (`https://www.google-analytics`).
+  // A prefix is compared with the normalized absolute URL, so it is normalized as `fetch` would (`/health` is this
+  // origin's, `HTTPS://A.example:443/x` is `https://a.example/x`), unless it stops within the host
+  // (`https://www.google-analytics`): then only its case is.
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
-    if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
+    if (/^[a-z][a-z\d+.-]*:(\/\/[^/?#\\]*)?$/i.test(item)) return item.toLowerCase();
     try {
       return new URL(item, globalThis.document?.baseURI ?? globalThis.location?.href).href;
     } catch {
@@ -212,7 +212,7 @@ function urlPatterns(get, name, prefix) {
   if (v === undefined) return [];
   if (!Array.isArray(v)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
   return Array.from(v, (item, i) => {
-    if (item instanceof RegExp) return item;
+    if (Object.prototype.toString.call(item) === '[object RegExp]') return item;
     if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
     return prefix(item, `${name}[${i}]`);
   });

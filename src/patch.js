@@ -1097,8 +1097,12 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
   // `transform`, which only takes the pump's probes (see the pump below, and CountingTransformer in src/body.rs).
   let controller;
+  // Whether the app cancelled our stream: engines with the transformer's `cancel` call it at once; the others
+  // error our writable at once (its `desiredSize` turns null).
+  let appCancelled = false;
   transformer.start = (c) => { controller = c; };
   transformer.transform = probed;
+  transformer.cancel = () => { appCancelled = true; };
   const stream = new TransformStream(transformer);
   const writer = stream.writable.getWriter();
   const scan = sse ? eventScanner(stats) : null;
@@ -1146,6 +1150,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       failed(error);
       return false;
     }
+    transformer.watching();
     reader.closed.then(() => {
       if (detached) return;
       sourceClosed = true;
@@ -1223,9 +1228,8 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     // If the app cancelled our stream before the pump read anything: cancels the native body now (true), rather
     // than when the cancel reaches it.
     cancelUnread() {
-      // The app's cancel errors our writable at once (its `desiredSize` turns null); a read it released unread
-      // disturbs our stream without cancelling it.
-      if (reader !== null || read || detached || writer.desiredSize !== null) return false;
+      // A read the app released unanswered disturbs our stream without cancelling it.
+      if (reader !== null || read || detached || !(appCancelled || writer.desiredSize === null)) return false;
       source.cancel().catch(() => {});
       return true;
     },
@@ -1290,6 +1294,11 @@ function eventScanner(stats) {
         if (byte === BOM[bom]) {
           bom++;
           continue;
+        }
+        // Part of a BOM and then something else: the line starts with a character that is no field name.
+        if (bom > 0) {
+          matched = -1;
+          empty = false;
         }
         bom = 3;
       }

@@ -153,13 +153,15 @@ impl SpanCell {
             signal,
             ABORT.with(JsString::clone),
             move |_| {
-                // A body streaming through us ends with the bytes the app received, which the pump's report has
-                // (also before the app's first read, when nothing watches the native body yet).
+                // A body streaming through us ends from the pump, which sees the native body fail with the abort,
+                // so the span carries the bytes the app received (a chunk the pump holds included). Before the
+                // pump watches it (the app has neither read nor locked its stream), nothing will: it ends now,
+                // with what the pump's report says (no bytes).
                 if let Some(cell) = weak.upgrade() {
-                    if cell.progress.streaming() {
-                        cell.end_body(EndReason::Aborted, None);
-                    } else {
+                    if !cell.progress.streaming() {
                         cell.end(EndReason::Aborted, |_| {});
+                    } else if !cell.progress.watched() {
+                        cell.end_body(EndReason::Aborted, None);
                     }
                 }
             },

@@ -789,9 +789,9 @@ const SCENARIOS = {
         return { text: await outcome(() => r.text()), used: r.bodyUsed };
       },
       // A read released before it was answered disturbs the body without cancelling it: natively a later reader
-      // still gets the data.
+      // still gets the data. (The body comes 300 ms after the headers, so the read is pending natively too.)
       readReleasedThenText: async () => {
-        const r = await fetch(`${SERVER}/bytes?n=300&x=released`);
+        const r = await fetch(`${SERVER}/slow?chunks=1&size=300&firstDelayMs=300&x=released`);
         const first = r.body.getReader();
         const pending = first.read().then(() => 'answered', (error) => error.name);
         first.releaseLock();
@@ -1272,8 +1272,18 @@ const SCENARIOS = {
     // The default batch size (512) follows a smaller queue; a simple tracestate key of 256 characters is valid;
     // null-prototype objects are options bags like any other.
     const bare = (fields) => Object.assign(Object.create(null), fields);
-    traced(bare({ maxQueueSize: 100, endpoint: collector(id('small-queue')), tracestate: `${'k'.repeat(256)}=v`,
+    const small = traced(bare({ maxQueueSize: 100, endpoint: collector(id('small-queue')), tracestate: `${'k'.repeat(256)}=v`,
       resource: bare({ 'deployment.environment': 'test' }), captureHeaders: bare({ response: ['content-type'] }) }));
+    // So are an iframe's objects, functions and RegExps.
+    if (globalThis.document?.body) {
+      await uninstall(small.tracer);
+      const frame = document.body.appendChild(document.createElement('iframe'));
+      try {
+        traced(frame.contentWindow.eval('({ onSpanEnd: () => {}, ignoreUrls: [/never/], redactQueryParams: ["token"] })'));
+      } finally {
+        frame.remove();
+      }
+    }
     const patched = globalThis.fetch;
     let error;
     try { installNow({}); } catch (e) { error = e; }
@@ -1905,10 +1915,11 @@ const SCENARIOS = {
     await spanFor(spans, 'x=keep');
     equal(tracer.stats().started, 1, 'only the kept request');
     await uninstall(tracer);
-    // A prefix with a scheme is kept as written: it may stop mid-host or mid-port.
-    const partial = traced({ ignoreUrls: [SERVER.slice(0, -1)] });
+    // A prefix is normalized as fetch normalizes the URL, unless it stops mid-host or mid-port.
+    const partial = traced({ ignoreUrls: [SERVER.slice(0, -1), `${SERVER.replace('http:', 'HTTP:')}/js`] });
     await (await fetch(`${SERVER}/bytes?n=1&x=partial`)).text();
-    equal(partial.tracer.stats().started, 0, 'a prefix that stops mid-port');
+    await (await fetch(`${SERVER}/json?x=upper`)).text();
+    equal(partial.tracer.stats().started, 0, 'a prefix that stops mid-port, and one in upper case');
     await uninstall(partial.tracer);
     // The export endpoint is never traced, even when the app itself posts to it.
     const endpoint = `${SERVER}/c/${id('ignored')}/ok`;

@@ -444,11 +444,14 @@ fn serve_bytes(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome>
     Ok(Outcome::Done)
 }
 
-/// `/slow?chunks=&size=&delayMs=`: a finite chunked body, one chunk per delay.
+/// `/slow?chunks=&size=&delayMs=`: a finite chunked body, one chunk per delay; `firstDelayMs=` waits that long
+/// between the headers and the first chunk.
 fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let chunk = vec![b's'; request.number("size", 1024) as usize];
     let delay = Duration::from_millis(request.number("delayMs", 50));
     start_chunked(stream, "text/plain")?;
+    stream.flush()?;
+    thread::sleep(Duration::from_millis(request.number("firstDelayMs", 0)));
     for _ in 0..request.number("chunks", 5) {
         write_chunk(stream, &chunk)?;
         stream.flush()?;
