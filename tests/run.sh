@@ -46,7 +46,7 @@ bash tests/package.sh || failed+=(package)
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (36 to 37 KB with trace context, server
 # correlation, header capture and hooks): this check holds the line where it is, so the package can't grow
 # unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
-# data-loss fixes of 2026-11-29's second stop (+1,096 bytes of the script tag; see the README's size history).
+# data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag; see the README's size history).
 echo "== size check"
 SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=37888 bash tests/size.sh || failed+=(size)
 
