@@ -1171,7 +1171,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
   // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
   queueMicrotask(() => {
-    if (reader === null && !detached && stream.readable.locked) take();
+    if (reader === null && !detached && !ended && stream.readable.locked) take();
   });
 
   // Each round: a probe write (`undefined`, which the transformer passes nothing on for) completes once the app

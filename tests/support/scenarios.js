@@ -656,8 +656,8 @@ const SCENARIOS = {
 
   async slowConsumerKeepsBackpressure() {
     // How far the server runs ahead of a reader that takes a chunk every 10 ms, read natively and then through
-    // fetchspan. Chromium and Firefox apply backpressure to the network; WebKit's network process reads ahead
-    // (hundreds of MiB here) natively, so there the bound is "no further ahead than natively".
+    // fetchspan. Chromium and Firefox apply backpressure to the network, and are bounded by their native run;
+    // WebKit's network process reads ahead (hundreds of MiB here) natively, see below.
     const slowRead = async (fetcher, label) => {
       const streamId = id(label);
       // At most 256 MiB: WebKit would otherwise buffer an endless body ahead of a slow reader until it crashes.
@@ -682,7 +682,12 @@ const SCENARIOS = {
     const ours = await slowRead((url) => fetch(url), 'slow');
     const bound = Math.max(16, native.aheadMiB * 2 + 32);
     console.log(`slow consumer in ${ENGINE}: server ahead ${native.aheadMiB.toFixed(1)} MiB natively, ${ours.aheadMiB.toFixed(1)} MiB through fetchspan`);
-    check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
+    // WebKit's network process reads ahead on its own by an amount that swings from run to run (natively 104, 167,
+    // 226 and 256 MiB in four runs of this test, against the 256 MiB cap), so no bound over one native run holds
+    // there: printed, not bounded, as in the cancel test. Chromium and Firefox keep backpressure and are bounded.
+    if (ENGINE !== 'webkit') {
+      check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
+    }
     equal((await spanFor(spans, ours.streamId)).endReason, ours.ended ? 'completed' : 'cancelled', 'endReason');
   },
 
