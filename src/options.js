@@ -204,6 +204,16 @@ export function parseOptions(value) {
 }
 
 /**
+ * A `timeoutMs` the app gave `forceFlush` or `uninstall`: undefined (or null) for the default, else 0 to 2147483647
+ * ms, a timer's range. Throws a TypeError naming it otherwise.
+ */
+export function checkTimeout(timeoutMs) {
+  if (timeoutMs == null) return undefined;
+  if (typeof timeoutMs === 'number' && timeoutMs >= 0 && timeoutMs <= 2147483647) return timeoutMs;
+  return fail(`timeoutMs must be a number of milliseconds from 0 to 2147483647, got ${describe(timeoutMs)}`);
+}
+
+/**
  * A list option of URL patterns: non-empty strings (passed through `prefix`, which may normalize or reject them)
  * and RegExps. Returns a copy, so later changes to the app's array change nothing.
  */
@@ -237,6 +247,8 @@ function fail(message) {
 /** A short, readable rendering of a bad value: its JSON (cut after 77 characters past 80 bytes), else String(). */
 function describe(value) {
   if (typeof value === 'function') return 'a function';
+  // JSON would show NaN and ±Infinity as null.
+  if (typeof value === 'number') return String(value);
   let json;
   try {
     json = JSON.stringify(value);

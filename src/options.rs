@@ -16,6 +16,11 @@ extern "C" {
     /// Checks `install`'s argument; throws a `TypeError` naming the first bad field.
     #[wasm_bindgen(catch, js_name = parseOptions)]
     fn parse_options(value: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// The `timeoutMs` the app gave `forceFlush` or `uninstall` (`None`: the default); a `TypeError` naming it
+    /// unless 0 to 2147483647 ms.
+    #[wasm_bindgen(catch, js_name = checkTimeout)]
+    pub(crate) fn check_timeout(timeout_ms: &JsValue) -> Result<Option<f64>, JsValue>;
 }
 
 /// Where and how spans are exported (see `export`).

@@ -644,7 +644,11 @@ function patchPrototype(scope) {
   // ended, an entry whose body the app never took behaves natively; one whose body streams through us keeps our
   // stream, which the app holds).
   function entryOf(response) {
-    const entry = tracked.get(response);
+    return instrumented(tracked.get(response));
+  }
+
+  // `entry` while fetchspan still instruments its response, else undefined.
+  function instrumented(entry) {
     return entry === undefined || entry.native || (entry.stream === null && entry.state.ended) ? undefined : entry;
   }
 
@@ -679,19 +683,17 @@ function patchPrototype(scope) {
   const patched = {
     body: {
       get: function body() {
-        const entry = entryOf(this);
-        if (entry !== undefined) return streamOf(this, entry);
+        const entry = tracked.get(this);
         // The stream the app took before a whole-body read stays its body, as natively (used and locked now).
-        const read = tracked.get(this);
-        return read?.native && read.stream !== null ? read.stream : nativeBody.call(this);
+        if (entry?.native && entry.stream !== null) return entry.stream;
+        return instrumented(entry) === undefined ? nativeBody.call(this) : streamOf(this, entry);
       },
     },
     bodyUsed: {
       get: function bodyUsed() {
         const entry = entryOf(this);
         // The native body too: the platform may have taken it (`cache.put`) while the app only looked at `body`.
-        return entry === undefined || entry.stream === null ? nativeBodyUsed.call(this)
-          : nativeBodyUsed.call(this) || isDisturbed(entry);
+        return nativeBodyUsed.call(this) || (entry !== undefined && entry.stream !== null && isDisturbed(entry));
       },
     },
     clone: {
@@ -760,11 +762,13 @@ function patchPrototype(scope) {
           if (entry.native) return nativeRead.apply(this, args);
           // Rejects as natively when the app's stream is used or locked: the native body is ours and in another
           // state (locked by our pump, perhaps not yet disturbed by a cancel), so the native error comes from a
-          // throwaway response in the app's stream's state.
-          // A cancel of the app's reaches the native body a few microtasks later: made now, the native body is in
-          // the app's state (WebKit's cancelled load rejects as "Load failed", not as a used body).
-          if (isDisturbed(entry) && !stream.locked && entry.body.cancelUnread()) return nativeRead.apply(this, args);
-          if (isDisturbed(entry)) return nativeRead.call(usedResponse(stream.locked));
+          // throwaway response in the app's stream's state. But an unread stream the app cancelled: its cancel,
+          // which reaches the native body a few microtasks later, is made now, and the native body answers (WebKit's
+          // cancelled load rejects as "Load failed", not as a used body).
+          if (isDisturbed(entry)) {
+            if (!stream.locked && entry.body.cancelUnread()) return nativeRead.apply(this, args);
+            return nativeRead.call(usedResponse(stream.locked));
+          }
           if (stream.locked) return nativeRead.call(lockedResponse());
           return readThrough(stream, this.headers, name);
         },

@@ -139,7 +139,7 @@ impl Tracer {
     /// (default: `exportTimeoutMs`) at the latest. The deadline aborts nothing: an export in flight goes on.
     #[wasm_bindgen(js_name = forceFlush)]
     pub fn force_flush(&self, timeout_ms: JsValue) -> Promise {
-        let timeout_ms = match export::check_timeout(&timeout_ms) {
+        let timeout_ms = match crate::options::check_timeout(&timeout_ms) {
             Ok(timeout_ms) => timeout_ms,
             Err(error) => return Promise::reject(&error),
         };
@@ -151,7 +151,7 @@ impl Tracer {
     /// keepalive export the page's unload sent may outlive it). Spans in flight still end (and reach `onSpanEnd`).
     /// Calling it again, or on a tracer already replaced, does nothing.
     pub fn uninstall(&self, timeout_ms: JsValue) -> Promise {
-        let timeout_ms = match export::check_timeout(&timeout_ms) {
+        let timeout_ms = match crate::options::check_timeout(&timeout_ms) {
             Ok(timeout_ms) => timeout_ms,
             Err(error) => return Promise::reject(&error),
         };

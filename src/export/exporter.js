@@ -333,17 +333,6 @@ export function forceFlush(exporter, timeoutMs) {
   return exporter.forceFlush(timeoutMs ?? exporter.options.exportTimeoutMs);
 }
 
-/**
- * A `timeoutMs` the app gave `forceFlush` or `uninstall`: undefined (or null) for the default, else 0 to 2147483647
- * ms, a timer's range. Throws a TypeError naming it otherwise.
- */
-export function checkTimeout(timeoutMs) {
-  if (timeoutMs == null) return undefined;
-  if (typeof timeoutMs === 'number' && timeoutMs >= 0 && timeoutMs <= 2147483647) return timeoutMs;
-  const shown = typeof timeoutMs === 'string' ? JSON.stringify(timeoutMs) : String(timeoutMs);
-  throw new TypeError(`fetchspan: timeoutMs must be a number of milliseconds from 0 to 2147483647, got ${shown}`);
-}
-
 /** What `uninstall` does of the export: a shutdown within `timeoutMs`. */
 export async function shutdown(exporter, timeoutMs) {
   await exporter?.shutdown(timeoutMs);

@@ -42,10 +42,6 @@ extern "C" {
     #[wasm_bindgen(js_name = forceFlush)]
     pub fn force_flush(exporter: Option<&Exporter>, timeout_ms: Option<f64>) -> Promise;
 
-    /// The `timeoutMs` the app gave (`None`: the default); a `TypeError` naming it unless 0 to 2147483647 ms.
-    #[wasm_bindgen(js_name = checkTimeout, catch)]
-    pub fn check_timeout(timeout_ms: &JsValue) -> Result<Option<f64>, JsValue>;
-
     /// Flushes by `timeout_ms`, then releases every listener, timer and request of the exporter (but a keepalive
     /// request the page's unload sent, which is meant to outlive the page).
     pub fn shutdown(exporter: Option<&Exporter>, timeout_ms: f64) -> Promise;
