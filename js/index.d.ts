@@ -168,7 +168,9 @@ export interface Options {
    * Extra attributes for a request's span, from a frozen view of it (a copy of its headers; never its body). Must
    * return synchronously an object of strings, booleans and finite numbers (integers stay numbers, others become
    * their decimal text), at most 32. A hook that throws or returns anything else adds nothing and is counted in
-   * `passthroughFailures`; the request is never affected.
+   * `passthroughFailures`; the request is never affected. A key fetchspan sets itself, even on some spans only
+   * (`url.full`, `http.request.method`, `http.response.status_code`, `error.type`, `fetchspan.*`, …), is left out
+   * and counted the same way.
    */
   requestAttributes?: (request: Readonly<{ method: string; url: string; headers: Headers }>) => Record<string, string | number | boolean> | undefined;
   /** The same for the response, from a frozen view of it (its immutable headers; never its body). */

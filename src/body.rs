@@ -388,5 +388,6 @@ impl CountingTransformer {
     pub fn detached(self) {
         self.span.progress.streaming.set(false);
         self.span.progress.report.take();
+        self.span.progress.timing.take();
     }
 }

@@ -129,10 +129,17 @@ export function parseOptions(value) {
     'a whole number of bytes from 16 to 65536', 2048);
   const sse = check('sse', (v) => typeof v === 'boolean', 'true or false', true);
   // A prefix is compared with the normalized absolute URL, so it is normalized as `fetch` would (`/health` is this
-  // origin's, `HTTPS://A.example:443/x` is `https://a.example/x`), unless it stops within the host
-  // (`https://www.google-analytics`): then only its case is.
+  // origin's, `HTTPS://A.example:443/x` is `https://a.example/x`), unless it may stop within the host
+  // (`https://www.google-analytics`): then its origin, if it parses as one, else its lower case.
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
-    if (/^[a-z][a-z\d+.-]*:(\/\/[^/?#\\]*)?$/i.test(item)) return item.toLowerCase();
+    if (/^[a-z][a-z\d+.-]*:(\/\/[^/?#\\]*)?$/i.test(item)) {
+      // A whole origin (`https://A.example:443`, an international name) as `fetch` writes it.
+      try {
+        const url = new URL(item);
+        if (/^https?:$/.test(url.protocol) && url.host !== '') return url.origin;
+      } catch {}
+      return item.toLowerCase();
+    }
     try {
       return new URL(item, globalThis.document?.baseURI ?? globalThis.location?.href).href;
     } catch {
@@ -140,7 +147,7 @@ export function parseOptions(value) {
     }
   });
   // A prefix of `propagateTo` is compared with the normalized URL, so it is normalized too (`https://a.example`
-  // becomes `https://a.example/`); it matches up to a boundary (see `matchesUrl` in patch.js).
+  // becomes `https://a.example/`); it matches up to a boundary (see `matchesAny` in patch.js).
   const propagateTo = urlPatterns(get, 'propagateTo', (item, name) => {
     try {
       const url = new URL(item);
@@ -222,7 +229,8 @@ function urlPatterns(get, name, prefix) {
   if (v === undefined) return [];
   if (!Array.isArray(v)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
   return Array.from(v, (item, i) => {
-    if (Object.prototype.toString.call(item) === '[object RegExp]') return item;
+    // A RegExp is copied without `g` and `y`: the app's own keeps its `lastIndex`, and may be frozen.
+    if (Object.prototype.toString.call(item) === '[object RegExp]') return new RegExp(item.source, item.flags.replace(/[gy]/g, ''));
     if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
     return prefix(item, `${name}[${i}]`);
   });

@@ -77,15 +77,17 @@ impl Options {
 }
 
 impl ExportOptions {
+    /// The resource's strings are the app's own configuration, kept whole: `maxAttributeLength` bounds what each
+    /// request records.
     fn read(export: &JsValue) -> ExportOptions {
         let mut resource = Attributes::default();
         let service_name = get(export, "serviceName").as_string().unwrap_or_default();
-        resource.set("service.name", Value::string(service_name));
+        resource.set("service.name", Value::Str(service_name));
         for entry in get(export, "resource").unchecked_into::<Array>().iter() {
             let pair = entry.unchecked_into::<Array>();
             let (key, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
             let value = match (value.as_string(), value.as_f64()) {
-                (Some(text), _) => Value::string(text),
+                (Some(text), _) => Value::Str(text),
                 (_, Some(number)) => Value::Int(number as i64),
                 _ => Value::Bool(value.is_truthy()),
             };

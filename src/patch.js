@@ -10,6 +10,8 @@
 // a failure of ours reach the app: every call into Rust is guarded and falls back to the native behaviour.
 
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
+// The attributes fetchspan sets, on some spans or all: a hook can't give them (captured headers' names it can).
+const OWN_ATTRIBUTE = /^fetchspan\.|^(http\.request\.(method|method_original|body\.size)|http\.response\.(status_code|body\.size)|url\.full|server\.(address|port)|error\.type)$/;
 // Longest URL handed to the span, in UTF-16 units.
 const MAX_URL_CHARS = 8192;
 // A path-absolute URL the URL parser leaves as it is (no `//`, backslash, dot segment, fragment, or character it
@@ -70,11 +72,15 @@ export function installPatches(scope, hooks, config) {
       && (scope.document?.baseURI ?? scope.location?.href ?? '').startsWith(originPrefix)) {
       return origin + text;
     }
-    let url = text;
+    let url;
     try {
       url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
-    } catch (_) { /* fetch will reject it; the span records it as given */ }
-    return url.length > MAX_URL_CHARS ? url.slice(0, MAX_URL_CHARS) : url;
+    } catch (_) {
+      // fetch will reject it; the span records it as given, but for what may be credentials (`user:pa/ss@`, which
+      // the parser would have told from the host).
+      url = text.replace(/^([a-z][a-z\d+.-]*:\/\/)[^#]*@/i, '$1REDACTED:REDACTED@');
+    }
+    return capped(url);
   }
 
   // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
@@ -184,7 +190,8 @@ export function installPatches(scope, hooks, config) {
 
   // Appends what an attributes hook returns to `out`: a plain object of strings, booleans and finite numbers
   // (integers as numbers, others as their decimal text). Anything else (a throw, a promise, another value) adds
-  // nothing and is counted as a failure of ours.
+  // nothing and is counted as a failure of ours. A key fetchspan sets itself, even only on some spans
+  // (`OWN_ATTRIBUTE`), is left out and counted too.
   function hookAttributes(hook, view, out) {
     try {
       const result = hook(view);
@@ -196,6 +203,10 @@ export function installPatches(scope, hooks, config) {
       if (result === null || typeof result !== 'object') throw new TypeError('fetchspan: an attributes hook must return an object');
       const found = [];
       for (const [key, value] of Object.entries(result)) {
+        if (OWN_ATTRIBUTE.test(key)) {
+          failed(new TypeError(`fetchspan: attribute "${key}" from a hook is one fetchspan sets; it was left out`));
+          continue;
+        }
         if (typeof value === 'string' || typeof value === 'boolean') found.push(key, value);
         else if (Number.isFinite(value)) found.push(key, Number.isSafeInteger(value) ? value : String(value));
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
@@ -213,9 +224,12 @@ export function installPatches(scope, hooks, config) {
   // The caller's `init` is read only by the native call, through a Proxy that remembers each member it read (so
   // each is read once, in the native order); what the span needs (method, signal, body size) comes from there.
   function fetch(input, init) {
-    // Without arguments the native call rejects; a `Request` of another realm (an iframe's) would read as the URL
-    // "[object Request]". Both go out untouched.
-    if (!active || arguments.length === 0) return nativeFetch.apply(this, arguments);
+    // Without arguments, or called on another object than the global, the native call rejects (before it reads
+    // anything); a `Request` of another realm (an iframe's) would read as the URL "[object Request]". All go out
+    // untouched.
+    if (!active || arguments.length === 0 || (this !== undefined && this !== null && this !== scope)) {
+      return nativeFetch.apply(this, arguments);
+    }
     // The span starts when fetch was called, as the resource-timing entry does.
     const startedAt = performance.now();
     let url;
@@ -223,7 +237,7 @@ export function installPatches(scope, hooks, config) {
     let outgoing;
     try {
       request = input instanceof NativeRequest ? input : undefined;
-      url = request ? request.url : foreignRequest(input, requestUrl) ? undefined : absoluteUrl(input);
+      url = request ? capped(requestUrl.call(request)) : foreignRequest(input, requestUrl) ? undefined : absoluteUrl(input);
       if (url === undefined || matchesAny(ignoreUrls, url, false)) url = undefined;
       else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
     } catch (error) {
@@ -240,7 +254,7 @@ export function installPatches(scope, hooks, config) {
       pending = nativeFetch.call(this, outgoing.input, outgoing.init);
     } else if (init !== null && typeof init === 'object') {
       read = {};
-      pending = nativeFetch.call(this, input, new Proxy(init, recorder(read)));
+      pending = nativeFetch.call(this, input, initView(init, recorder(read)));
     } else {
       pending = nativeFetch.apply(this, arguments);
     }
@@ -315,18 +329,24 @@ export function installPatches(scope, hooks, config) {
     }
   }
 
-  // Whether a request that failed with `error` goes out once more without our header: a TypeError of a safe
-  // request (GET or HEAD, no body) that carried it may be the header's fault (see `propagate`).
+  // Whether a request that failed with `error` goes out once more without our header: a TypeError of a request
+  // that went out with it (the native call read all of the app's `init`: a getter that threw, or a bad member,
+  // stops it before anything is sent; `signal` is read after `method`, `mode` and `body`), safe to send twice (GET
+  // or HEAD, no body), in a mode that sends our header (a `no-cors` request drops it), may be the header's fault
+  // (see `propagate`).
   function resendable(outgoing, request, error) {
-    return error instanceof TypeError
-      && /^(GET|HEAD)$/.test(String(outgoing.given.method ?? request?.method ?? 'GET').toUpperCase());
+    const { given } = outgoing;
+    if (!(error instanceof TypeError) || (outgoing.viewed && !('signal' in given))) return false;
+    const method = 'method' in given ? given.method : request?.method ?? 'GET';
+    return /^(GET|HEAD)$/i.test(String(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
   }
 
   // The native promise of a request without a span, resent once without our header where `resendable` says so.
   // A signal that had already aborted rejects it with the signal's reason, never resendable: the native promise is
   // returned untouched, so its rejection comes as early as natively (a reaction would delay it by a microtask).
   function resending(pending, outgoing, request, self) {
-    if (outgoing?.resend === undefined) return pending;
+    // (Not a promise: what a `fetch` wrapper installed before us returned, given to the app as it is.)
+    if (outgoing?.resend === undefined || typeof pending?.then !== 'function') return pending;
     const signal = signalOf(outgoing.given, request);
     if (signal instanceof AbortSignal && signal.aborted) return pending;
     return pending.then(undefined, (error) => {
@@ -335,17 +355,14 @@ export function installPatches(scope, hooks, config) {
     });
   }
 
-  // Proxy handlers that pass every read of `init` through and remember it in `read` (a streamed `body` goes out
-  // counted: see `countedUpload`; `headers` as `headerPairs`, which `fetch` then looks in for the app's own
-  // `traceparent`).
+  // The answer to each read of `init` (see `initView`) that passes it through and remembers it in `read` (a
+  // streamed `body` goes out counted: see `countedUpload`; `headers` as `headerPairs`, which `fetch` then looks in
+  // for the app's own `traceparent`).
   function recorder(read) {
-    return {
-      get(target, key) {
-        let value = Reflect.get(target, key);
-        if (key === 'headers') value = headerPairs(value);
-        read[key] = value;
-        return key === 'body' ? countedUpload(read, value) : value;
-      },
+    return (key, value) => {
+      if (key === 'headers') value = headerPairs(value);
+      read[key] = value;
+      return key === 'body' ? countedUpload(read, value) : value;
     };
   }
 
@@ -397,8 +414,8 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers }` (`headers`: the app's,
-  // copied) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, viewed }` (`headers`: the
+  // app's, copied; `viewed`: the app's `init` goes through `initView`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
   // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -416,7 +433,7 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined,
+      given, resend: undefined, headers: undefined, viewed: false,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -434,33 +451,36 @@ export function installPatches(scope, hooks, config) {
       outgoing.resend = (self) => nativeFetch.call(self, input);
       return outgoing;
     }
-    if (typeof init !== 'object' && typeof init !== 'function') return undefined;
+    // A navigation's request (a service worker's `event.request`) keeps its mode only with an empty `init`, which
+    // our header would make non-empty: it goes out as given.
+    if ((typeof init !== 'object' && typeof init !== 'function') || request?.mode === 'navigate') return undefined;
+    // Our `headers` make the `init` non-empty, which resets a `Request`'s referrer and its policy: an `init` that
+    // was empty keeps them (as far as it was read: one that gives only `signal` or `window`, read later, still
+    // keeps them).
     const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
-      ? request[key] : value;
-    outgoing.init = new Proxy(init, {
-      get(target, key) {
-        let value = Reflect.get(target, key);
-        if (key === 'headers') value = headerPairs(value);
-        given[key] = value;
-        if (key === 'body') return countedUpload(given, value);
-        if (key !== 'headers') return member(key, value);
-        try {
-          const base = new Headers(value !== undefined ? value : request?.headers);
-          outgoing.headers = base;
-          const added = traceHeaders(outgoing, base);
-          // The app's own `traceparent`: its headers go out as given.
-          if (added === undefined) return value;
-          const sent = new Headers(base);
-          for (const [name, header] of added) sent.set(name, header);
-          outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
-            get: (read, name) => (name === 'headers' ? base : member(name, read[name])),
-          }));
-          return sent;
-        } catch (_) {
-          // Headers the native call rejects with its own error (or a failure of ours): sent as given.
-          return value;
-        }
-      },
+      && Object.values(given).every((read) => read === undefined) ? request[key] : value;
+    outgoing.viewed = true;
+    outgoing.init = initView(init, (key, value) => {
+      if (key === 'headers') value = headerPairs(value);
+      given[key] = value;
+      if (key === 'body') return countedUpload(given, value);
+      if (key !== 'headers') return member(key, value);
+      try {
+        const base = new Headers(value !== undefined ? value : request?.headers);
+        outgoing.headers = base;
+        const added = traceHeaders(outgoing, base);
+        // The app's own `traceparent`: its headers go out as given.
+        if (added === undefined) return value;
+        const sent = new Headers(base);
+        for (const [name, header] of added) sent.set(name, header);
+        outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
+          get: (read, name) => (name === 'headers' ? base : member(name, read[name])),
+        }));
+        return sent;
+      } catch (_) {
+        // Headers the native call rejects with its own error (or a failure of ours): sent as given.
+        return value;
+      }
     });
     return outgoing;
   }
@@ -530,14 +550,18 @@ export function installPatches(scope, hooks, config) {
     restore() {
       if (!active) return;
       active = false;
-      const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
-      if (nowFetch && nowFetch.value === fetch) {
-        if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
-        else delete scope.fetch;
-      }
+      // Each step on its own: one the page made fail (a frozen global, a frozen prototype) is counted and leaves
+      // the others to run.
+      guard(() => {
+        const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
+        if (nowFetch && nowFetch.value === fetch) {
+          if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
+          else delete scope.fetch;
+        }
+      });
       observer?.disconnect();
-      requests?.restore();
-      prototype.release();
+      guard(() => requests?.restore());
+      guard(() => prototype.release());
     },
   };
 }
@@ -661,10 +685,9 @@ function patchPrototype(scope) {
         return source;
       }
       const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
-      // The lookup Rust keeps until the span ends: a closure over the URL and start, never the entry (which holds
-      // the span: a cycle through the wasm heap).
-      const { url, startedAt, takeTiming } = entry;
-      const timing = () => takeTiming(url, startedAt);
+      // The lookup Rust keeps until the span ends, made outside this function: a closure made here would share its
+      // scope with the one below, and so hold the entry (which holds the span: a cycle through the wasm heap).
+      const timing = timingLookup(entry.takeTiming, entry.url, entry.startedAt);
       entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, timing), null);
       if (entry.body === null) {
         entry.native = true;
@@ -865,13 +888,17 @@ function newIds() {
   return /^0{32}|0{16}$/.test(ids) ? newIds() : ids;
 }
 
+// A URL cut to what crosses into wasm (a huge `data:` URL would grow the wasm memory, which never shrinks).
+function capped(url) {
+  return url.length > MAX_URL_CHARS ? url.slice(0, MAX_URL_CHARS) : url;
+}
+
 // Whether a normalized URL matches one of `patterns`: a RegExp anywhere, a string as a prefix; with `bounded`
 // (`propagateTo`), one that ends at a boundary (`https://api.example.com/` or `…/v1` match `…/v1/x` and `…/v1?x`,
 // never `…/v10` or `https://api.example.com.evil.io`).
 function matchesAny(patterns, url, bounded) {
   for (const pattern of patterns) {
     if (typeof pattern !== 'string') {
-      pattern.lastIndex = 0;
       if (pattern.test(url)) return true;
     } else if (url.startsWith(pattern) && (!bounded || pattern.endsWith('/') || url.length === pattern.length
       || '/?#'.includes(url[pattern.length]))) {
@@ -893,6 +920,28 @@ function foreignRequest(input, requestUrl) {
     return false;
   }
 }
+
+// What the native call gets for the app's `init`: each member it reads is read from `init` then and answered with
+// `answer(key, value)`. The Proxy's target is an empty object of ours, not `init`: for a frozen `init`, an answer
+// other than its own value would break the Proxy's invariants (a TypeError). The other traps forward to `init`, so
+// a `fetch` wrapper installed before us sees, copies (`{ ...init }`) and changes the app's object as natively.
+function initView(init, answer) {
+  return new Proxy({ init, answer }, INIT_VIEW);
+}
+
+const INIT_VIEW = {
+  get: (view, key) => view.answer(key, Reflect.get(view.init, key)),
+  set: (view, key, value) => Reflect.set(view.init, key, value),
+  has: (view, key) => Reflect.has(view.init, key),
+  deleteProperty: (view, key) => Reflect.deleteProperty(view.init, key),
+  ownKeys: (view) => Reflect.ownKeys(view.init),
+  getOwnPropertyDescriptor(view, key) {
+    const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
+    if (descriptor !== undefined) descriptor.configurable = true;
+    return descriptor;
+  },
+  getPrototypeOf: (view) => Reflect.getPrototypeOf(view.init),
+};
 
 // The app's `init.headers`, read once the way the native call reads them (a sequence through the iterator it has,
 // else a record of its own enumerable properties) into pairs that can be read again: so the app's code (a one-shot
@@ -1000,7 +1049,8 @@ function packServerTiming(entries, traceresponse = '') {
   for (const { name, duration, description } of entries) {
     if (name === 'traceparent') {
       if (out[0] === '') out[0] = description;
-    } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && duration > 0) {
+    } else if (out.length < 1 + 2 * MAX_SERVER_TIMINGS && SERVER_TIMING_NAME.test(name) && duration > 0
+      && duration < Infinity) {
       out.push(name, duration);
     }
   }
@@ -1259,6 +1309,11 @@ function stall(stats, name, at, durationMs) {
 // The transformer's `transform`: the only chunks written are the pump's probes (`undefined`), each completing once
 // the app has a read pending; nothing is passed on for them.
 function probed() {}
+
+// The resource-timing lookup Rust holds for a streamed body: a closure over these three alone (see `reporter`).
+function timingLookup(takeTiming, url, startedAt) {
+  return () => takeTiming(url, startedAt);
+}
 
 // The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers
 // (a closure made inside `streamBody` would share its scope, and with it the transformer that owns the span).

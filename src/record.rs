@@ -107,7 +107,8 @@ impl Attributes {
 /// A timestamped event on a span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    /// `response.headers`, `response.first_byte`, `stall`, `backpressure` or `sse.first_event`.
+    /// `response.headers`, `response.first_byte`, `stall`, `backpressure`, `sse.first_event`, or one of
+    /// resource timing's `fetchspan.timing.*` phases.
     pub name: &'static str,
     /// Epoch milliseconds.
     pub time_ms: f64,
@@ -177,7 +178,7 @@ pub struct SpanRecord {
     pub end_reason: EndReason,
     /// Semantic-convention and `fetchspan.*` attributes.
     pub attributes: Attributes,
-    /// `response.headers`, `response.first_byte`.
+    /// The events, in the order they were recorded (see [`Event::name`]).
     pub events: Vec<Event>,
     /// The server's own span, when the response named one in another trace (`traceresponse` or `Server-Timing`).
     pub links: Vec<Link>,

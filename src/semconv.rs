@@ -6,7 +6,8 @@ use crate::prelude::*;
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 /// `http.request.method_original`: the method as given, when it isn't a known one.
 pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
-/// `http.request.body.size`: the request body's size in bytes, when known without reading it.
+/// `http.request.body.size`: the request body's size in bytes, when known without reading it, or counted as a
+/// streamed upload went out.
 pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
 /// `http.response.body.size`: the response body's size as transferred (before content decoding), from resource
 /// timing.

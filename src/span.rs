@@ -453,10 +453,12 @@ impl RequestSpan {
         at: f64,
     ) {
         let timing = timing.map(ResourceTiming::new);
-        let known = match self.cell.open.borrow().as_ref() {
-            Some(open) => body::natively_read(response, size, timing.as_ref(), open.same_origin),
-            None => return,
+        // Not borrowed while `natively_read` reads the headers: a page that patched `Headers.prototype.get` runs
+        // there, and may abort this very request.
+        let Some(same_origin) = self.cell.open.borrow().as_ref().map(|open| open.same_origin) else {
+            return;
         };
+        let known = body::natively_read(response, size, timing.as_ref(), same_origin);
         self.cell
             .end_at(EndReason::Completed, from_performance_ms(at), |record| {
                 body::describe_natively_read(record, known);

@@ -1041,7 +1041,7 @@ const SCENARIOS = {
 
   async noPerRequestLeak() {
     const { tracer } = traced();
-    // 16 at a time, half read as a stream and half with text(); a GC every 1,000 lets finalizers run, so the
+    // 16 at a time, a third read as a stream, a third with text(), a third with text() after a look at `body`; a GC every 1,000 lets finalizers run, so the
     // high-water mark measures what accumulates, not how late the collector happens to run.
     const requests = async (count, signal) => {
       let next = 0;
@@ -1050,8 +1050,10 @@ const SCENARIOS = {
           const n = next++;
           if (n % 1000 === 0) await collect();
           const r = await fetch(`${SERVER}/bytes?n=16`, signal ? { signal } : undefined);
-          if (n % 2) await r.text();
-          else await readAll(r.body);
+          if (n % 3 === 0) await readAll(r.body);
+          else if (n % 3 === 1) await r.text();
+          // The body only looked at, then read whole: what Rust keeps of it must not hold the response.
+          else if (r.body) await r.text();
         }
       };
       await Promise.all(Array.from({ length: 16 }, worker));
@@ -1234,6 +1236,24 @@ const SCENARIOS = {
     equal(await kept.text(), 'abcde', 'the kept response reads');
     equal((await spanFor(third.spans, 'x=kept')).endReason, 'completed', 'its span ends');
     check(same(snapshot(), before), 'fetch and Response.prototype restored once its span ended');
+
+    // A page that makes restoring `fetch` fail (a frozen global would): uninstall still returns its promise, the
+    // failure is counted, and the rest is restored.
+    const fifth = traced();
+    const define = Object.defineProperty;
+    Object.defineProperty = function defineProperty(target, key, descriptor) {
+      if (target === globalThis && key === 'fetch') throw new TypeError('the page froze fetch');
+      return define.call(this, target, key, descriptor);
+    };
+    let returned;
+    try {
+      returned = await outcome(() => uninstall(fifth.tracer));
+    } finally {
+      Object.defineProperty = define;
+    }
+    equal([returned, fifth.tracer.stats().passthroughFailures], [{ ok: undefined }, 1], 'uninstall when fetch cannot be restored');
+    globalThis.fetch = before.fetch;
+    check(same(snapshot(), before), 'Request and Response.prototype restored all the same');
   },
 
   async badOptionsAndDoubleInstallRejectAndPatchNothing() {
@@ -1402,7 +1422,7 @@ const SCENARIOS = {
     };
     const echo = async (response) => {
       const headers = await response.json();
-      return { x: [headers['x-a'], headers['x-b']], traceparent: typeof headers.traceparent };
+      return { x: [headers['x-a'], headers['x-b']], traceparent: typeof headers.traceparent, referer: typeof headers.referer };
     };
     const url = () => `${SERVER}/trace-echo?id=${id('same')}`;
     const cases = {
@@ -1460,6 +1480,47 @@ const SCENARIOS = {
         const request = new Request(`${SERVER}/echo?x=used`, { method: 'POST', body: 'once' });
         await request.text();
         return outcome(() => fetch(request));
+      },
+      // A frozen `init` (and frozen headers): our header still goes out, and nothing else changes.
+      frozenInit: async () => {
+        const { proxy, reads } = counted(Object.freeze({ headers: Object.freeze({ 'x-a': '1' }), cache: 'no-store' }));
+        return { seen: await echo(await fetch(url(), proxy)), reads };
+      },
+      frozenPost: async () => {
+        const init = Object.freeze({ method: 'POST', body: 'sent', headers: Object.freeze({ 'content-type': 'text/plain' }) });
+        return { text: await (await fetch(`${SERVER}/echo?x=frozen`, init)).text() };
+      },
+      frozenOtherOrigin: async () => {
+        const init = Object.freeze({ headers: Object.freeze({ 'x-a': '1' }) });
+        return { text: await (await fetch(`${SERVER.replace('127.0.0.1', 'localhost')}/echo?x=frozen-other`, init)).text() };
+      },
+      // A getter that throws after `headers` was read: natively nothing is sent, and the app's error is the
+      // rejection (no request goes out again without our header).
+      throwingAfterHeaders: async () => {
+        const tag = id('throwing');
+        const failure = await outcome(() => fetch(`${SERVER}/trace-echo?id=${tag}`, {
+          method: 'POST', body: 'x', headers: { 'x-a': '1' }, get integrity() { throw new TypeError('app integrity'); },
+        }));
+        const log = await (await raw(`${SERVER}/trace-log?id=${tag}`)).json();
+        return { failure, sent: log.map((e) => e.method) };
+      },
+      // A non-empty `init` resets a `Request`'s referrer policy; an empty one keeps it.
+      requestPolicyAndInit: async () => {
+        const request = new Request(url(), { referrerPolicy: 'no-referrer' });
+        const { proxy, reads } = counted({ cache: 'no-store' });
+        return { seen: await echo(await fetch(request, proxy)), reads };
+      },
+      // Called on another object than the global: natively rejected before the request's body is taken.
+      wrongReceiver: async () => {
+        const request = new Request(`${SERVER}/echo?x=receiver`, { method: 'POST', body: 'kept' });
+        const failure = await outcome(() => fetch.call({}, request));
+        const used = request.bodyUsed;
+        await (await fetch(url())).text();
+        return { failure, used };
+      },
+      requestPolicyAndEmptyInit: async () => {
+        const request = new Request(url(), { referrerPolicy: 'no-referrer' });
+        return { seen: await echo(await fetch(request, {})) };
       },
     };
     for (const [name, steps] of Object.entries(cases)) {
@@ -1795,18 +1856,23 @@ const SCENARIOS = {
     equal([cut['url.full'], cut['app.long']], [`${SERVER}/bytes?n=1&x=bounded-strings`.slice(0, 24), 'é'.repeat(12)],
       'strings cut to 24 bytes');
     await uninstall(tracer);
-    // At most 32 attributes from a hook, and none that replaces fetchspan's own (`url.full` stays redacted).
+    // At most 32 attributes from a hook, and none that fetchspan sets itself, even one it sets on some spans only
+    // (`error.type`): each such key is left out and counted (`url.full` stays redacted).
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`app.n${String(i).padStart(2, '0')}`, i]));
     ({ spans, tracer } = traced({
-      requestAttributes: () => ({ 'url.full': 'https://evil.example/?token=leaked', 'http.request.method': 'PUT', ...many }),
+      requestAttributes: () => ({ 'url.full': 'https://evil.example/?token=leaked', 'http.request.method': 'PUT',
+        'error.type': 'app', 'fetchspan.end_reason': 'app', ...many }),
       responseAttributes: () => ({ 'http.response.status_code': 999, 'app.late': 1 }),
     }));
     await (await fetch(`${SERVER}/bytes?n=1&x=many&token=t`)).text();
     const capped = (await spanFor(spans, 'x=many')).attributes;
     const kept = Object.keys(capped).filter((k) => k.startsWith('app.n'));
-    equal([kept.length, kept[0], kept.at(-1)], [30, 'app.n00', 'app.n29'], 'the first 32 hook attributes, two of them refused');
-    equal([capped['url.full'], capped['http.request.method'], capped['http.response.status_code'], capped['app.late']],
-      [`${SERVER}/bytes?n=1&x=many&token=REDACTED`, 'GET', 200, 1], 'a hook never replaces fetchspan\'s own attributes');
+    equal([kept.length, kept[0], kept.at(-1)], [32, 'app.n00', 'app.n31'], 'the first 32 hook attributes');
+    equal([capped['url.full'], capped['http.request.method'], capped['http.response.status_code'], capped['error.type'],
+      capped['fetchspan.end_reason'], capped['app.late']],
+    [`${SERVER}/bytes?n=1&x=many&token=REDACTED`, 'GET', 200, undefined, 'completed', 1],
+    'a hook never gives fetchspan\'s own attributes');
+    equal(tracer.stats().passthroughFailures, 5, 'each refused key counted');
     await uninstall(tracer);
     // The default bound is 2048 bytes.
     ({ spans, tracer } = traced({ requestAttributes: () => ({ 'app.huge': 'x'.repeat(3000) }) }));
@@ -1900,6 +1966,17 @@ const SCENARIOS = {
     equal((await spanFor(spans, 'x=encoded')).attributes['url.full'],
       `${SERVER}/bytes?n=1&x=encoded&%74oken=REDACTED&sig%6Eature=REDACTED#access_token=REDACTED&state=1`,
       'percent-encoded names and the fragment');
+    // A URL fetch can't parse (`pa/ss` is no port): recorded as given, but for what may be credentials.
+    const unparsable = await outcome(() => fetch('https://user:pa/ss@unparsable.invalid/x'));
+    check(unparsable.error?.[1] === 'TypeError', `an unparsable URL is refused (${JSON.stringify(unparsable)})`);
+    equal((await spanFor(spans, 'unparsable.invalid')).attributes['url.full'], 'https://REDACTED:REDACTED@unparsable.invalid/x',
+      'credentials in a URL that does not parse');
+    // A Request's URL crosses into wasm cut, as a string's does: 8 MiB of it would grow the wasm memory for good.
+    const before = wasmMemory.buffer.byteLength;
+    await (await fetch(new Request(`data:text/plain,long-request-${'x'.repeat(8 << 20)}`))).text();
+    await spanFor(spans, 'long-request-');
+    const grown = wasmMemory.buffer.byteLength - before;
+    check(grown < 4 << 20, `a long Request URL crosses into wasm cut (the wasm memory grew by ${grown} bytes)`);
     await uninstall(tracer);
     ({ spans, tracer } = traced({ redactQueryParams: ['n'] }));
     await (await fetch(`${SERVER}/bytes?n=1&token=t&mine=2`)).text();
@@ -1926,6 +2003,19 @@ const SCENARIOS = {
     await (await fetch(`${SERVER}/json?x=upper`)).text();
     equal(partial.tracer.stats().started, 0, 'a prefix that stops mid-port, and one in upper case');
     await uninstall(partial.tracer);
+    // A RegExp stays the app's own: its `lastIndex` is left alone, and a frozen one works.
+    const global = /x=global/g;
+    global.lastIndex = 5;
+    const patterns = traced({ ignoreUrls: [global, Object.freeze(/x=frozen/)] });
+    for (const x of ['global', 'frozen', 'kept']) await (await fetch(`${SERVER}/bytes?n=1&x=${x}`)).text();
+    equal([patterns.tracer.stats().started, patterns.tracer.stats().passthroughFailures, global.lastIndex], [1, 0, 5],
+      'RegExps: one span (x=kept), no failure, lastIndex kept');
+    await uninstall(patterns.tracer);
+    // An origin is normalized as fetch writes it (`:047811` is port 47811).
+    const origin = traced({ ignoreUrls: [SERVER.replace(/:(\d+)$/, ':0$1')] });
+    await (await fetch(`${SERVER}/bytes?n=1&x=origin`)).text();
+    equal(origin.tracer.stats().started, 0, 'an origin written otherwise');
+    await uninstall(origin.tracer);
     // The export endpoint is never traced, even when the app itself posts to it.
     const endpoint = `${SERVER}/c/${id('ignored')}/ok`;
     const exporting = traced({ endpoint, propagateTo: [SERVER] });
