@@ -179,7 +179,7 @@ impl BodyProgress {
     }
 
     /// How long the app has held the stream without a read pending, in milliseconds (0 while it waits for data).
-    fn app_idle_ms(&self) -> f64 {
+    pub(crate) fn app_idle_ms(&self) -> f64 {
         self.pump_report().get(0).as_f64().unwrap_or(0.0)
     }
 
@@ -324,7 +324,7 @@ impl IdleWatch {
             let idle = span.progress.app_idle_ms();
             if idle >= idle_ms {
                 // May run app code (`onSpanEnd`), which may start streams: the list is not borrowed here.
-                span.end_body(EndReason::Abandoned, None);
+                span.end_body(EndReason::Abandoned, None, idle);
             } else {
                 next_ms = next_ms.min(idle_ms - idle);
                 kept.push(Rc::downgrade(&span));
@@ -354,7 +354,7 @@ pub struct CountingTransformer {
 impl CountingTransformer {
     /// The source ended and every chunk was handed on: the body completed.
     pub fn completed(self) {
-        self.span.end_body(EndReason::Completed, None);
+        self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
     /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer.
@@ -372,15 +372,15 @@ impl CountingTransformer {
     #[wasm_bindgen(js_name = sourceFailed)]
     pub fn source_failed(self, error: JsValue) {
         if self.span.abort_reason().is_some() {
-            self.span.end_body(EndReason::Aborted, None);
+            self.span.end_body(EndReason::Aborted, None, 0.0);
         } else {
-            self.span.end_body(EndReason::Error, Some(&error));
+            self.span.end_body(EndReason::Error, Some(&error), 0.0);
         }
     }
 
     /// The app cancelled its stream; the native body was cancelled with the same reason.
     pub fn cancelled(self) {
-        self.span.end_body(EndReason::Cancelled, None);
+        self.span.end_body(EndReason::Cancelled, None, 0.0);
     }
 
     /// The app read nothing, and took a whole-body method instead (that read ends the span) or cloned the response

@@ -64,8 +64,7 @@ export function installPatches(scope, hooks, config) {
 
   // The URL `fetch` will request, resolved like fetch resolves it (against the document's base URL); a huge
   // `data:` URL is cut before it crosses into wasm. An unparsable one is reported as given.
-  function absoluteUrl(input) {
-    const text = String(input);
+  function absoluteUrl(text) {
     // A path-absolute URL already in normal form resolves to the origin plus itself: `new URL` costs more than the
     // rest of the request's JS (13 µs in the benchmark's profile). Anything else takes the parser.
     if (text.charCodeAt(0) === SLASH && PLAIN_PATH.test(text) && !DOT_SEGMENT.test(text)
@@ -204,7 +203,7 @@ export function installPatches(scope, hooks, config) {
       const found = [];
       for (const [key, value] of Object.entries(result)) {
         if (OWN_ATTRIBUTE.test(key)) {
-          failed(new TypeError(`fetchspan: attribute "${key}" from a hook is one fetchspan sets; it was left out`));
+          failed(new TypeError(`fetchspan: a hook's attribute "${key}" is fetchspan's own`));
           continue;
         }
         if (typeof value === 'string' || typeof value === 'boolean') found.push(key, value);
@@ -237,14 +236,25 @@ export function installPatches(scope, hooks, config) {
     let outgoing;
     try {
       request = input instanceof NativeRequest ? input : undefined;
-      url = request ? capped(requestUrl.call(request)) : foreignRequest(input, requestUrl) ? undefined : absoluteUrl(input);
+      if (request === undefined && !foreignRequest(input, requestUrl)) {
+        // Converted once, as natively (an object's `toString` runs once): the string goes on in its place. One
+        // that fails to convert is the native call's to reject.
+        try {
+          input = `${input}`;
+        } catch (_) {
+          return nativeFetch.call(this, input, init);
+        }
+        url = absoluteUrl(input);
+      } else {
+        url = request && capped(requestUrl.call(request));
+      }
       if (url === undefined || matchesAny(ignoreUrls, url, false)) url = undefined;
       else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
     } catch (error) {
       failed(error);
       url = undefined;
     }
-    if (url === undefined) return nativeFetch.apply(this, arguments);
+    if (url === undefined) return nativeFetch.call(this, input, init);
     // What the native call read of `init`, member by member, so that nothing is read twice (see `propagate` for a
     // request that gets a trace header).
     let read;
@@ -256,7 +266,7 @@ export function installPatches(scope, hooks, config) {
       read = {};
       pending = nativeFetch.call(this, input, initView(init, recorder(read)));
     } else {
-      pending = nativeFetch.apply(this, arguments);
+      pending = nativeFetch.call(this, input, init);
     }
     const upload = read?.[UPLOAD];
     if (upload !== undefined) {
@@ -931,17 +941,17 @@ function initView(init, answer) {
 
 const INIT_VIEW = {
   get: (view, key) => view.answer(key, Reflect.get(view.init, key)),
+  // (Without the Proxy as the receiver, which would define the member on the target.)
   set: (view, key, value) => Reflect.set(view.init, key, value),
-  has: (view, key) => Reflect.has(view.init, key),
-  deleteProperty: (view, key) => Reflect.deleteProperty(view.init, key),
-  ownKeys: (view) => Reflect.ownKeys(view.init),
   getOwnPropertyDescriptor(view, key) {
     const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
     if (descriptor !== undefined) descriptor.configurable = true;
     return descriptor;
   },
-  getPrototypeOf: (view) => Reflect.getPrototypeOf(view.init),
 };
+for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
+  INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
+}
 
 // The app's `init.headers`, read once the way the native call reads them (a sequence through the iterator it has,
 // else a record of its own enumerable properties) into pairs that can be read again: so the app's code (a one-shot

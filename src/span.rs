@@ -86,14 +86,28 @@ impl SpanCell {
     }
 
     /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
-    /// timings, stalls, SSE events).
-    pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>) {
-        self.end(reason, |record| {
+    /// timings, stalls, SSE events), `ago_ms` before now: a stream the app stopped pulling ends where it stopped,
+    /// not when the idle timeout noticed.
+    pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>, ago_ms: f64) {
+        self.end_at(reason, now_ms() - ago_ms, |record| {
             self.progress.describe(record);
             if let Some(error) = error {
                 mark_error(record, error_name(error));
             }
         });
+    }
+
+    /// Ends the span as `abandoned` where the request stopped, not when fetchspan noticed (the idle timeout, the
+    /// collector): a streamed body at the app's last pull, a response dropped unread at its arrival (its first
+    /// event, `response.headers`).
+    pub(crate) fn abandon(&self) {
+        if self.progress.streaming() {
+            self.end_body(EndReason::Abandoned, None, self.progress.app_idle_ms());
+        } else {
+            let arrived = (self.open.borrow().as_ref())
+                .and_then(|open| Some(open.record.events.first()?.time_ms));
+            self.end_at(EndReason::Abandoned, arrived.unwrap_or_else(now_ms), |_| {});
+        }
     }
 
     /// Changes the record of the span while it is open; does nothing once it has ended.
@@ -161,7 +175,7 @@ impl SpanCell {
                     if !cell.progress.streaming() {
                         cell.end(EndReason::Aborted, |_| {});
                     } else if !cell.progress.watched() {
-                        cell.end_body(EndReason::Aborted, None);
+                        cell.end_body(EndReason::Aborted, None, 0.0);
                     }
                 }
             },
@@ -173,11 +187,7 @@ impl Drop for SpanCell {
     /// Every handle of the span is gone (the app dropped the response and its stream, and the collector took
     /// them) while the span is still open: its body was abandoned.
     fn drop(&mut self) {
-        if self.progress.streaming() {
-            self.end_body(EndReason::Abandoned, None);
-        } else {
-            self.end(EndReason::Abandoned, |_| {});
-        }
+        self.abandon();
     }
 }
 
@@ -455,7 +465,13 @@ impl RequestSpan {
         let timing = timing.map(ResourceTiming::new);
         // Not borrowed while `natively_read` reads the headers: a page that patched `Headers.prototype.get` runs
         // there, and may abort this very request.
-        let Some(same_origin) = self.cell.open.borrow().as_ref().map(|open| open.same_origin) else {
+        let Some(same_origin) = self
+            .cell
+            .open
+            .borrow()
+            .as_ref()
+            .map(|open| open.same_origin)
+        else {
             return;
         };
         let known = body::natively_read(response, size, timing.as_ref(), same_origin);
@@ -506,7 +522,7 @@ impl RequestSpan {
     /// the stream, which then ends the span), the body was dropped unread: the span ends as `abandoned`.
     pub fn collected(&self) {
         if !self.cell.progress.streaming() {
-            self.cell.end(EndReason::Abandoned, |_| {});
+            self.cell.abandon();
         }
     }
 }

@@ -1102,8 +1102,11 @@ const SCENARIOS = {
     const response = await fetch(`${SERVER}/stream?id=${streamId}`);
     const reader = response.body.getReader();
     await reader.read();
+    const lastRead = performance.timeOrigin + performance.now();
     const span = await spanFor(spans, streamId, 3000);
     equal(span.endReason, 'abandoned', 'a stream left unread');
+    // It ends where the app stopped pulling, not when the idle timeout noticed, 300 ms later.
+    check(span.endTime <= lastRead + 50, `the abandoned stream's end (${span.endTime}) is its last read (${lastRead})`);
     reader.cancel();
     const slow = await fetch(`${SERVER}/slow?chunks=8&delayMs=100&x=idle`);
     equal((await readAll(slow.body)), 8 * 1024, 'a slow but active body');
@@ -1116,7 +1119,10 @@ const SCENARIOS = {
       await collect();
       await sleep(50);
     }
-    equal((await spanFor(long.spans, 'x=dropped', 3000)).endReason, 'abandoned', 'a response dropped unread');
+    const dropped = await spanFor(long.spans, 'x=dropped', 3000);
+    equal(dropped.endReason, 'abandoned', 'a response dropped unread');
+    // It ends where the response arrived (its last event), not when the collector found it.
+    equal(dropped.endTime, dropped.events.find((e) => e.name === 'response.headers').time, 'the dropped response\'s end');
     await uninstall(long.tracer);
     // A stream taken, then dropped with its response, unread: the engine keeps an unread network body (and so our
     // pump) alive, so this span ends by the idle timeout, as abandoned.
@@ -1509,6 +1515,13 @@ const SCENARIOS = {
         const request = new Request(url(), { referrerPolicy: 'no-referrer' });
         const { proxy, reads } = counted({ cache: 'no-store' });
         return { seen: await echo(await fetch(request, proxy)), reads };
+      },
+      // The URL of an object input is converted once (its `toString` runs once), and that is what goes out.
+      urlObjectOnce: async () => {
+        let conversions = 0;
+        const input = { toString: () => `${url()}&n=${++conversions}` };
+        const response = await fetch(input);
+        return { seen: await echo(response), conversions, sent: new URL(response.url).searchParams.get('n') };
       },
       // Called on another object than the global: natively rejected before the request's body is taken.
       wrongReceiver: async () => {
