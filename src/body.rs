@@ -334,7 +334,9 @@ impl IdleWatch {
         streams.extend(kept);
         let any = !streams.is_empty();
         drop(streams);
-        if any && watch.timer.borrow().is_none() {
+        // Armed again even if a stream started meanwhile (by `onSpanEnd`) armed it for the whole timeout: the
+        // streams kept may time out sooner.
+        if any {
             IdleWatch::arm(tracer, next_ms.min(idle_ms));
         }
     }
