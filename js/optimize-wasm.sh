@@ -7,8 +7,8 @@
 # in the first 1 KiB, which lets wasm-opt fold address arithmetic into load and store offsets; with `--converge`, and
 # names shortened first, 356 bytes off the gzipped wasm (22,836 against 23,192, same code). The `producers` and
 # `target_features` sections go too (193 bytes off the gzipped wasm): wasm-bindgen has read them, and engines ignore them.
-# `--flatten --rereloop` first, then `-Oz` twice: the control flow rebuilt from scratch folds smaller, 191 bytes off
-# the gzipped wasm (22,476 against 22,667); other passes tried before `-Oz` (`--gufa`, `-O4`, `--monomorphize`,
+# `--flatten --rereloop` first, then `-Oz` twice: the control flow rebuilt from scratch folds smaller, 187 bytes off
+# the gzipped wasm (22,480 against 22,667); other passes tried before `-Oz` (`--gufa`, `-O4`, `--monomorphize`,
 # `--merge-similar-functions`, `--dae-optimizing`, `--code-folding`, `--local-cse`, ...) saved nothing.
 # The npm binaryen package's wasm-opt: Debian's produces a broken module.
 

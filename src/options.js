@@ -229,8 +229,8 @@ function urlPatterns(get, name, prefix) {
   if (v === undefined) return [];
   if (!Array.isArray(v)) invalid(name, 'an array of URL prefixes (strings) and RegExps', v);
   return Array.from(v, (item, i) => {
-    // A RegExp is copied without `g` and `y`: the app's own keeps its `lastIndex`, and may be frozen.
-    if (Object.prototype.toString.call(item) === '[object RegExp]') return new RegExp(item.source, item.flags.replace(/[gy]/g, ''));
+    // A RegExp is copied: the app's own keeps its `lastIndex` (which matching resets), and may be frozen.
+    if (Object.prototype.toString.call(item) === '[object RegExp]') return new RegExp(item.source, item.flags);
     if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
     return prefix(item, `${name}[${i}]`);
   });

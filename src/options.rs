@@ -42,8 +42,6 @@ pub struct Options {
     pub stall_threshold_ms: f64,
     /// Count server-sent events in `text/event-stream` bodies.
     pub sse: bool,
-    /// The longest attribute string kept, in bytes.
-    pub max_attribute_length: usize,
     /// Query parameters whose values `url.full` redacts, in lower case.
     pub redact_query_params: Vec<String>,
     /// The normalized options object, for `patch.js` (`ignoreUrls`, `propagateTo`, `sampleRate`, `tracestate`,
@@ -62,13 +60,14 @@ impl Options {
             .iter()
             .filter_map(|name| name.as_string())
             .collect();
+        // The longest attribute string kept, set before the resource is read: its strings are cut to it too.
+        crate::record::set_max_attribute_length(number(&options, "maxAttributeLength") as usize);
         let export = get(&options, "export");
         Ok(Options {
             on_span_end: get(&options, "onSpanEnd").dyn_into::<Function>().ok(),
             idle_timeout_ms: number(&options, "idleTimeoutMs"),
             stall_threshold_ms: number(&options, "stallThresholdMs"),
             sse: get(&options, "sse").is_truthy(),
-            max_attribute_length: number(&options, "maxAttributeLength") as usize,
             redact_query_params,
             export: (!export.is_undefined()).then(|| ExportOptions::read(&export)),
             patch_config: options,
@@ -77,17 +76,15 @@ impl Options {
 }
 
 impl ExportOptions {
-    /// The resource's strings are the app's own configuration, kept whole: `maxAttributeLength` bounds what each
-    /// request records.
     fn read(export: &JsValue) -> ExportOptions {
         let mut resource = Attributes::default();
         let service_name = get(export, "serviceName").as_string().unwrap_or_default();
-        resource.set("service.name", Value::Str(service_name));
+        resource.set("service.name", Value::string(service_name));
         for entry in get(export, "resource").unchecked_into::<Array>().iter() {
             let pair = entry.unchecked_into::<Array>();
             let (key, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
             let value = match (value.as_string(), value.as_f64()) {
-                (Some(text), _) => Value::Str(text),
+                (Some(text), _) => Value::string(text),
                 (_, Some(number)) => Value::Int(number as i64),
                 _ => Value::Bool(value.is_truthy()),
             };

@@ -63,7 +63,8 @@ export function installPatches(scope, hooks, config) {
   }
 
   // The URL `fetch` will request, resolved like fetch resolves it (against the document's base URL); a huge
-  // `data:` URL is cut before it crosses into wasm. An unparsable one is reported as given.
+  // `data:` URL is cut before it crosses into wasm. An unparsable one is reported as given, but for what may be
+  // credentials.
   function absoluteUrl(text) {
     // A path-absolute URL already in normal form resolves to the origin plus itself: `new URL` costs more than the
     // rest of the request's JS (13 µs in the benchmark's profile). Anything else takes the parser.
@@ -77,7 +78,7 @@ export function installPatches(scope, hooks, config) {
     } catch (_) {
       // fetch will reject it; the span records it as given, but for what may be credentials (`user:pa/ss@`, which
       // the parser would have told from the host).
-      url = text.replace(/^([a-z][a-z\d+.-]*:\/\/)[^#]*@/i, '$1REDACTED:REDACTED@');
+      url = text.replace(/^(\s*[a-z][a-z\d+.-]*:[\\/]*)[^]*@/i, '$1REDACTED:REDACTED@');
     }
     return capped(url);
   }
@@ -328,11 +329,11 @@ export function installPatches(scope, hooks, config) {
       };
       if (outgoing?.resend === undefined) return pending.then(arrived, rejected);
       const self = this;
-      return pending.then(arrived, (error) => {
+      return afterSending(pending.then(arrived, (error) => {
         if (!resendable(outgoing, request, error)) return rejected(error);
         guard(() => span.retriedWithoutTraceparent());
         return outgoing.resend(self).then(arrived, rejected);
-      });
+      }), outgoing);
     } catch (error) {
       failed(error);
       return resending(pending, outgoing, request, this);
@@ -340,15 +341,21 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Whether a request that failed with `error` goes out once more without our header: a TypeError of a request
-  // that went out with it (the native call read all of the app's `init`: a getter that threw, or a bad member,
-  // stops it before anything is sent; `signal` is read after `method`, `mode` and `body`), safe to send twice (GET
-  // or HEAD, no body), in a mode that sends our header (a `no-cors` request drops it), may be the header's fault
-  // (see `propagate`).
+  // that went out with it (see `afterSending`), safe to send twice (GET or HEAD, no body), in a mode that sends our
+  // header (a `no-cors` request drops it), may be the header's fault (see `propagate`).
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
-    if (!(error instanceof TypeError) || (outgoing.viewed && !('signal' in given))) return false;
-    const method = 'method' in given ? given.method : request?.method ?? 'GET';
-    return /^(GET|HEAD)$/i.test(String(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
+    const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
+    return outgoing.sent && error instanceof TypeError && /^(GET|HEAD)$/i.test(String(method)) && given.body == null
+      && (given.mode ?? request?.mode) !== 'no-cors';
+  }
+
+  // Returns `derived`, the reaction to the native promise, and marks `outgoing` sent a microtask later: a `fetch`
+  // that fails before sending anything (a bad or throwing `init` member, an aborted signal, a URL it can't parse)
+  // returns a promise already rejected, whose reaction, registered just before, runs first and finds it unsent.
+  function afterSending(derived, outgoing) {
+    queueMicrotask(() => { outgoing.sent = true; });
+    return derived;
   }
 
   // The native promise of a request without a span, resent once without our header where `resendable` says so.
@@ -359,10 +366,10 @@ export function installPatches(scope, hooks, config) {
     if (outgoing?.resend === undefined || typeof pending?.then !== 'function') return pending;
     const signal = signalOf(outgoing.given, request);
     if (signal instanceof AbortSignal && signal.aborted) return pending;
-    return pending.then(undefined, (error) => {
+    return afterSending(pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
       return outgoing.resend(self);
-    });
+    }), outgoing);
   }
 
   // The answer to each read of `init` (see `initView`) that passes it through and remembers it in `read` (a
@@ -424,8 +431,8 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, viewed }` (`headers`: the
-  // app's, copied; `viewed`: the app's `init` goes through `initView`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, sent }` (`headers`: the
+  // app's, copied; `sent`: see `afterSending`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
   // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -436,14 +443,15 @@ export function installPatches(scope, hooks, config) {
   //   would otherwise reset.
   // - If the app already sent a `traceparent`, it goes out unchanged and becomes the span's parent (whose sampled
   //   flag decides).
-  // - Redirect-safe: `resend(self)` sends the request again without our header, from what was read (nothing is
-  //   read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice) that failed with a
-  //   TypeError, since that may be a cross-origin redirect whose preflight refuses the header.
+  // - Redirect-safe: `resend(self)` sends the request again without our header, with what the native call got
+  //   (nothing is read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice, not
+  //   `no-cors`) that went out and failed with a TypeError (`resendable`), since that may be a cross-origin
+  //   redirect whose preflight refuses the header.
   function propagate(request, input, init) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined, viewed: false,
+      given, resend: undefined, headers: undefined, sent: false,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -464,17 +472,18 @@ export function installPatches(scope, hooks, config) {
     // A navigation's request (a service worker's `event.request`) keeps its mode only with an empty `init`, which
     // our header would make non-empty: it goes out as given.
     if ((typeof init !== 'object' && typeof init !== 'function') || request?.mode === 'navigate') return undefined;
-    // Our `headers` make the `init` non-empty, which resets a `Request`'s referrer and its policy: an `init` that
-    // was empty keeps them (as far as it was read: one that gives only `signal` or `window`, read later, still
-    // keeps them).
+    // Our `headers` make the `init` non-empty, which resets a `Request`'s referrer and its policy: where every
+    // member read before them was undefined, they fall back to the request's own, as an empty `init` would keep
+    // them (one that gives only `signal` or `window`, read later, keeps them too: README, Known differences).
     const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
       && Object.values(given).every((read) => read === undefined) ? request[key] : value;
-    outgoing.viewed = true;
+    // What the native call got for each member, which a resend gets again (but `headers`).
+    const answered = {};
     outgoing.init = initView(init, (key, value) => {
       if (key === 'headers') value = headerPairs(value);
       given[key] = value;
       if (key === 'body') return countedUpload(given, value);
-      if (key !== 'headers') return member(key, value);
+      if (key !== 'headers') return (answered[key] = member(key, value));
       try {
         const base = new Headers(value !== undefined ? value : request?.headers);
         outgoing.headers = base;
@@ -483,8 +492,8 @@ export function installPatches(scope, hooks, config) {
         if (added === undefined) return value;
         const sent = new Headers(base);
         for (const [name, header] of added) sent.set(name, header);
-        outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(given, {
-          get: (read, name) => (name === 'headers' ? base : member(name, read[name])),
+        outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(answered, {
+          get: (sent, name) => (name === 'headers' ? base : sent[name]),
         }));
         return sent;
       } catch (_) {
@@ -909,6 +918,8 @@ function capped(url) {
 function matchesAny(patterns, url, bounded) {
   for (const pattern of patterns) {
     if (typeof pattern !== 'string') {
+      // Our copy of the app's RegExp (src/options.js), flags kept.
+      pattern.lastIndex = 0;
       if (pattern.test(url)) return true;
     } else if (url.startsWith(pattern) && (!bounded || pattern.endsWith('/') || url.length === pattern.length
       || '/?#'.includes(url[pattern.length]))) {
@@ -932,9 +943,10 @@ function foreignRequest(input, requestUrl) {
 }
 
 // What the native call gets for the app's `init`: each member it reads is read from `init` then and answered with
-// `answer(key, value)`. The Proxy's target is an empty object of ours, not `init`: for a frozen `init`, an answer
-// other than its own value would break the Proxy's invariants (a TypeError). The other traps forward to `init`, so
-// a `fetch` wrapper installed before us sees, copies (`{ ...init }`) and changes the app's object as natively.
+// `answer(key, value)`. The Proxy's target is an object of ours (`{ init, answer }`, which no trap shows), not
+// `init`: for a frozen `init`, an answer other than its own value would break the Proxy's invariants (a TypeError).
+// The other traps forward to `init`, so a `fetch` wrapper installed before us sees, copies (`{ ...init }`) and
+// changes the app's object as natively (`Object.freeze` of the view fails, and `Object.isFrozen` says false).
 function initView(init, answer) {
   return new Proxy({ init, answer }, INIT_VIEW);
 }
@@ -949,7 +961,7 @@ const INIT_VIEW = {
     return descriptor;
   },
 };
-for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
+for (const trap of ['has', 'defineProperty', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }
 

@@ -85,7 +85,6 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         .into());
     }
     let mut options = Options::parse(&options)?;
-    crate::record::set_max_attribute_length(options.max_attribute_length);
     // Exports go through the fetch in place before ours, so they are never traced.
     let unpatched_fetch = GLOBAL_THIS.with(|scope| Reflect::get(scope, &"fetch".into()))?;
     let exporter = match (
