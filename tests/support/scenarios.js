@@ -1595,13 +1595,13 @@ const SCENARIOS = {
       return spanFor(spans, tag);
     };
     // Another trace (the server started its own): attributes and a link; Server-Timing metrics bounded.
-    const st = encodeURIComponent('db;dur=12.5, cache;desc="hit";dur=0.25, nodur, bad name;dur=1');
+    const st = encodeURIComponent('db;dur=12.5, cache;desc="hit";dur=0.25, nodur, bad name;dur=1, huge;dur=1e999');
     let span = await get(`tp=${theirs}&st=${st}`, id('st-link'));
     const a = span.attributes;
     equal([a['fetchspan.server.trace_id'], a['fetchspan.server.span_id']], ['11111111111111111111111111111111', '2222222222222222'], 'server ids');
     equal(span.links, [{ traceId: '11111111111111111111111111111111', spanId: '2222222222222222' }], 'a link to the server\'s trace');
     equal([a['fetchspan.server_timing.db.duration_us'], a['fetchspan.server_timing.cache.duration_us']], [12500, 250], 'metrics');
-    check(!Object.keys(a).some((k) => /nodur|bad name/.test(k)), 'metrics without a duration or a valid name are left out');
+    check(!Object.keys(a).some((k) => /nodur|bad name|huge/.test(k)), 'metrics without a finite duration or a valid name are left out');
     // At most 8 metrics, and names of at most 64 characters (a longer one is left out, not cut).
     const long = 'n'.repeat(65);
     const many = encodeURIComponent([`${long};dur=1`, ...Array.from({ length: 10 }, (_, i) => `m${i};dur=${i + 1}`)].join(', '));
