@@ -33,6 +33,40 @@ node -e '
   const replaced = "(() => { throw new Error(\"fetchspan: the entry point passes the wasm URL\"); })()";
   fs.writeFileSync(file, glue.replace(pattern, replaced));
 ' "$stage/fetchspan.js"
+# Parts of the glue the shipped build never runs go too, each found exactly once or the build fails (to be looked at
+# again when wasm-bindgen changes): `initSync`'s handling of a bare module and of bytes (load.js always passes
+# `{ module }` with a compiled module), the `encodeInto` fallback (every browser fetchspan runs in has
+# `TextEncoder.prototype.encodeInto`: Chrome 74, Firefox 66, Safari 14.1), and the string copy for a call without
+# `realloc` (every call passes it), and `free()` of the classes only fetchspan holds. About 210 bytes of the gzipped
+# bundle.
+node -e '
+  const fs = require("fs");
+  const file = process.argv[1];
+  let glue = fs.readFileSync(file, "utf8");
+  const unused = [
+    /\n    if \(module !== undefined\) \{\n        if \(Object\.getPrototypeOf\(module\) === Object\.prototype\) \{\n            \(\{module\} = module\)\n        \} else \{\n[^\n]*deprecated parameters for `initSync\(\)`[^\n]*\n        \}\n    \}\n/g,
+    /\n    if \(!\(module instanceof WebAssembly\.Module\)\) \{\n        module = new WebAssembly\.Module\(module\);\n    \}\n/g,
+    /\nif \(!\(\x27encodeInto\x27 in cachedTextEncoder\)\) \{\n(    [^\n]*\n|\n)*?\}\n/g,
+    /\n    if \(realloc === undefined\) \{\n(        [^\n]*\n)*?    \}\n/g,
+  ];
+  const replacements = ["\n    ({ module } = module);\n", "\n", "\n", "\n"];
+  // `free()` of the classes only fetchspan itself holds (the transformer, the hooks, the span): nothing calls it, and
+  // their memory is freed by their `Drop` or by the glue\x27s FinalizationRegistry. `Tracer` keeps its own.
+  for (const name of ["CountingTransformer", "FetchHooks", "RequestSpan"]) {
+    unused.push(new RegExp(`(\\nexport class ${name} \\{\\n[^]*?)\\n    free\\(\\) \\{\\n[^\\n]*\\n[^\\n]*\\n    \\}\\n`, "g"));
+    replacements.push("$1\n");
+    unused.push(new RegExp(`\\nif \\(Symbol\\.dispose\\) ${name}\\.prototype\\[Symbol\\.dispose\\] = ${name}\\.prototype\\.free;\\n`, "g"));
+    replacements.push("\n");
+  }
+  unused.forEach((pattern, i) => {
+    if ((glue.match(pattern) || []).length !== 1) {
+      console.error(`js/build.sh: wasm-bindgen glue no longer has exactly one match of ${pattern}; update build.sh`);
+      process.exit(1);
+    }
+    glue = glue.replace(pattern, replacements[i]);
+  });
+  fs.writeFileSync(file, glue);
+' "$stage/fetchspan.js"
 node js/shorten-wasm-names.cjs "$stage/fetchspan.js" "$stage/wasm-names.json" pkg/fetchspan_bg.wasm
 # esbuild bundles and minifies the ES module entry, which the app's own bundler minifies again (terser's output
 # gzips smaller as shipped but larger once esbuild minifies it again: 13,454 against 13,278 bytes). The classic
