@@ -224,7 +224,9 @@ impl BodyProgress {
             }
         }
         let kept = report.length().saturating_sub(8) / 3;
-        let stalls = f64::from(kept) + number(5).max(0.0);
+        let dropped = number(5).max(0.0);
+        record.dropped_events += dropped as u32;
+        let stalls = f64::from(kept) + dropped;
         if report.length() > 0 {
             record
                 .attributes

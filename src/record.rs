@@ -182,6 +182,11 @@ pub struct SpanRecord {
     pub events: Vec<Event>,
     /// The server's own span, when the response named one in another trace (`traceresponse` or `Server-Timing`).
     pub links: Vec<Link>,
+    /// Attributes left out by fetchspan's bounds (captured headers and hook attributes past 32 a side): OTLP's
+    /// `droppedAttributesCount`.
+    pub dropped_attributes: u32,
+    /// Events left out (stalls past 8): OTLP's `droppedEventsCount`.
+    pub dropped_events: u32,
 }
 
 /// A span link: another trace's span this one relates to.
@@ -418,6 +423,8 @@ mod tests {
             error: true,
             end_reason: EndReason::Completed,
             attributes,
+            dropped_attributes: 0,
+            dropped_events: 0,
             events: vec![Event::at("response.headers", 1_700_000_000_124.25)],
             links: vec![Link {
                 trace_id: [4; 16],

@@ -195,7 +195,9 @@ impl Drop for SpanCell {
 const MAX_EXTRA_ATTRIBUTES: u32 = 32;
 
 fn add_extra(record: &mut SpanRecord, extra: &Array) {
-    for index in 0..(extra.length() / 2).min(MAX_EXTRA_ATTRIBUTES) {
+    let given = extra.length() / 2;
+    record.dropped_attributes += given.saturating_sub(MAX_EXTRA_ATTRIBUTES);
+    for index in 0..given.min(MAX_EXTRA_ATTRIBUTES) {
         let Some(key) = extra.get(index * 2).as_string() else {
             continue;
         };
@@ -330,6 +332,8 @@ impl RequestSpan {
             attributes,
             events: Vec::new(),
             links: Vec::new(),
+            dropped_attributes: 0,
+            dropped_events: 0,
         };
         tracer.stats.started.set(tracer.stats.started.get() + 1);
         let open = OpenSpan {

@@ -70,6 +70,14 @@ fn push_span(out: &mut String, span: &SpanRecord) {
     }
     out.push(']');
     push_links(out, &span.links);
+    if span.dropped_attributes > 0 {
+        out.push_str(r#","droppedAttributesCount":"#);
+        push_decimal(out, u64::from(span.dropped_attributes));
+    }
+    if span.dropped_events > 0 {
+        out.push_str(r#","droppedEventsCount":"#);
+        push_decimal(out, u64::from(span.dropped_events));
+    }
     if span.error {
         // Code 2 is `STATUS_CODE_ERROR` (an UNSET status is left out).
         out.push_str(r#","status":{"code":2}"#);
@@ -171,6 +179,9 @@ mod tests {
                 trace_id: [0xcd; 16],
                 span_id: [0x03; 8],
             }],
+            // Written only when not 0: the span with an error has some.
+            dropped_attributes: if error { 8 } else { 0 },
+            dropped_events: if error { 2 } else { 0 },
         }
     }
 
@@ -184,7 +195,7 @@ mod tests {
 
     /// opentelemetry-proto's serde ignores unknown fields; a misspelled one would otherwise pass silently.
     fn assert_no_unknown_fields(value: &serde_json::Value) {
-        const FIELDS: [&str; 22] = [
+        const FIELDS: [&str; 24] = [
             "resourceSpans",
             "resource",
             "attributes",
@@ -204,6 +215,8 @@ mod tests {
             "timeUnixNano",
             "status",
             "code",
+            "droppedAttributesCount",
+            "droppedEventsCount",
             "key",
             "value",
             "stringValue",
@@ -252,6 +265,19 @@ mod tests {
         assert_eq!(span.end_time_unix_nano, 1_700_000_000_124_500_000);
         assert_eq!(span.status.as_ref().unwrap().code, 2);
         assert!(scope.spans[1].status.is_none());
+        assert_eq!(
+            (span.dropped_attributes_count, span.dropped_events_count),
+            (8, 2)
+        );
+        let unbounded = &scope.spans[1];
+        assert_eq!(
+            (
+                unbounded.dropped_attributes_count,
+                unbounded.dropped_events_count
+            ),
+            (0, 0)
+        );
+        assert_eq!(json.matches("droppedAttributesCount").count(), 1);
         assert_eq!(span.events[0].name, "response.headers");
         assert_eq!(span.events[0].time_unix_nano, 1_700_000_000_124_000_000);
         assert!(span.events[0].attributes.is_empty());

@@ -356,7 +356,9 @@ const SCENARIOS = {
 
   async aSpanWithAParentALinkAndServerTimingExportsStrictly() {
     const tenant = id('strict-context');
-    const { tracer, spans } = traced({ endpoint: collector(tenant), propagateTo: [SERVER], scheduledDelayMs: 60_000 });
+    // A hook with 40 attributes: 32 are kept, and the span says 8 were dropped.
+    const requestAttributes = () => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`app.n${i}`, i]));
+    const { tracer, spans } = traced({ endpoint: collector(tenant), propagateTo: [SERVER], scheduledDelayMs: 60_000, requestAttributes });
     const server = '00-11111111111111111111111111111111-2222222222222222-01';
     const parent = OWN_TRACEPARENT;
     const st = encodeURIComponent('db;dur=12.5');
@@ -371,6 +373,8 @@ const SCENARIOS = {
     const attribute = (key) => span.attributes.find((a) => a.key === key)?.value;
     equal([attribute('fetchspan.server.span_id'), attribute('fetchspan.server_timing.db.duration_us')],
       [{ stringValue: '2222222222222222' }, { intValue: '12500' }], 'server attributes');
+    equal([span.attributes.filter((a) => a.key.startsWith('app.n')).length, span.droppedAttributesCount ?? 0,
+      span.droppedEventsCount ?? 0], [32, 8, 0], 'hook attributes kept, and the count of those dropped');
   },
 
   async collectorDownKeepsExactlyTheQueueBoundThenDelivers() {
