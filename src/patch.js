@@ -78,7 +78,9 @@ export function installPatches(scope, hooks, config) {
     } catch (_) {
       // fetch will reject it; the span records it as given, but for what may be credentials (`user:pa/ss@`, which
       // the parser would have told from the host).
-      url = text.replace(/^(\s*[a-z][a-z\d+.-]*:[\\/]*)[^]*@/i, '$1REDACTED:REDACTED@');
+      // (As the parser reads it: tabs and newlines anywhere and leading controls and spaces don't count.)
+      url = text.replace(/[\t\n\r]/g, '').replace(/^[\x00-\x20]*([a-z][a-z\d+.-]*:[\\/]*|[\\/]{2})[^]*@/i,
+        '$1REDACTED:REDACTED@');
     }
     return capped(url);
   }
@@ -265,7 +267,7 @@ export function installPatches(scope, hooks, config) {
       pending = nativeFetch.call(this, outgoing.input, outgoing.init);
     } else if (init !== null && typeof init === 'object') {
       read = {};
-      pending = nativeFetch.call(this, input, initView(init, recorder(read)));
+      pending = nativeFetch.call(this, input, initView({ init, answer: recorder(read) }));
     } else {
       pending = nativeFetch.call(this, input, init);
     }
@@ -332,7 +334,7 @@ export function installPatches(scope, hooks, config) {
       return afterSending(pending.then(arrived, (error) => {
         if (!resendable(outgoing, request, error)) return rejected(error);
         guard(() => span.retriedWithoutTraceparent());
-        return outgoing.resend(self).then(arrived, rejected);
+        return outgoing.resend(self).then(arrived, () => rejected(error));
       }), outgoing);
     } catch (error) {
       failed(error);
@@ -341,13 +343,15 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Whether a request that failed with `error` goes out once more without our header: a TypeError of a request
-  // that went out with it (see `afterSending`), safe to send twice (GET or HEAD, no body), in a mode that sends our
-  // header (a `no-cors` request drops it), may be the header's fault (see `propagate`).
+  // that went out with it (see `afterSending`; a getter of `init` that threw stopped it, even where a wrapper
+  // installed before us delays the rejection, and an abort is no header's fault), safe to send twice (GET or HEAD,
+  // no body), in a mode that sends our header (a `no-cors` request drops it), may be the header's fault (see
+  // `propagate`). A resend that fails too rejects with the first error.
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
-    return outgoing.sent && error instanceof TypeError && /^(GET|HEAD)$/i.test(String(method)) && given.body == null
-      && (given.mode ?? request?.mode) !== 'no-cors';
+    return outgoing.sent && !outgoing.view?.threw && !signalOf(given, request)?.aborted && error instanceof TypeError
+      && /^(GET|HEAD)$/i.test(String(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
   }
 
   // Returns `derived`, the reaction to the native promise, and marks `outgoing` sent a microtask later: a `fetch`
@@ -368,7 +372,7 @@ export function installPatches(scope, hooks, config) {
     if (signal instanceof AbortSignal && signal.aborted) return pending;
     return afterSending(pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
-      return outgoing.resend(self);
+      return outgoing.resend(self).then(undefined, () => { throw error; });
     }), outgoing);
   }
 
@@ -477,12 +481,13 @@ export function installPatches(scope, hooks, config) {
     // them (one that gives only `signal` or `window`, read later, keeps them too: README, Known differences).
     const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
       && Object.values(given).every((read) => read === undefined) ? request[key] : value;
-    // What the native call got for each member, which a resend gets again (but `headers`).
+    // What the native call got for each member, which a resend gets again (`headers` without ours), as own
+    // members: a `fetch` wrapper installed before us may copy the `init` it gets.
     const answered = {};
-    outgoing.init = initView(init, (key, value) => {
+    outgoing.view = { init, threw: false, answer: (key, value) => {
       if (key === 'headers') value = headerPairs(value);
       given[key] = value;
-      if (key === 'body') return countedUpload(given, value);
+      if (key === 'body') return (answered.body = countedUpload(given, value));
       if (key !== 'headers') return (answered[key] = member(key, value));
       try {
         const base = new Headers(value !== undefined ? value : request?.headers);
@@ -492,15 +497,15 @@ export function installPatches(scope, hooks, config) {
         if (added === undefined) return value;
         const sent = new Headers(base);
         for (const [name, header] of added) sent.set(name, header);
-        outgoing.resend = (self) => nativeFetch.call(self, input, new Proxy(answered, {
-          get: (sent, name) => (name === 'headers' ? base : sent[name]),
-        }));
+        answered.headers = base;
+        outgoing.resend = (self) => nativeFetch.call(self, input, answered);
         return sent;
       } catch (_) {
         // Headers the native call rejects with its own error (or a failure of ours): sent as given.
         return value;
       }
-    });
+    } };
+    outgoing.init = initView(outgoing.view);
     return outgoing;
   }
 
@@ -942,17 +947,31 @@ function foreignRequest(input, requestUrl) {
   }
 }
 
-// What the native call gets for the app's `init`: each member it reads is read from `init` then and answered with
-// `answer(key, value)`. The Proxy's target is an object of ours (`{ init, answer }`, which no trap shows), not
-// `init`: for a frozen `init`, an answer other than its own value would break the Proxy's invariants (a TypeError).
+// What the native call gets for the app's `init` (`view.init`): each member it reads is read from `init` then and
+// answered with `view.answer(key, value)`; a read that throws sets `view.threw`. The Proxy's target is `view`, ours
+// (no trap shows it), not `init`: for a frozen `init`, an answer other than its own value would break the Proxy's invariants (a TypeError).
 // The other traps forward to `init`, so a `fetch` wrapper installed before us sees, copies (`{ ...init }`) and
 // changes the app's object as natively (`Object.freeze` of the view fails, and `Object.isFrozen` says false).
-function initView(init, answer) {
-  return new Proxy({ init, answer }, INIT_VIEW);
+function initView(view) {
+  return new Proxy(view, INIT_VIEW);
 }
 
 const INIT_VIEW = {
-  get: (view, key) => view.answer(key, Reflect.get(view.init, key)),
+  get(view, key) {
+    let value;
+    try {
+      value = Reflect.get(view.init, key);
+    } catch (error) {
+      view.threw = true;
+      throw error;
+    }
+    return view.answer(key, value);
+  },
+  // A view can't be made non-extensible (its target would then have to show our own members), nor get a
+  // non-configurable member (which its target would have to hold): both fail, leaving the app's object as it is.
+  preventExtensions: () => false,
+  defineProperty: (view, key, descriptor) => descriptor.configurable !== false
+    && Reflect.defineProperty(view.init, key, descriptor),
   // (Without the Proxy as the receiver, which would define the member on the target.)
   set: (view, key, value) => Reflect.set(view.init, key, value),
   getOwnPropertyDescriptor(view, key) {
@@ -961,7 +980,7 @@ const INIT_VIEW = {
     return descriptor;
   },
 };
-for (const trap of ['has', 'defineProperty', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
+for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }
 

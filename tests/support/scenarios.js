@@ -1588,6 +1588,26 @@ const SCENARIOS = {
     equal([answer.accept, 'traceparent' in answer], ['application/json', false], 'the retried request with its init');
     const initLog = await (await raw(`${SERVER}/trace-log?id=${withInit}`)).json();
     equal(initLog.map((e) => e.method), ['OPTIONS', 'GET'], 'with an init: the refused preflight, then the request');
+    await uninstall(tracer);
+    // Under fetch wrappers installed before fetchspan: one that chains on the native promise (so a failure before
+    // sending rejects a microtask later), one that copies the init it gets.
+    const before = globalThis.fetch;
+    try {
+      globalThis.fetch = function fetch(input, init) { return before.call(this, input, init).then((r) => r); };
+      const chained = traced({ propagateTo: [SERVER] });
+      const never = id('redirect-never');
+      const failure = await outcome(() => fetch(hop(never), { get integrity() { throw new TypeError('app integrity'); } }));
+      equal(failure.error?.slice(1), ['TypeError', 'app integrity'], 'a getter that throws: the app\'s own error');
+      equal(await (await raw(`${SERVER}/trace-log?id=${never}`)).json(), [], 'and nothing sent, not even once more');
+      await uninstall(chained.tracer);
+      globalThis.fetch = function fetch(input, init) { return before.call(this, input, init && { ...init }); };
+      const copying = traced({ propagateTo: [SERVER] });
+      const copied = await (await fetch(hop(id('redirect-copied')), { headers: { accept: 'application/json' } })).json();
+      equal([copied.accept, 'traceparent' in copied], ['application/json', false], 'resent through a wrapper that copies init');
+      await uninstall(copying.tracer);
+    } finally {
+      globalThis.fetch = before;
+    }
     equal(tracer.stats().open, 0, 'every span ended');
   },
 
@@ -1998,7 +2018,8 @@ const SCENARIOS = {
       'percent-encoded names and the fragment');
     // A URL fetch can't parse (`pa/ss` is no port): recorded as given, but for what may be credentials.
     for (const [given, recorded] of [['https://user:pa/ss@unparsable.invalid/x', 'https://REDACTED:REDACTED@unparsable.invalid/x'],
-      [' https:\\u:pa#ss@unparsable-2.invalid/x', ' https:\\REDACTED:REDACTED@unparsable-2.invalid/x']]) {
+      [' https:\\u:pa#ss@unparsable-2.invalid/x', 'https:\\REDACTED:REDACTED@unparsable-2.invalid/x'],
+      ['//user:pa/ss@unparsable-3.invalid/x', '//REDACTED:REDACTED@unparsable-3.invalid/x']]) {
       const unparsable = await outcome(() => fetch(given));
       check(unparsable.error?.[1] === 'TypeError', `an unparsable URL is refused (${JSON.stringify(unparsable)})`);
       const host = recorded.split('@')[1].split('/')[0];
