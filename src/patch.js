@@ -435,8 +435,9 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, sent }` (`headers`: the
-  // app's, copied; `sent`: see `afterSending`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, sent, view }` (`headers`:
+  // the app's, copied; `sent`: see `afterSending`; `view`: see `initView`) to send instead of the caller's
+  // arguments, or undefined to send those untouched. The caller's
   // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -455,7 +456,7 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined, sent: false,
+      given, resend: undefined, headers: undefined, sent: false, view: undefined,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -949,9 +950,10 @@ function foreignRequest(input, requestUrl) {
 
 // What the native call gets for the app's `init` (`view.init`): each member it reads is read from `init` then and
 // answered with `view.answer(key, value)`; a read that throws sets `view.threw`. The Proxy's target is `view`, ours
-// (no trap shows it), not `init`: for a frozen `init`, an answer other than its own value would break the Proxy's invariants (a TypeError).
-// The other traps forward to `init`, so a `fetch` wrapper installed before us sees, copies (`{ ...init }`) and
-// changes the app's object as natively (`Object.freeze` of the view fails, and `Object.isFrozen` says false).
+// (no trap shows it), not `init`: for a frozen `init`, an answer other than its own value would break the Proxy's
+// invariants (a TypeError). The other traps forward to `init`, so a `fetch` wrapper installed before us sees,
+// copies (`{ ...init }`) and changes the app's object as natively (`Object.freeze` of the view fails, and
+// `Object.isFrozen` says false).
 function initView(view) {
   return new Proxy(view, INIT_VIEW);
 }
