@@ -10,8 +10,6 @@
 // a failure of ours reach the app: every call into Rust is guarded and falls back to the native behaviour.
 
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
-// The attributes fetchspan sets, on some spans or all: a hook can't give them (captured headers' names it can).
-const OWN_ATTRIBUTE = /^fetchspan\.|^(http\.request\.(method|method_original|body\.size)|http\.response\.(status_code|body\.size)|url\.full|server\.(address|port)|error\.type)$/;
 // Longest URL handed to the span, in UTF-16 units.
 const MAX_URL_CHARS = 8192;
 // A path-absolute URL the URL parser leaves as it is (no `//`, backslash, dot segment, fragment, or character it
@@ -70,7 +68,7 @@ export function installPatches(scope, hooks, config) {
     // rest of the request's JS (13 µs in the benchmark's profile). Anything else takes the parser.
     if (text.charCodeAt(0) === SLASH && PLAIN_PATH.test(text) && !DOT_SEGMENT.test(text)
       && (scope.document?.baseURI ?? scope.location?.href ?? '').startsWith(originPrefix)) {
-      return origin + text;
+      return capped(origin + text);
     }
     let url;
     try {
@@ -192,8 +190,8 @@ export function installPatches(scope, hooks, config) {
 
   // Appends what an attributes hook returns to `out`: a plain object of strings, booleans and finite numbers
   // (integers as numbers, others as their decimal text). Anything else (a throw, a promise, another value) adds
-  // nothing and is counted as a failure of ours. A key fetchspan sets itself, even only on some spans
-  // (`OWN_ATTRIBUTE`), is left out and counted too.
+  // nothing and is counted as a failure of ours. (A key fetchspan sets itself is left out and counted in Rust:
+  // `is_own` in src/span.rs.)
   function hookAttributes(hook, view, out) {
     try {
       const result = hook(view);
@@ -205,10 +203,6 @@ export function installPatches(scope, hooks, config) {
       if (result === null || typeof result !== 'object') throw new TypeError('fetchspan: an attributes hook must return an object');
       const found = [];
       for (const [key, value] of Object.entries(result)) {
-        if (OWN_ATTRIBUTE.test(key)) {
-          failed(new TypeError(`fetchspan: a hook's attribute "${key}" is fetchspan's own`));
-          continue;
-        }
         if (typeof value === 'string' || typeof value === 'boolean') found.push(key, value);
         else if (Number.isFinite(value)) found.push(key, Number.isSafeInteger(value) ? value : String(value));
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);

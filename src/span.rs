@@ -194,13 +194,43 @@ impl Drop for SpanCell {
 /// Attributes taken from one `[key, value, …]` list at most (the request's, the response's).
 const MAX_EXTRA_ATTRIBUTES: u32 = 32;
 
-fn add_extra(record: &mut SpanRecord, extra: &Array) {
-    let given = extra.length() / 2;
-    record.dropped_attributes += given.saturating_sub(MAX_EXTRA_ATTRIBUTES);
-    for index in 0..given.min(MAX_EXTRA_ATTRIBUTES) {
+/// Whether fetchspan sets `key` itself, on some spans or all: a hook can't give it (a captured header's it can).
+fn is_own(key: &str) -> bool {
+    use semconv::*;
+    key.starts_with("fetchspan.")
+        || matches!(
+            key,
+            HTTP_REQUEST_METHOD
+                | HTTP_REQUEST_METHOD_ORIGINAL
+                | HTTP_REQUEST_BODY_SIZE
+                | HTTP_RESPONSE_BODY_SIZE
+                | HTTP_RESPONSE_STATUS_CODE
+                | URL_FULL
+                | SERVER_ADDRESS
+                | SERVER_PORT
+                | ERROR_TYPE
+        )
+}
+
+/// Adds `[key, value, …]` to `record`: at most [`MAX_EXTRA_ATTRIBUTES`], the pairs after them counted as dropped
+/// (not read). A key fetchspan sets itself ([`is_own`]) is left out, whether or not this span has it, and counted
+/// as a failure.
+fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
+    let pairs = extra.length() / 2;
+    let mut kept = 0;
+    for index in 0..pairs {
+        if kept == MAX_EXTRA_ATTRIBUTES {
+            record.dropped_attributes += pairs - index;
+            break;
+        }
         let Some(key) = extra.get(index * 2).as_string() else {
             continue;
         };
+        if is_own(&key) {
+            tracer.stats.count_failure();
+            continue;
+        }
+        kept += 1;
         let value = extra.get(index * 2 + 1);
         let value = match (value.as_string(), value.as_f64(), value.as_bool()) {
             // A header's value (captured, or from a hook under that name), which the conventions type `string[]`.
@@ -218,7 +248,7 @@ fn add_extra(record: &mut SpanRecord, extra: &Array) {
         let Value::Str(key) = Value::string(key) else {
             continue;
         };
-        // fetchspan's own attributes (`url.full` redacted, the method, the server's ids, …) stay as they are.
+        // The first of a key stays (a captured header before a hook's of that name).
         record.attributes.set_if_absent(key, value);
     }
 }
@@ -356,7 +386,9 @@ impl RequestSpan {
     /// Sets attributes `patch.js` gathered, `[key, value, …]` (captured headers, the attribute hooks' results), at
     /// most [`MAX_EXTRA_ATTRIBUTES`] per call; keys are cut like values.
     pub(crate) fn add_attributes(&self, extra: &Array) {
-        self.cell.update(|record| add_extra(record, extra));
+        if let Some(open) = self.cell.open.borrow_mut().as_mut() {
+            add_extra(&mut open.record, extra, &open.tracer);
+        }
     }
 
     /// Ends the span as `aborted` if the request's signal has already fired; true if it did.
@@ -413,7 +445,7 @@ impl RequestSpan {
                 describe_server(record, server);
             }
             if let Some(extra) = &extra {
-                add_extra(record, extra);
+                add_extra(record, extra, &open.tracer);
             }
             open.same_origin = kind == ResponseType::Basic;
             open.is_head
