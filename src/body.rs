@@ -67,6 +67,7 @@ pub(crate) fn stream(
     let (sse, stall_ms) = (options.sse && event_stream, options.stall_threshold_ms);
     span.progress.streaming.set(true);
     span.progress.timing.replace(Some(timing));
+    span.listen_for_abort_after_fetch();
     let body = stream_body_js(
         CountingTransformer { span: span.clone() },
         source,
@@ -155,6 +156,8 @@ pub struct BodyProgress {
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
     timing: RefCell<Option<Function>>,
+    /// Fails the app's stream with an abort's reason (see `aborter` in `patch.js`).
+    abort: RefCell<Option<Function>>,
 }
 
 impl BodyProgress {
@@ -167,6 +170,14 @@ impl BodyProgress {
     /// Whether the pump watches the native body, and so sees its failure (an abort) itself.
     pub fn watched(&self) -> bool {
         self.watched.get()
+    }
+
+    /// The request's signal aborted, and with it the native body: the app's stream fails with `reason` now.
+    pub(crate) fn abort_stream(&self, reason: &JsValue) {
+        let abort = self.abort.borrow().clone();
+        if let Some(abort) = abort {
+            let _ = abort.call1(&JsValue::UNDEFINED, reason);
+        }
     }
 
     /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
@@ -361,9 +372,11 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
-    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer.
-    pub fn observe(&self, report: Function) {
+    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer, and what
+    /// fails the app's stream when the request's signal aborts.
+    pub fn observe(&self, report: Function, abort: Function) {
         self.span.progress.report.replace(Some(report));
+        self.span.progress.abort.replace(Some(abort));
     }
 
     /// The pump took the native body's reader: it sees an abort from now on, with any chunk it holds counted.
@@ -390,8 +403,12 @@ impl CountingTransformer {
     /// The app read nothing, and took a whole-body method instead (that read ends the span) or cloned the response
     /// (its new native body is interposed on when the app takes it): the native body was handed back untouched.
     pub fn detached(self) {
-        self.span.progress.streaming.set(false);
-        self.span.progress.report.take();
-        self.span.progress.timing.take();
+        let progress = &self.span.progress;
+        progress.streaming.set(false);
+        // A stream the app takes of the native body handed back is a new one, not yet watched.
+        progress.watched.set(false);
+        progress.report.take();
+        progress.timing.take();
+        progress.abort.take();
     }
 }

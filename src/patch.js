@@ -539,7 +539,7 @@ export function installPatches(scope, hooks, config) {
       const state = { ended: false };
       const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras,
-        performance.now())) {
+        performance.now(), prototype.bodyless(response))) {
         prototype.track(response, {
           span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, takeTiming,
         });
@@ -667,6 +667,8 @@ function patchPrototype(scope) {
   const nativeBody = Object.getOwnPropertyDescriptor(proto, 'body').get;
   const nativeBodyUsed = Object.getOwnPropertyDescriptor(proto, 'bodyUsed').get;
   const nativeClone = proto.clone;
+  const nativeHeaders = Object.getOwnPropertyDescriptor(proto, 'headers').get;
+  const headerValue = scope.Headers.prototype.get;
   const tracked = new WeakMap();
   // Holds the entry (and so the span) of an unread response until the collector takes the response or the span
   // ends, whichever comes first (its `state` is the unregister token).
@@ -703,7 +705,9 @@ function patchPrototype(scope) {
         entry.native = true;
         return source;
       }
-      const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
+      // With the native getters, and guarded: page code patched over them never runs (or throws) on a `body` read.
+      const eventStream = guard(entry, () => /^\s*text\/event-stream/i
+        .test(headerValue.call(nativeHeaders.call(response), 'content-type') ?? ''), false);
       // The lookup Rust keeps until the span ends, made outside this function: a closure made here would share its
       // scope with the one below, and so hold the entry (which holds the span: a cycle through the wasm heap).
       const timing = timingLookup(entry.takeTiming, entry.url, entry.startedAt);
@@ -870,6 +874,11 @@ function patchPrototype(scope) {
       live++;
       tracked.set(response, entry);
       collected.register(response, entry, entry.state);
+    },
+    /** Whether `response` has no body at all (a service worker's `new Response(null)`, beside the statuses and
+     * types Rust knows have none). */
+    bodyless(response) {
+      return nativeBody.call(response) === null;
     },
     /** The span of the entry with this `state` ended (called from Rust, once). */
     untrack(state) {
@@ -1182,7 +1191,8 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   let reader = null;
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
-    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0,
+    sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0, closed: false,
+    reason: undefined,
   };
   // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
   // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
@@ -1201,14 +1211,16 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   let detached = false;
   let ended = false;
   let sourceFailed = false;
-  // Whether the pump waits on the network (a chunk it gets is still to be enqueued), and whether the source has
-  // closed meanwhile.
+  // Whether the pump waits on the network (a chunk it gets is still to be enqueued); `stats.closed`, whether the
+  // source has closed meanwhile.
   let reading = false;
-  let sourceClosed = false;
   const end = (call) => {
     if (ended) return;
     ended = true;
     try { call(); } catch (error) { onFailure(error); }
+    // The native body is left closed or errored, and unlocked, as a native read to its end leaves it (it is what
+    // `body` returns once fetchspan is uninstalled).
+    try { reader?.releaseLock(); } catch (_) { /* an engine that refuses with a read pending: it stays locked */ }
   };
   // The source closed and the app has every chunk: our readable closes now, as the native body did, without
   // waiting for the app's next read. That also saves a body's last round (probe, read of `done`): half of a small
@@ -1228,6 +1240,10 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // (`complete`). Before, the app meets either at its first read.
   const failed = (error) => {
     sourceFailed = true;
+    // The source failed after the signal aborted: how this engine fails an aborted body (see `aborter`).
+    if (stats.reason !== undefined) {
+      abortFailure = error === stats.reason || (error instanceof DOMException ? [error.message, error.name] : undefined);
+    }
     // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
     controller.error(error);
     end(() => transformer.sourceFailed(error));
@@ -1244,7 +1260,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     transformer.watching();
     reader.closed.then(() => {
       if (detached) return;
-      sourceClosed = true;
+      stats.closed = true;
       if (!reading) complete(true);
     }, (error) => {
       if (!detached) failed(error);
@@ -1258,7 +1274,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     (reader ?? source).cancel(reason).catch(() => {});
     end(() => transformer.cancelled());
   });
-  transformer.observe(reporter(stats));
+  transformer.observe(reporter(stats), aborter(stats, new WeakRef(controller)));
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
   // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
   queueMicrotask(() => {
@@ -1304,7 +1320,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       stats.chunks++;
       if (scan !== null) scan(value, at);
       // The source closed as this chunk was read (its `closed` reaction runs before the read's).
-      if (sourceClosed) {
+      if (stats.closed) {
         complete(false);
         return;
       }
@@ -1350,6 +1366,34 @@ function probed() {}
 // The resource-timing lookup Rust holds for a streamed body: a closure over these three alone (see `reporter`).
 function timingLookup(takeTiming, url, startedAt) {
   return () => takeTiming(url, startedAt);
+}
+
+// How this engine fails a response's body when the request's signal aborts, as the pump first saw it: `true`, with
+// the signal's reason (the Fetch standard; Chromium, Firefox), or `[message, name]`, with an error of its own
+// (WebKit: an `AbortError` "Fetch is aborted", whatever the reason); undefined until a first abort was seen.
+let abortFailure;
+
+// What Rust calls when the request's signal aborts, once fetch's own abort steps have failed the native body (see
+// `afterFetch`): the app's stream fails now too, with the error the native body got, not when the pump next hears
+// from the native body a few microtasks later (an app that cancels or releases its reader right after `abort()`
+// sees the abort, as natively). Not before `abortFailure` is known (the page's first abort of a streamed body
+// behaves as before), nor when the native body had already closed (the abort leaves it alone). The controller is
+// held weakly: Rust holds this function, and the controller holds the transformer, which owns the span.
+function aborter(stats, controller) {
+  return (reason) => {
+    stats.reason = reason;
+    if (abortFailure === undefined || stats.closed) return;
+    controller.deref()?.error(abortFailure === true ? reason : new DOMException(...abortFailure));
+  };
+}
+
+/**
+ * A signal that aborts with `signal`, whose listeners run after fetch's own abort steps (which error the response's
+ * body): `AbortSignal.any` makes a signal that depends on `signal`'s sources after fetch's own did. Engines without
+ * it run fetch's steps before `signal`'s listeners anyway (the request's signal follows `signal`).
+ */
+export function afterFetch(signal) {
+  return AbortSignal.any ? AbortSignal.any([signal]) : signal;
 }
 
 // The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers

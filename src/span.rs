@@ -160,26 +160,41 @@ impl SpanCell {
         }
     }
 
-    fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
-        let signal = self.signal.as_ref()?;
+    /// Listens for the request's signal aborting, on `target`: the signal itself, or one that follows it.
+    fn listen_for_abort(self: &Rc<Self>, target: &AbortSignal) -> EventListener {
         let weak: Weak<SpanCell> = Rc::downgrade(self);
-        Some(EventListener::new(
-            signal,
-            ABORT.with(JsString::clone),
-            move |_| {
-                // A body streaming through us ends from the pump, which sees the native body fail with the abort,
-                // so the span carries the bytes the app received (a chunk the pump holds included). Before the
-                // pump watches it (the app has neither read nor locked its stream), nothing will: it ends now,
-                // with what the pump's report says (no bytes).
-                if let Some(cell) = weak.upgrade() {
-                    if !cell.progress.streaming() {
-                        cell.end(EndReason::Aborted, |_| {});
-                    } else if !cell.progress.watched() {
-                        cell.end_body(EndReason::Aborted, None, 0.0);
-                    }
-                }
-            },
-        ))
+        EventListener::new(target, ABORT.with(JsString::clone), move |_| {
+            let Some(cell) = weak.upgrade() else {
+                return;
+            };
+            if !cell.progress.streaming() {
+                cell.end(EndReason::Aborted, |_| {});
+                return;
+            }
+            // The abort errored the native body: the app's stream fails with it at once, as the native body did.
+            if let Some(reason) = cell.abort_reason() {
+                cell.progress.abort_stream(&reason);
+            }
+            // A body the pump watches ends from the pump, which sees the native body fail with the abort, so the
+            // span carries the bytes the app received (a chunk the pump holds included). Before the pump watches
+            // it (the app has neither read nor locked its stream), nothing will: it ends now, with what the
+            // pump's report says (no bytes).
+            if !cell.progress.watched() {
+                cell.end_body(EndReason::Aborted, None, 0.0);
+            }
+        })
+    }
+
+    /// Once the body streams through us, the abort listener moves to a signal that follows the request's
+    /// (`afterFetch` in `patch.js`): it then runs after fetch's own abort steps have errored the native body.
+    pub(crate) fn listen_for_abort_after_fetch(self: &Rc<Self>) {
+        let Some(signal) = &self.signal else {
+            return;
+        };
+        let listener = self.listen_for_abort(&after_fetch(signal));
+        if let Some(open) = self.open.borrow_mut().as_mut() {
+            open._abort_listener = Some(listener);
+        }
     }
 }
 
@@ -311,6 +326,13 @@ extern "C" {
     static NAME: JsString = "name";
 }
 
+#[wasm_bindgen(module = "/src/patch.js")]
+extern "C" {
+    /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `patch.js`).
+    #[wasm_bindgen(js_name = afterFetch)]
+    fn after_fetch(signal: &AbortSignal) -> AbortSignal;
+}
+
 fn error_name(error: &JsValue) -> String {
     NAME.with(|name| js_sys::Reflect::get(error, name))
         .ok()
@@ -404,7 +426,8 @@ impl RequestSpan {
 #[wasm_bindgen]
 impl RequestSpan {
     /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
-    /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
+    /// tracked; if not (HEAD, a null-body status, an opaque or error response, or `bodyless`: a response with no
+    /// body at all, as a service worker's `new Response(null)`), the span ends now as `no-body`.
     /// `on_untracked` is called once when a tracked response's span ends. `server` is what `patch.js` read of the
     /// server's trace context and timings, when the response has any (see [`describe_server`]); `extra`, the
     /// response's captured headers and `responseAttributes`. `at` is when it arrived, as `performance.now()` (read
@@ -416,6 +439,7 @@ impl RequestSpan {
         server: Option<Array>,
         extra: Option<Array>,
         at: f64,
+        bodyless: bool,
     ) -> bool {
         let kind = response.type_();
         let status = response.status();
@@ -454,11 +478,11 @@ impl RequestSpan {
             kind,
             ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
         );
-        if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
+        if is_head || opaque || bodyless || NULL_BODY_STATUSES.contains(&status) {
             self.cell.end(EndReason::NoBody, |_| {});
             return false;
         }
-        let listener = self.cell.listen_for_abort();
+        let listener = (self.cell.signal.as_ref()).map(|signal| self.cell.listen_for_abort(signal));
         if let Some(open) = self.cell.open.borrow_mut().as_mut() {
             open._abort_listener = listener;
         }

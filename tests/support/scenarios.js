@@ -967,6 +967,59 @@ const SCENARIOS = {
         steps: async () => readAll((await fetch(`${SERVER}/slow?chunks=50&x=2`, { signal: AbortSignal.timeout(300) })).body),
         end: 'aborted', part: '/slow?chunks=50&x=2',
       },
+      // The abort errors the body at once, inside `abort()`: a read pending then rejects with it, even when the app
+      // cancels or releases its reader right after (a "Stop" button), and a reader taken in the same task sees it.
+      // (The next chunk is 3 s away. fetchspan learns how the engine fails an aborted body from the first abort it
+      // sees, abortMidBody's above: WebKit's error is its own, not the signal's reason.)
+      abortThenCancel: {
+        steps: async () => {
+          const c = new AbortController();
+          const reader = (await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=ac`, { signal: c.signal })).body.getReader();
+          await reader.read();
+          const pending = reader.read();
+          c.abort();
+          const cancelled = await outcome(() => reader.cancel());
+          return [await outcome(() => pending), cancelled];
+        },
+        end: 'aborted', part: '/slow?chunks=3&delayMs=3000&x=ac',
+      },
+      abortThenReleaseLock: {
+        steps: async () => {
+          const c = new AbortController();
+          const reader = (await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=ar`, { signal: c.signal })).body.getReader();
+          await reader.read();
+          const pending = reader.read();
+          c.abort();
+          reader.releaseLock();
+          return outcome(() => pending);
+        },
+        end: 'aborted', part: '/slow?chunks=3&delayMs=3000&x=ar',
+      },
+      lockThenAbortThenCancel: {
+        steps: async () => {
+          const c = new AbortController();
+          const reader = (await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=lc`, { signal: c.signal })).body.getReader();
+          c.abort();
+          return [await outcome(() => reader.cancel()), await outcome(() => reader.closed)];
+        },
+        end: 'aborted', part: '/slow?chunks=3&delayMs=3000&x=lc',
+      },
+      // A stream the app locked (and the pump took the native body for), released unread, then the response cloned
+      // (the native body goes back, the clone is native) and its new body taken: an abort ends the span at once.
+      abortAfterCloneOfAReleasedStream: {
+        steps: async () => {
+          const c = new AbortController();
+          const r = await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=cr`, { signal: c.signal });
+          const reader = r.body.getReader();
+          await sleep(0);
+          reader.releaseLock();
+          const copy = r.clone();
+          const body = r.body;
+          c.abort();
+          return [await outcome(() => copy.text()), await outcome(() => body.getReader().read())];
+        },
+        end: 'aborted', part: '/slow?chunks=3&delayMs=3000&x=cr',
+      },
       alreadyAborted: { steps: () => fetch(`${SERVER}/bytes?n=1&x=9`, { signal: AbortSignal.abort() }), end: 'aborted', part: '/bytes?n=1&x=9' },
       badUrl: { steps: () => fetch('http://[bad'), end: 'error', part: 'http://[bad' },
       // WPT error-after-response: headers, then the connection fails before any body byte; the app holds a reader
@@ -1205,6 +1258,20 @@ const SCENARIOS = {
       globalThis.clearTimeout = nativeClearTimeout;
     }
 
+    // A stream read to its end, released, then fetchspan uninstalled: `body` is the native body again, closed and
+    // unlocked, as natively (the pump's reader of it is released when the stream ends).
+    {
+      const { tracer } = traced();
+      const r = await fetch(`${SERVER}/bytes?n=10&x=released`);
+      const reader = r.body.getReader();
+      while (!(await reader.read()).done);
+      reader.releaseLock();
+      await uninstall(tracer);
+      check(Object.getOwnPropertyDescriptor(Response.prototype, 'body').get === before.descriptors[0].get, 'body restored');
+      equal([r.body.locked, await outcome(() => r.body.getReader().read())], [false, { ok: { done: true } }],
+        'the native body of a stream read to its end, after uninstall');
+    }
+
     // A wrapper installed before us is what uninstall restores.
     const calls = [];
     const outer = function fetch(...args) { calls.push('before'); return before.fetch.apply(this, args); };
@@ -1332,6 +1399,20 @@ const SCENARIOS = {
     await until(() => tracer.stats().ended === 1, 'the span ended');
     equal(tracer.stats().passthroughFailures, 1, 'a throwing hook is counted');
     check(spans.length === 0, 'the collecting hook was replaced by the throwing one');
+
+    // Page code patched over `Headers.prototype.get` after the response came never runs on a `body` read: the body
+    // is read as natively (fetchspan reads the content type with the native getters).
+    const r = await fetch(`${SERVER}/bytes?n=5&x=patched-get`);
+    const nativeGet = Headers.prototype.get;
+    let calls = 0;
+    Headers.prototype.get = function get() { calls++; throw new Error('a page patched Headers.prototype.get'); };
+    let read;
+    try {
+      read = await outcome(() => readAll(r.body));
+    } finally {
+      Headers.prototype.get = nativeGet;
+    }
+    equal([read, calls], [{ ok: 5 }, 0], 'the body read with Headers.prototype.get patched over');
   },
 
   async aPanicLeavesTheRequestWorkingAndDoesNotPoisonLaterOnes() {
