@@ -190,10 +190,15 @@ export interface Options {
   /**
    * OTLP/HTTP base URL, an absolute `http:` or `https:` URL; spans are POSTed as JSON to `{endpoint}/v1/traces`
    * (a URL already ending in `/v1/traces` is used as it is).
-   * Without it nothing is exported and spans only reach `onSpanEnd`.
+   * Without it nothing is exported and spans only reach `onSpanEnd`. An invalid one is reported without its user
+   * name, password, query or fragment.
    */
   endpoint?: string;
-  /** Static headers for export requests (an API key, …). Names must be HTTP tokens, values strings. */
+  /**
+   * Static headers for export requests (an API key, …): a plain object (a null-prototype one too; not a `Headers`
+   * or a `Map`: `Object.fromEntries(headers)` makes one of those). Names must be HTTP tokens, values strings. An
+   * error about it never shows a value.
+   */
   headers?: Record<string, string>;
   /** `service.name` of the exported resource; a non-empty string. Default `unknown_service`. */
   serviceName?: string;
@@ -230,9 +235,9 @@ export interface Stats {
   /** Spans the collector accepted. */
   exported: number;
   /**
-   * Spans dropped: the queue full, a batch refused (e.g. HTTP 400) or out of attempts, a span too big for any
-   * keepalive request (unload flush) or one such a request gets back when the queue has no room (or after
-   * `uninstall`), or left at `uninstall` (an export it aborts included, whether or not the collector got it).
+   * Spans dropped: the queue full, a batch refused (e.g. HTTP 400) or out of attempts, a span a keepalive request
+   * (unload flush) gets back when the queue has no room (or after `uninstall`), or left at `uninstall` (an export it
+   * aborts included, whether or not the collector got it). A span too big for a keepalive request stays queued.
    */
   dropped: number;
   /** Spans the collector refused in a partial success. */
@@ -256,11 +261,15 @@ export interface Stats {
   keepaliveInFlight: number;
 }
 
-/** What `forceFlush` settled with. */
+/**
+ * What `forceFlush` settled with. `exported` and `dropped` are how much `stats()`'s counters grew while it waited:
+ * they count any span settling then (one queued after the call, a keepalive request's), not only the flush's own, and
+ * spans the collector rejected in a partial success are in neither (`stats().rejected`).
+ */
 export interface FlushResult {
-  /** Spans the collector accepted during this flush. */
+  /** The growth of `stats().exported` during this flush: spans the collector accepted meanwhile. */
   exported: number;
-  /** Spans dropped during this flush. */
+  /** The growth of `stats().dropped` during this flush: spans dropped meanwhile, at a full queue included. */
   dropped: number;
   /**
    * Whether the deadline passed before each span queued at the call was exported, rejected or dropped. An export

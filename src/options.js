@@ -164,14 +164,19 @@ export function parseOptions(value) {
   redactQueryParams.forEach((item, i) => {
     if (typeof item !== 'string' || item === '') invalid(`redactQueryParams[${i}]`, 'a non-empty string', item);
   });
-  const endpoint = string('endpoint', undefined);
+  const endpoint = get('endpoint');
   let url;
   if (endpoint !== undefined) {
     let parsed;
     try {
-      parsed = new URL(endpoint);
+      parsed = typeof endpoint === 'string' && new URL(endpoint);
     } catch {}
-    if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') invalid('endpoint', ENDPOINT, endpoint);
+    if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+      // Shown without what may hold a key: a user name and password (all up to the last `@`), the query and the
+      // fragment; a value of another type (a `URL` object's JSON is its whole `href`) by its type only.
+      fail(`option "endpoint" must be ${ENDPOINT}, got ${typeof endpoint === 'string'
+        ? describe(endpoint.replace(/([?#])[^]*/, '$1…').replace(/^[^]*@/, '…@')) : kind(endpoint)}`);
+    }
     if (parsed.username || parsed.password) {
       fail('option "endpoint" must not carry a user name or password (fetch refuses such a URL); send credentials with the "headers" option');
     }
@@ -236,12 +241,24 @@ function urlPatterns(get, name, prefix) {
   });
 }
 
-/** The own entries of a plain-object option. */
+/**
+ * The own entries of a plain-object option (a null-prototype one too; a `Headers` or a `Map` has no own entries, so
+ * is refused). A bad value is named by its type only: `headers` may hold a key.
+ */
 function entries(get, name) {
   const v = get(name);
   if (v === undefined) return [];
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(name, 'a plain object', v);
+  if (Object.prototype.toString.call(v) !== '[object Object]') {
+    fail(`option "${name}" must be a plain object, got ${kind(v)}`);
+  }
   return Object.entries(v);
+}
+
+/** The type of a value not to be shown: `an array`, `a string`, `a Map object`, `null`. */
+function kind(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? `a ${Object.prototype.toString.call(value).slice(8, -1)} object` : `a ${typeof value}`;
 }
 
 function invalid(name, expected, got) {

@@ -1,7 +1,8 @@
 // The exporter's JS half (src/export/exporter.js) in Node, against a fake collector and a fake page: what the
 // browser suites can't force or see exactly (a keepalive quota, a batch caught between retries at `pagehide`, an
-// engine without `AbortSignal.any`, a flush racing steady traffic). Run with `node --test tests/exporter.test.mjs`;
-// FETCHSPAN_EXPORTER=<file> runs the same tests against another version of the exporter.
+// engine without `AbortSignal.any`, a flush racing steady traffic), and the checks of the export options
+// (src/options.js) that must not show a secret. Run with `node --test tests/exporter.test.mjs`;
+// FETCHSPAN_EXPORTER=<file> and FETCHSPAN_OPTIONS=<file> run the same tests against other versions of those files.
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { readFileSync } from 'node:fs';
 // Imported from its text, so it needs no package type and any copy of it can stand in.
 const file = process.env.FETCHSPAN_EXPORTER ?? new URL('../src/export/exporter.js', import.meta.url);
 const { Exporter, tracerStats } = await import(`data:text/javascript;base64,${readFileSync(file).toString('base64')}`);
+const options = process.env.FETCHSPAN_OPTIONS ?? new URL('../src/options.js', import.meta.url);
+const { parseOptions } = await import(`data:text/javascript;base64,${readFileSync(options).toString('base64')}`);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,8 +80,11 @@ function gate() {
 
 const exporters = [];
 
-/** An exporter listening for unload, with test-friendly options. Bodies are JSON arrays of `{ id }` spans. */
-function exporter(fetch, options = {}) {
+/**
+ * An exporter listening for unload, with test-friendly options. Bodies are JSON arrays of `{ id }` spans, after any
+ * in `prefix` (the envelope's start).
+ */
+function exporter(fetch, options = {}, prefix = '[') {
   const made = new Exporter(fetch, {
     url: 'http://collector.test/v1/traces',
     headers: { 'content-type': 'application/json' },
@@ -88,7 +94,7 @@ function exporter(fetch, options = {}) {
     exportTimeoutMs: 3000,
     unloadFlush: true,
     ...options,
-  }, '[', ']');
+  }, prefix, ']');
   made.listenForUnload();
   exporters.push(made);
   return made;
@@ -271,15 +277,49 @@ test('forceFlush\'s deadline aborts no export, and a deadline already reached st
   assert.deepEqual([silent.calls.length, stats(closing).dropped, stats(closing).exportInFlight], [1, 4, 0]);
 });
 
-test('the unload flush drops a span too big for the keepalive budget and sends the rest', async () => {
+test('a span too big for any keepalive request stays queued, in order, for the next export; all do when the envelope is too big', async () => {
   const fetch = collector();
   const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  const first = nextId;
   enqueue(e, 1, 61_000);
-  enqueue(e, 5);
+  enqueue(e, 2);
+  enqueue(e, 1, 61_000);
+  enqueue(e, 2);
   pagehide();
-  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 5]], 'POSTs');
-  assert.deepEqual([stats(e).dropped, stats(e).queued], [1, 0], 'dropped, queued');
-  await until(() => stats(e).exported === 5, 'the keepalive answer');
+  hide();
+  const small = [1, 2, 4, 5].map((i) => first + i);
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans]), [[true, small]], 'POSTs');
+  assert.deepEqual([stats(e).dropped, stats(e).queued], [0, 2], 'dropped, queued (after two unload flushes)');
+  await until(() => stats(e).exported === 4, 'the keepalive answer');
+  assert.deepEqual(await e.forceFlush(1000), { exported: 2, dropped: 0, timedOut: false }, 'the next export');
+  assert.deepEqual(fetch.calls[1].spans, [first, first + 3], 'the big spans, in order');
+
+  const envelope = collector();
+  const big = exporter(envelope, { scheduledDelayMs: 60_000 }, `[${span(60_000)},`);
+  enqueue(big, 3);
+  hide();
+  assert.deepEqual([envelope.calls.length, stats(big).dropped, stats(big).queued], [0, 0, 3], 'POSTs, dropped, queued');
+  assert.deepEqual(await big.forceFlush(1000), { exported: 3, dropped: 0, timedOut: false }, 'the next export');
+});
+
+test('the unload flush measures each span once and encodes one body per request', async () => {
+  const fetch = collector();
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 500, 2000);
+  const encode = TextEncoder.prototype.encode;
+  let encoded = 0;
+  TextEncoder.prototype.encode = function (text) {
+    encoded += String(text).length;
+    return encode.call(this, text);
+  };
+  try {
+    hide();
+  } finally {
+    TextEncoder.prototype.encode = encode;
+  }
+  const sent = fetch.calls[0].spans.length;
+  // The spans sent and the one that didn't fit, each measured once, then the request's body.
+  assert.ok(encoded < (2 * sent + 2) * 2020, `${encoded} characters encoded for a request of ${sent} spans`);
 });
 
 test('retries counts the retries made: not a wait cut short, and flush deadlines don\'t restart the 5-attempt cap', async () => {
@@ -311,4 +351,74 @@ test('stats(): a batch waiting between retries is queued, with no export request
   assert.deepEqual([stats(e).queued, stats(e).dropped], [2048, 0], 'the bound counts the waiting batch');
   enqueue(e, 1);
   assert.deepEqual([stats(e).queued, stats(e).dropped], [2048, 1], 'and no more');
+});
+
+test('the unload flush ends the retry wait of the batch it takes: spans queued next are exported at once', async () => {
+  const fetch = collector((call) => (fetch.calls.length === 1 ? [429, '30'] : 200));
+  const e = exporter(fetch, { maxExportBatchSize: 5 });
+  enqueue(e, 5);
+  await until(() => fetch.calls.length === 1, 'the first POST');
+  await sleep(20);
+  hide();
+  enqueue(e, 3);
+  assert.deepEqual(await e.forceFlush(1000), { exported: 8, dropped: 0, timedOut: false }, 'flushed');
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[false, 5], [true, 5], [false, 3]], 'POSTs');
+  assert.deepEqual([stats(e).retries, stats(e).queued, stats(e).exportInFlight], [0, 0, 0]);
+});
+
+test('Retry-After: seconds (a fraction too) or an HTTP date; anything else, such as -1, leaves the usual backoff', async () => {
+  const cases = ['1.5', '-1', 'Sun, 06 Nov 1994 08:49:37 GMT'].map((retryAfter) => {
+    const fetch = collector(() => [503, retryAfter]);
+    enqueue(exporter(fetch), 1);
+    return [retryAfter, fetch];
+  });
+  const attempts = () => Object.fromEntries(cases.map(([retryAfter, fetch]) => [retryAfter, fetch.calls.length]));
+  await sleep(300);
+  // A date past: at once (all 5 attempts); -1: the first backoff is 500 to 1000 ms, the next one more.
+  assert.deepEqual(attempts(), { '1.5': 1, '-1': 1, 'Sun, 06 Nov 1994 08:49:37 GMT': 5 }, 'attempts after 300 ms');
+  await sleep(900);
+  assert.deepEqual(attempts(), { '1.5': 1, '-1': 2, 'Sun, 06 Nov 1994 08:49:37 GMT': 5 }, 'attempts after 1200 ms');
+});
+
+test('forceFlush waits for every span queued before it, even when later spans settle first', async () => {
+  const fetch = collector((call) => (call.keepalive ? 200 : sleep(200).then(() => 200)));
+  const e = exporter(fetch, { maxExportBatchSize: 5 });
+  enqueue(e, 5);
+  const flushing = e.forceFlush(2000);
+  enqueue(e, 5);
+  hide();
+  assert.deepEqual(await flushing, { exported: 10, dropped: 0, timedOut: false }, 'the keepalive request and the run');
+  assert.equal(stats(e).exportInFlight, 0, 'the run\'s POST answered');
+});
+
+test('an invalid "headers" or "endpoint" is reported without its value\'s secrets', () => {
+  const error = (options) => {
+    try {
+      parseOptions(options);
+    } catch (e) {
+      assert.ok(e instanceof TypeError, `${e}`);
+      assert.doesNotMatch(e.message, /SECRET|user/, 'a secret shown');
+      return e.message;
+    }
+    assert.fail(`accepted ${JSON.stringify(options)}`);
+  };
+  const endpoint = 'http://collector.test';
+  assert.equal(error({ endpoint, headers: [['authorization', 'Bearer sk_live_SECRET']] }),
+    'fetchspan: option "headers" must be a plain object, got an array');
+  assert.equal(error({ endpoint, headers: 'Bearer sk_live_SECRET' }), 'fetchspan: option "headers" must be a plain object, got a string');
+  const expected = 'fetchspan: option "endpoint" must be an absolute http(s) URL such as "http://localhost:4318", got';
+  assert.equal(error({ endpoint: 'otlp.vendor.io/v1?api_key=SECRET' }), `${expected} "otlp.vendor.io/v1?…"`);
+  assert.equal(error({ endpoint: 'ftp://user:SECRET@collector.test/x#SECRET' }), `${expected} "…@collector.test/x#…"`);
+  assert.equal(error({ endpoint: 'user:SECRET@collector.test' }), `${expected} "…@collector.test"`);
+  assert.equal(error({ endpoint: new URL('https://user:SECRET@collector.test/?api_key=SECRET') }), `${expected} a URL object`);
+});
+
+test('"headers" as a Headers object or a Map is refused; a plain object, even without a prototype, is taken', () => {
+  for (const [headers, type] of [[new Headers({ 'x-key': 'k' }), 'Headers'], [new Map([['x-key', 'k']]), 'Map']]) {
+    assert.throws(() => parseOptions({ endpoint: 'http://collector.test', headers }),
+      { name: 'TypeError', message: `fetchspan: option "headers" must be a plain object, got a ${type} object` });
+  }
+  const bare = Object.assign(Object.create(null), { 'X-Key': 'k' });
+  assert.deepEqual({ ...parseOptions({ endpoint: 'http://collector.test', headers: bare }).export.headers },
+    { 'content-type': 'application/json', 'x-key': 'k' });
 });

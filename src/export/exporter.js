@@ -35,8 +35,10 @@ export class Exporter {
     this.queue = [];
     // Spans taken out of the queue by the run in flight (they count against the queue bound).
     this.inFlight = 0;
-    // Those spans while the run waits to retry them, for the unload flush to take (the page may be gone by then).
+    // Those spans while the run waits to retry them, for the unload flush to take (the page may be gone by then),
+    // and what ends that wait when it does (an AbortController): the run then goes on with the queue at once.
     this.waiting = null;
+    this.waitStop = null;
     // The run in flight: `{ controller, done }`.
     this.run = null;
     this.timer = null;
@@ -44,12 +46,13 @@ export class Exporter {
     this.keepaliveRequests = 0;
     this.closed = false;
     this.stopListening = null;
-    // Spans ever queued, and those of them settled (counted exported, rejected or dropped, once each): the spans
-    // queued before a `forceFlush` have settled when `settled` reaches what `enqueued` was at its call. A span
-    // dropped at `enqueue` (queue full) was never queued and counts in neither. (`settling` resolves, and is
-    // replaced, whenever spans settle: for `forceFlush` to look again.)
+    // Spans ever queued, and those of them not settled yet (counted exported, rejected or dropped), wherever they are
+    // (the queue, the run's batch, a keepalive request), by their text (unique: it holds the span id) and in the order
+    // queued, with that order's number: the spans queued before a `forceFlush` have settled once the first left here
+    // came later. A span dropped at `enqueue` (queue full) was never queued. (`settling` resolves, and is replaced,
+    // whenever spans settle: for `forceFlush` to look again.)
     this.enqueued = 0;
-    this.settled = 0;
+    this.unsettled = new Map();
     this.counts = Object.fromEntries(COUNTERS.map((name) => [name, 0]));
   }
 
@@ -59,7 +62,7 @@ export class Exporter {
       this.counts.dropped++;
       return;
     }
-    this.enqueued++;
+    this.unsettled.set(span, this.enqueued++);
     this.queue.push(span);
     if (this.run !== null) return;
     if (this.queue.length >= this.options.maxExportBatchSize) this.startRun();
@@ -90,14 +93,15 @@ export class Exporter {
       const batch = this.queue.splice(0, this.options.maxExportBatchSize);
       this.inFlight = batch.length;
       // Should it throw (a body longer than a string may be), the batch is given up on, not lost uncounted.
-      await this.sendWithRetries(batch, signal).catch(() => this.failed(batch.length));
+      await this.sendWithRetries(batch, signal).catch(() => this.failed(batch));
       this.inFlight = 0;
     }
   }
 
   /**
    * Sends one batch, retrying as the rules above say, and counts how it ended: given up on, or dropped when shutdown
-   * aborted it. Unless the unload flush took it while it waited to retry: then that flush sends and counts it.
+   * aborted it. Unless the unload flush took it while it waited to retry: then that flush ends the wait, and sends
+   * and counts it.
    */
   async sendWithRetries(batch, signal) {
     const body = this.body(batch);
@@ -106,7 +110,9 @@ export class Exporter {
       if (attempt > 1) {
         const backoff = BASE_BACKOFF_MS * 2 ** (attempt - 2) * (0.5 + Math.random() / 2);
         this.waiting = batch;
-        await sleep(Math.min(answer?.retryAfterMs >= 0 ? answer.retryAfterMs : backoff, MAX_WAIT_MS), signal);
+        this.waitStop = new AbortController();
+        const wait = Math.min(answer?.retryAfterMs >= 0 ? answer.retryAfterMs : backoff, MAX_WAIT_MS);
+        await sleep(wait, signal, this.waitStop.signal);
         if (this.waiting !== batch) return;
         this.waiting = null;
         if (signal.aborted) break;
@@ -115,29 +121,29 @@ export class Exporter {
       }
       answer = await this.post(body, signal, false).catch(() => null);
       if (signal.aborted) break;
-      if (answer?.status >= 200 && answer.status < 300) return this.accepted(answer, batch.length);
+      if (answer?.status >= 200 && answer.status < 300) return this.accepted(answer, batch);
       if (answer !== null && !RETRIED.has(answer.status)) break;
     }
-    if (signal.aborted) this.count('dropped', batch.length);
-    else this.failed(batch.length);
+    if (signal.aborted) this.count('dropped', batch);
+    else this.failed(batch);
   }
 
-  /** Adds `n` to the counter `name`. The spans so counted have settled: a `forceFlush` waiting looks again. */
-  count(name, n) {
+  /** Adds `n` to the counter `name`. `spans` have settled: a `forceFlush` waiting looks again. */
+  count(name, spans, n = spans.length) {
     this.counts[name] += n;
-    this.settled += n;
+    for (const span of spans) this.unsettled.delete(span);
     this.wake?.();
     this.settling = null;
   }
 
-  /** Counts a 2xx answer for `spans` spans: exported, less what a partial success rejected. */
+  /** Counts a 2xx answer for `spans`: exported, less what a partial success rejected. */
   accepted(answer, spans) {
-    const rejected = Math.min(answer.rejectedSpans, spans);
-    this.count('rejected', rejected);
-    this.count('exported', spans - rejected);
+    const rejected = Math.min(answer.rejectedSpans, spans.length);
+    this.counts.rejected += rejected;
+    this.count('exported', spans, spans.length - rejected);
   }
 
-  /** Counts a batch of `spans` spans given up on. */
+  /** Counts a batch of `spans` given up on. */
   failed(spans) {
     this.counts.exportFailures++;
     this.count('dropped', spans);
@@ -195,14 +201,13 @@ export class Exporter {
    * Exports the spans queued before the call (later ones go with their own exports) and waits until they have
    * settled, by `timeoutMs` at the latest. The deadline aborts nothing: an export the collector may already have
    * received goes on (aborted, its spans would be sent again), and `timedOut` says so; once it has passed, no export
-   * is started. (Settled spans are counted, not named: a later span settling first, which only a keepalive request
-   * racing the run allows, can end the wait early.)
+   * is started.
    */
   async forceFlush(timeoutMs) {
     const [exported, dropped, enqueued] = [this.counts.exported, this.counts.dropped, this.enqueued];
     const deadline = performance.now() + timeoutMs;
     let timedOut = false;
-    while (this.settled < enqueued) {
+    while (this.unsettled.values().next().value < enqueued) {
       const left = deadline - performance.now();
       if ((timedOut = left <= 0)) break;
       this.startRun();
@@ -228,7 +233,7 @@ export class Exporter {
     this.timer = null;
     this.run?.controller.abort();
     await this.run?.done;
-    this.count('dropped', this.queue.length);
+    this.count('dropped', this.queue);
     this.queue = [];
     return result;
   }
@@ -250,34 +255,44 @@ export class Exporter {
   }
 
   /**
-   * Sends what is queued with `keepalive`, within fetchspan's share of the page's keepalive budget: batches are
-   * halved until they fit; what doesn't fit stays queued for the next chance, but a span too big for the whole
-   * budget is dropped (it would hold back the rest for good). The body goes as UTF-8 bytes, so the budget counts
-   * exactly what is sent. A batch the run waits to retry goes first: the page may be gone before the wait ends.
+   * Sends what is queued with `keepalive`, within fetchspan's share of the page's keepalive budget: each request
+   * takes the spans that fit, in order, each measured once; what doesn't fit stays queued for the next chance, and so
+   * does a span too big for the whole budget (all of them when the envelope alone is): the next export sends them
+   * should the page live on. The body goes as UTF-8 bytes, so the budget counts exactly what is sent. A batch the run
+   * waits to retry goes first: the page may be gone before the wait ends.
    */
   sendForUnload() {
+    // Spans too big for any keepalive request, set aside in order, and put back at the front of the queue.
+    const aside = [];
     try {
       if (this.waiting !== null) {
-        // The run, when it wakes, finds its batch taken: neither sent nor counted twice.
+        // The run's wait ends, and the run finds its batch taken: neither sent nor counted twice.
         this.queue = this.waiting.concat(this.queue);
         this.waiting = null;
         this.inFlight = 0;
+        this.waitStop.abort();
       }
       const encoder = new TextEncoder();
-      while (this.keepaliveRequests < KEEPALIVE_REQUESTS && this.queue.length > 0) {
+      const envelope = encoder.encode(this.body([])).length;
+      // The bytes of the span looked at and a comma, once measured: a span that doesn't fit starts the next request.
+      let size = -1;
+      while (envelope <= KEEPALIVE_BYTES && this.keepaliveRequests < KEEPALIVE_REQUESTS) {
         const room = KEEPALIVE_BYTES - this.keepaliveBytes;
-        let n = Math.min(this.queue.length, this.options.maxExportBatchSize);
-        let body = encoder.encode(this.body(this.queue.slice(0, n)));
-        while (body.byteLength > room && n > 1) {
-          n >>= 1;
-          body = encoder.encode(this.body(this.queue.slice(0, n)));
+        // The request: the first `n` spans queued, and its body's bytes (a comma between two spans).
+        let n = 0;
+        let bytes = envelope - 1;
+        while (n < Math.min(this.queue.length, this.options.maxExportBatchSize)) {
+          if (size < 0) size = encoder.encode(this.queue[n]).length + 1;
+          if (envelope + size - 1 > KEEPALIVE_BYTES) aside.push(...this.queue.splice(n, 1));
+          else if (bytes + size > room) break;
+          else {
+            bytes += size;
+            n++;
+          }
+          size = -1;
         }
-        if (body.byteLength > KEEPALIVE_BYTES) {
-          this.queue.shift();
-          this.count('dropped', 1);
-          continue;
-        }
-        if (body.byteLength > room) return;
+        if (n === 0) return;
+        const body = encoder.encode(this.body(this.queue.slice(0, n)));
         const spans = this.queue.splice(0, n);
         this.keepaliveBytes += body.byteLength;
         this.keepaliveRequests++;
@@ -285,9 +300,9 @@ export class Exporter {
         // queued again for the scheduled export, which retries them if the page lives on.
         this.post(body, undefined, true)
           .then((answer) => {
-            if (answer.status >= 200 && answer.status < 300) this.accepted(answer, n);
+            if (answer.status >= 200 && answer.status < 300) this.accepted(answer, spans);
             else if (RETRIED.has(answer.status)) this.requeue(spans);
-            else this.failed(n);
+            else this.failed(spans);
           }, () => this.requeue(spans))
           .finally(() => {
             this.keepaliveBytes -= body.byteLength;
@@ -297,6 +312,8 @@ export class Exporter {
     } catch {
       // Nothing unexpected (a body longer than a string may be) reaches the page's listener. Spans are only taken
       // from the queue as their request goes, so those not sent stay queued for the scheduled export.
+    } finally {
+      this.queue = aside.concat(this.queue);
     }
   }
 
@@ -307,7 +324,7 @@ export class Exporter {
   requeue(spans) {
     // Never negative: the queue and the run's batch keep within the bound.
     const room = this.closed ? 0 : this.options.maxQueueSize - this.queue.length - this.inFlight;
-    this.count('dropped', spans.splice(room).length);
+    this.count('dropped', spans.splice(room));
     this.queue = spans.concat(this.queue);
     if (!this.closed) this.schedule();
   }
@@ -351,27 +368,27 @@ function rejectedSpans(text) {
   }
 }
 
-/** `Retry-After` (seconds or an HTTP date) in milliseconds, or -1 when absent or unreadable. */
+/**
+ * `Retry-After` (seconds or an HTTP date) in milliseconds, or -1 when absent or unreadable. Only what looks like a
+ * date (a day's name, a time) goes to `Date.parse`, which reads `1.5` or `-1` as dates long past.
+ */
 function retryAfterMs(value) {
   if (value === null) return -1;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value) * 1000;
+  const date = /^\s*[a-z]{3}.*\d:\d\d:\d\d/i.test(value) ? Date.parse(value) : NaN;
   return Number.isNaN(date) ? -1 : Math.max(0, date - Date.now());
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-function sleep(ms, signal) {
+/** Resolves after `ms`, or as soon as one of `signals` aborts. */
+function sleep(ms, ...signals) {
   return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
     const done = () => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', done);
+      for (const signal of signals) signal.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
+    for (const signal of signals) signal.addEventListener('abort', done);
+    if (signals.some((signal) => signal.aborted)) done();
   });
 }

@@ -94,7 +94,9 @@ const ready = install({ endpoint: new URL('/otlp', self.location).href, serviceN
 self.addEventListener('install', (event) => event.waitUntil(ready.then(() => self.skipWaiting())));
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (event) => {
-  if (new URL(event.request.url).pathname.startsWith('/api/')) event.respondWith(fetch(event.request));
+  const { pathname } = new URL(event.request.url);
+  if (pathname.startsWith('/api/')) event.respondWith(fetch(event.request));
+  if (pathname === '/null-body') event.respondWith(new Response(null));
 });
 self.addEventListener('message', (event) => event.waitUntil((async () => {
   const tracer = await ready;
@@ -361,7 +363,16 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
     navigator.serviceWorker.addEventListener('message', (event) => done(event.data), { once: true });
     navigator.serviceWorker.controller.postMessage('report');
   });
-  window.result = { before, after, report };
+  // A response the worker makes without a body (\`new Response(null)\`, status 200) in a page that traces its own
+  // requests: its span ends at once, \`no-body\` where the page gets no body at all (Chromium gives it an empty one).
+  const { install } = await import('/pkg/index.js');
+  const pageSpans = [];
+  const tracer = await install({ onSpanEnd: (span) => pageSpans.push(span.endReason) });
+  const empty = await fetch('/null-body');
+  const nullBody = { status: empty.status, noBody: empty.body === null, text: await empty.text(), open: tracer.stats().open,
+    spans: pageSpans };
+  await tracer.uninstall();
+  window.result = { before, after, report, nullBody };
 </script>`;
 {
   const exportedBefore = otlpRequests.length;
@@ -381,6 +392,9 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const exportedSpans = exported.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
   check(result?.report.flush.timedOut === false && exportedSpans.length >= 3,
     'service worker: its spans reach the collector through the worker\'s fetch', { flush: result?.report.flush, exported: exportedSpans.length });
+  const { noBody } = result?.nullBody ?? {};
+  check(JSON.stringify(result?.nullBody) === JSON.stringify({ status: 200, noBody, text: '', open: 0, spans: [noBody ? 'no-body' : 'completed'] }),
+    'service worker: a response it makes without a body ends its page span at once', result?.nullBody);
   check(log.errors.length === 0, 'service worker: no console error', log.errors);
   console.log(`service worker: ${spans}`);
   await page.close();
