@@ -67,7 +67,6 @@ pub(crate) fn stream(
     let (sse, stall_ms) = (options.sse && event_stream, options.stall_threshold_ms);
     span.progress.streaming.set(true);
     span.progress.timing.replace(Some(timing));
-    span.listen_for_abort_after_fetch();
     let body = stream_body_js(
         CountingTransformer { span: span.clone() },
         source,
@@ -152,12 +151,10 @@ pub struct BodyProgress {
     /// Whether the pump holds the native body's reader (it takes it at the app's first read or lock).
     watched: Cell<bool>,
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
-    /// timer fires.
+    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `patch.js`).
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
     timing: RefCell<Option<Function>>,
-    /// Fails the app's stream with an abort's reason (see `aborter` in `patch.js`).
-    abort: RefCell<Option<Function>>,
 }
 
 impl BodyProgress {
@@ -174,9 +171,9 @@ impl BodyProgress {
 
     /// The request's signal aborted, and with it the native body: the app's stream fails with `reason` now.
     pub(crate) fn abort_stream(&self, reason: &JsValue) {
-        let abort = self.abort.borrow().clone();
-        if let Some(abort) = abort {
-            let _ = abort.call1(&JsValue::UNDEFINED, reason);
+        let report = self.report.borrow().clone();
+        if let Some(report) = report {
+            let _ = report.call1(&JsValue::UNDEFINED, reason);
         }
     }
 
@@ -372,11 +369,10 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
-    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer, and what
-    /// fails the app's stream when the request's signal aborts.
-    pub fn observe(&self, report: Function, abort: Function) {
+    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
+    /// fails the app's stream when the request's signal aborts).
+    pub fn observe(&self, report: Function) {
         self.span.progress.report.replace(Some(report));
-        self.span.progress.abort.replace(Some(abort));
     }
 
     /// The pump took the native body's reader: it sees an abort from now on, with any chunk it holds counted.
@@ -409,6 +405,5 @@ impl CountingTransformer {
         progress.watched.set(false);
         progress.report.take();
         progress.timing.take();
-        progress.abort.take();
     }
 }

@@ -175,7 +175,7 @@ export function parseOptions(value) {
       // Shown without what may hold a key: a user name and password (all up to the last `@`), the query and the
       // fragment; a value of another type (a `URL` object's JSON is its whole `href`) by its type only.
       fail(`option "endpoint" must be ${ENDPOINT}, got ${typeof endpoint === 'string'
-        ? describe(endpoint.replace(/([?#])[^]*/, '$1…').replace(/^[^]*@/, '…@')) : kind(endpoint)}`);
+        ? describe(endpoint.replace(/^[^]*@/, '…@').replace(/([?#])[^]*/, '$1…')) : kind(endpoint)}`);
     }
     if (parsed.username || parsed.password) {
       fail('option "endpoint" must not carry a user name or password (fetch refuses such a URL); send credentials with the "headers" option');

@@ -1192,7 +1192,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
     sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0, closed: false,
-    reason: undefined,
+    watched: false, cancelled: false, aborted: false, reason: undefined,
   };
   // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
   // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
@@ -1201,11 +1201,11 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // Whether the app cancelled our stream: engines with the transformer's `cancel` call it at once; the others
   // error our writable at once (its `desiredSize` turns null).
   let appCancelled = false;
-  transformer.start = (c) => { controller = c; };
+  transformer.start = (c) => { controller = transformer.controller = c; };
   transformer.transform = probed;
-  transformer.cancel = () => { appCancelled = true; };
+  transformer.cancel = () => { appCancelled = stats.cancelled = true; };
   const stream = new TransformStream(transformer);
-  const writer = stream.writable.getWriter();
+  const writer = transformer.writer = stream.writable.getWriter();
   const scan = sse ? eventScanner(stats) : null;
   let read = false;
   let detached = false;
@@ -1240,13 +1240,17 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // (`complete`). Before, the app meets either at its first read.
   const failed = (error) => {
     sourceFailed = true;
-    // The source failed after the signal aborted: how this engine fails an aborted body (see `aborter`).
+    // An app's cancel the pump has not heard of yet came first (the transformer's `cancel` ran, or the writable
+    // errored, but not by `abortStream`): the body was cancelled.
+    const cancelled = appCancelled || (writer.desiredSize === null && !stats.aborted);
+    // The source failed after the signal aborted while the pump held it: how this engine fails an aborted body (see
+    // `abortStream`), learnt once.
     if (stats.reason !== undefined) {
-      abortFailure = error === stats.reason || (error instanceof DOMException ? [error.message, error.name] : undefined);
+      abortFailure ??= error === stats.reason || (error instanceof DOMException ? [error.message, error.name] : undefined);
     }
     // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
     controller.error(error);
-    end(() => transformer.sourceFailed(error));
+    end(() => (cancelled ? transformer.cancelled() : transformer.sourceFailed(error)));
   };
   // False when the platform took the native body first (`cache.put` of a response whose stream the app had not
   // locked yet, in the same task): the app's stream then fails with the engine's own "locked" error.
@@ -1257,6 +1261,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       failed(error);
       return false;
     }
+    stats.watched = true;
     transformer.watching();
     reader.closed.then(() => {
       if (detached) return;
@@ -1274,7 +1279,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     (reader ?? source).cancel(reason).catch(() => {});
     end(() => transformer.cancelled());
   });
-  transformer.observe(reporter(stats), aborter(stats, new WeakRef(controller)));
+  transformer.observe(reporter(stats, new WeakRef(transformer)));
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
   // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
   queueMicrotask(() => {
@@ -1373,33 +1378,43 @@ function timingLookup(takeTiming, url, startedAt) {
 // (WebKit: an `AbortError` "Fetch is aborted", whatever the reason); undefined until a first abort was seen.
 let abortFailure;
 
-// What Rust calls when the request's signal aborts, once fetch's own abort steps have failed the native body (see
-// `afterFetch`): the app's stream fails now too, with the error the native body got, not when the pump next hears
-// from the native body a few microtasks later (an app that cancels or releases its reader right after `abort()`
-// sees the abort, as natively). Not before `abortFailure` is known (the page's first abort of a streamed body
-// behaves as before), nor when the native body had already closed (the abort leaves it alone). The controller is
-// held weakly: Rust holds this function, and the controller holds the transformer, which owns the span.
-function aborter(stats, controller) {
-  return (reason) => {
-    stats.reason = reason;
-    if (abortFailure === undefined || stats.closed) return;
-    controller.deref()?.error(abortFailure === true ? reason : new DOMException(...abortFailure));
-  };
+// The request's signal aborted, and fetch's own abort steps have failed the native body (see `afterFetch`): when
+// the pump holds that body, the app's stream fails now too, with the error the native body got, not when the pump
+// next hears from it a few microtasks later (an app that cancels or releases its reader right after `abort()` sees
+// the abort, as natively). Not before `abortFailure` is known (the page's first abort of a streamed body behaves as
+// before), nor when the native body had already closed (the abort leaves it alone) or the app had cancelled (its
+// cancel resolves). A body the pump doesn't hold yet may have closed unseen (an empty one): it is left to the pump.
+function abortStream(stats, transformer, reason) {
+  if (!stats.watched) return;
+  stats.reason = reason;
+  const streams = transformer.deref();
+  // The app's cancel: the transformer's `cancel` ran, or, in engines without it, our writable errored at once.
+  if (abortFailure === undefined || stats.closed || streams === undefined || stats.cancelled
+    || streams.writer.desiredSize === null) return;
+  stats.aborted = true;
+  streams.controller.error(abortFailure === true ? reason : new DOMException(...abortFailure));
 }
 
 /**
  * A signal that aborts with `signal`, whose listeners run after fetch's own abort steps (which error the response's
  * body): `AbortSignal.any` makes a signal that depends on `signal`'s sources after fetch's own did. Engines without
- * it run fetch's steps before `signal`'s listeners anyway (the request's signal follows `signal`).
+ * it (it throws) run fetch's steps before `signal`'s listeners anyway (the request's signal follows `signal`).
  */
 export function afterFetch(signal) {
-  return AbortSignal.any ? AbortSignal.any([signal]) : signal;
+  try {
+    return AbortSignal.any([signal]);
+  } catch (_) {
+    return signal;
+  }
 }
 
-// The report function Rust holds: a closure over `stats` alone, so that what Rust keeps alive is just the numbers
-// (a closure made inside `streamBody` would share its scope, and with it the transformer that owns the span).
-function reporter(stats) {
-  return () => report(stats);
+// The one function Rust holds per stream: called bare, it reports (`report`); with an abort's reason, it fails the
+// app's stream (`abortStream`, through the `controller` and `writer` `streamBody` leaves on the transformer). A
+// closure over `stats` and a weak reference to the transformer alone, so that what Rust keeps alive is just the
+// numbers (a closure made inside `streamBody` would share its scope, and with it the transformer, which owns the
+// span).
+function reporter(stats, transformer) {
+  return (reason) => (reason === undefined ? report(stats) : abortStream(stats, transformer, reason));
 }
 
 // What the Rust side reads when the span ends or the idle timer fires (one crossing, not one per chunk):

@@ -160,10 +160,12 @@ impl SpanCell {
         }
     }
 
-    /// Listens for the request's signal aborting, on `target`: the signal itself, or one that follows it.
-    fn listen_for_abort(self: &Rc<Self>, target: &AbortSignal) -> EventListener {
+    /// Listens for the request's signal aborting, on a signal that follows it (`afterFetch` in `patch.js`), so the
+    /// listener runs after fetch's own abort steps have failed the native body.
+    fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let weak: Weak<SpanCell> = Rc::downgrade(self);
-        EventListener::new(target, ABORT.with(JsString::clone), move |_| {
+        let target = after_fetch(self.signal.as_ref()?);
+        Some(EventListener::new(&target, ABORT.with(JsString::clone), move |_| {
             let Some(cell) = weak.upgrade() else {
                 return;
             };
@@ -182,19 +184,7 @@ impl SpanCell {
             if !cell.progress.watched() {
                 cell.end_body(EndReason::Aborted, None, 0.0);
             }
-        })
-    }
-
-    /// Once the body streams through us, the abort listener moves to a signal that follows the request's
-    /// (`afterFetch` in `patch.js`): it then runs after fetch's own abort steps have errored the native body.
-    pub(crate) fn listen_for_abort_after_fetch(self: &Rc<Self>) {
-        let Some(signal) = &self.signal else {
-            return;
-        };
-        let listener = self.listen_for_abort(&after_fetch(signal));
-        if let Some(open) = self.open.borrow_mut().as_mut() {
-            open._abort_listener = Some(listener);
-        }
+        }))
     }
 }
 
@@ -482,7 +472,7 @@ impl RequestSpan {
             self.cell.end(EndReason::NoBody, |_| {});
             return false;
         }
-        let listener = (self.cell.signal.as_ref()).map(|signal| self.cell.listen_for_abort(signal));
+        let listener = self.cell.listen_for_abort();
         if let Some(open) = self.cell.open.borrow_mut().as_mut() {
             open._abort_listener = listener;
         }

@@ -366,6 +366,21 @@ test('the unload flush ends the retry wait of the batch it takes: spans queued n
   assert.deepEqual([stats(e).retries, stats(e).queued, stats(e).exportInFlight], [0, 0, 0]);
 });
 
+test('the unload flush keeps the retry wait when part of the batch could not go: no POST before Retry-After', async () => {
+  const fetch = collector((call) => (fetch.calls.length === 1 ? [429, '30'] : 200));
+  const e = exporter(fetch, { maxExportBatchSize: 5 });
+  enqueue(e, 1, 61_000);
+  enqueue(e, 4);
+  await until(() => fetch.calls.length === 1, 'the first POST');
+  await sleep(20);
+  hide();
+  enqueue(e, 3);
+  hide();
+  await sleep(100);
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[false, 5], [true, 4], [true, 3]], 'POSTs');
+  assert.equal(stats(e).queued, 1, 'the big span, queued');
+});
+
 test('Retry-After: seconds (a fraction too) or an HTTP date; anything else, such as -1, leaves the usual backoff', async () => {
   const cases = ['1.5', '-1', 'Sun, 06 Nov 1994 08:49:37 GMT'].map((retryAfter) => {
     const fetch = collector(() => [503, retryAfter]);

@@ -264,13 +264,15 @@ export class Exporter {
   sendForUnload() {
     // Spans too big for any keepalive request, set aside in order, and put back at the front of the queue.
     const aside = [];
+    // How many spans of the batch the run waits to retry are not sent yet (at the front of the queue; none waits: all).
+    let unsent = Infinity;
     try {
       if (this.waiting !== null) {
-        // The run's wait ends, and the run finds its batch taken: neither sent nor counted twice.
+        // The run finds its batch taken when it wakes: neither sent nor counted twice.
+        unsent = this.waiting.length;
         this.queue = this.waiting.concat(this.queue);
         this.waiting = null;
         this.inFlight = 0;
-        this.waitStop.abort();
       }
       const encoder = new TextEncoder();
       const envelope = encoder.encode(this.body([])).length;
@@ -294,6 +296,7 @@ export class Exporter {
         if (n === 0) return;
         const body = encoder.encode(this.body(this.queue.slice(0, n)));
         const spans = this.queue.splice(0, n);
+        unsent -= n;
         this.keepaliveBytes += body.byteLength;
         this.keepaliveRequests++;
         // Refused by the browser (the page's keepalive quota), a network error or a retryable status: the spans are
@@ -313,6 +316,9 @@ export class Exporter {
       // Nothing unexpected (a body longer than a string may be) reaches the page's listener. Spans are only taken
       // from the queue as their request goes, so those not sent stay queued for the scheduled export.
     } finally {
+      // The run's wait ends once the whole batch went (sent in order: none set aside), and it moves on to the queue;
+      // a part of it left keeps the wait (the collector asked for it).
+      if (unsent <= 0 && aside.length === 0) this.waitStop.abort();
       this.queue = aside.concat(this.queue);
     }
   }
