@@ -416,8 +416,7 @@ impl RequestSpan {
 #[wasm_bindgen]
 impl RequestSpan {
     /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
-    /// tracked; if not (HEAD, a null-body status, an opaque or error response, or `bodyless`: a response with no
-    /// body at all, as a service worker's `new Response(null)`), the span ends now as `no-body`.
+    /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
     /// `on_untracked` is called once when a tracked response's span ends. `server` is what `patch.js` read of the
     /// server's trace context and timings, when the response has any (see [`describe_server`]); `extra`, the
     /// response's captured headers and `responseAttributes`. `at` is when it arrived, as `performance.now()` (read
@@ -429,7 +428,6 @@ impl RequestSpan {
         server: Option<Array>,
         extra: Option<Array>,
         at: f64,
-        bodyless: bool,
     ) -> bool {
         let kind = response.type_();
         let status = response.status();
@@ -468,7 +466,7 @@ impl RequestSpan {
             kind,
             ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
         );
-        if is_head || opaque || bodyless || NULL_BODY_STATUSES.contains(&status) {
+        if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
             self.cell.end(EndReason::NoBody, |_| {});
             return false;
         }
@@ -560,6 +558,13 @@ impl RequestSpan {
     #[wasm_bindgen(js_name = respondedWith)]
     pub fn responded_with(&self) {
         self.cell.end(EndReason::Responded, |_| {});
+    }
+
+    /// The app looked at the body and there is none at all (a service worker's `new Response(null)`, in engines
+    /// that pass it on as it is): nothing else would end the span, which ends now as `no-body`.
+    #[wasm_bindgen(js_name = noBody)]
+    pub fn no_body(&self) {
+        self.cell.end(EndReason::NoBody, |_| {});
     }
 
     /// A whole-body method served natively rejected.

@@ -43,12 +43,14 @@ wait "$server_pid" 2>/dev/null || true
 echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag, broken wasm, the shipped build in three engines)"
 bash tests/package.sh || failed+=(package)
 
-# The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (36 to 37 KB with trace context, server
+# The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (37 to 38 KB with trace context, server
 # correlation, header capture and hooks): this check holds the line where it is, so the package can't grow
 # unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
-# data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag; see the README's size history).
+# data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
+# of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes; see the
+# README's size history).
 echo "== size check"
-SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=37888 bash tests/size.sh || failed+=(size)
+SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=38912 bash tests/size.sh || failed+=(size)
 
 echo "== demo check (README command 1, headless)"
 FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check || failed+=(demo)

@@ -364,12 +364,15 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
     navigator.serviceWorker.controller.postMessage('report');
   });
   // A response the worker makes without a body (\`new Response(null)\`, status 200) in a page that traces its own
-  // requests: its span ends at once, \`no-body\` where the page gets no body at all (Chromium gives it an empty one).
+  // requests: its span ends at once, \`no-body\` where the page gets no body at all and looks (Chromium gives it an
+  // empty one, read whole).
   const { install } = await import('/pkg/index.js');
   const pageSpans = [];
   const tracer = await install({ onSpanEnd: (span) => pageSpans.push(span.endReason) });
   const empty = await fetch('/null-body');
-  const nullBody = { status: empty.status, noBody: empty.body === null, text: await empty.text(), open: tracer.stats().open,
+  // What an app that checks the body first does: \`if (res.body) …\`.
+  const noBody = empty.body === null;
+  const nullBody = { status: empty.status, noBody, text: noBody ? '' : await empty.text(), open: tracer.stats().open,
     spans: pageSpans };
   await tracer.uninstall();
   window.result = { before, after, report, nullBody };

@@ -1282,20 +1282,6 @@ const SCENARIOS = {
       globalThis.clearTimeout = nativeClearTimeout;
     }
 
-    // A stream read to its end, released, then fetchspan uninstalled: `body` is the native body again, closed and
-    // unlocked, as natively (the pump's reader of it is released when the stream ends).
-    {
-      const { tracer } = traced();
-      const r = await fetch(`${SERVER}/bytes?n=10&x=released`);
-      const reader = r.body.getReader();
-      while (!(await reader.read()).done);
-      reader.releaseLock();
-      await uninstall(tracer);
-      check(Object.getOwnPropertyDescriptor(Response.prototype, 'body').get === before.descriptors[0].get, 'body restored');
-      equal([r.body.locked, await outcome(() => r.body.getReader().read())], [false, { ok: { done: true } }],
-        'the native body of a stream read to its end, after uninstall');
-    }
-
     // A wrapper installed before us is what uninstall restores.
     const calls = [];
     const outer = function fetch(...args) { calls.push('before'); return before.fetch.apply(this, args); };
