@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf 'setup: %s\n' "$*"; }
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
@@ -27,7 +27,10 @@ fi
 
 # Pinned, like wasm-bindgen-cli: a new geckodriver release must not change the test command underneath us.
 GECKODRIVER_VERSION=0.37.1
-if ! geckodriver --version 2>/dev/null | grep -q "^geckodriver $GECKODRIVER_VERSION\b"; then
+# Its output read whole (awk, not `grep -q`, which stops reading at the match: under pipefail the SIGPIPE geckodriver
+# may then get read as "not installed", a needless 2-minute reinstall now and then).
+gecko=$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }' || true)
+if [ "$gecko" != "$GECKODRIVER_VERSION" ]; then
   say "installing geckodriver $GECKODRIVER_VERSION (about 2 minutes)"
   cargo install geckodriver --version "$GECKODRIVER_VERSION" --force
 fi
