@@ -169,7 +169,8 @@ impl BodyProgress {
         self.watched.get()
     }
 
-    /// The request's signal aborted, and with it the native body: the app's stream fails with `reason` now.
+    /// The request's signal aborted, and with it the native body the pump holds: the app's stream fails with
+    /// `reason` now.
     pub(crate) fn abort_stream(&self, reason: &JsValue) {
         let report = self.report.borrow().clone();
         if let Some(report) = report {

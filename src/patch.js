@@ -1188,18 +1188,17 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const stats = {
     waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
     sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0, closed: false,
-    watched: false, cancelled: false, aborted: false, reason: undefined,
+    cancelled: false, aborted: false, reason: undefined,
   };
   // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
   // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
   // `transform`, which only takes the pump's probes (see the pump below, and CountingTransformer in src/body.rs).
   let controller;
-  // Whether the app cancelled our stream: engines with the transformer's `cancel` call it at once; the others
-  // error our writable at once (its `desiredSize` turns null).
-  let appCancelled = false;
+  // `stats.cancelled`: whether the app cancelled our stream: engines with the transformer's `cancel` call it at
+  // once; the others error our writable at once (its `desiredSize` turns null).
   transformer.start = (c) => { controller = transformer.controller = c; };
   transformer.transform = probed;
-  transformer.cancel = () => { appCancelled = stats.cancelled = true; };
+  transformer.cancel = () => { stats.cancelled = true; };
   const stream = new TransformStream(transformer);
   const writer = transformer.writer = stream.writable.getWriter();
   const scan = sse ? eventScanner(stats) : null;
@@ -1237,7 +1236,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     sourceFailed = true;
     // An app's cancel the pump has not heard of yet came first (the transformer's `cancel` ran, or the writable
     // errored, but not by `abortStream`): the body was cancelled.
-    const cancelled = appCancelled || (writer.desiredSize === null && !stats.aborted);
+    const cancelled = stats.cancelled || (writer.desiredSize === null && !stats.aborted);
     // The source failed after the signal aborted while the pump held it: how this engine fails an aborted body (see
     // `abortStream`), learnt once.
     if (stats.reason !== undefined) {
@@ -1256,7 +1255,6 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       failed(error);
       return false;
     }
-    stats.watched = true;
     transformer.watching();
     reader.closed.then(() => {
       if (detached) return;
@@ -1336,7 +1334,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     // than when the cancel reaches it.
     cancelUnread() {
       // A read the app released unanswered disturbs our stream without cancelling it.
-      if (reader !== null || read || detached || !(appCancelled || writer.desiredSize === null)) return false;
+      if (reader !== null || read || detached || !(stats.cancelled || writer.desiredSize === null)) return false;
       source.cancel().catch(() => {});
       return true;
     },
@@ -1373,14 +1371,13 @@ function timingLookup(takeTiming, url, startedAt) {
 // (WebKit: an `AbortError` "Fetch is aborted", whatever the reason); undefined until a first abort was seen.
 let abortFailure;
 
-// The request's signal aborted, and fetch's own abort steps have failed the native body (see `afterFetch`): when
-// the pump holds that body, the app's stream fails now too, with the error the native body got, not when the pump
-// next hears from it a few microtasks later (an app that cancels or releases its reader right after `abort()` sees
-// the abort, as natively). Not before `abortFailure` is known (the page's first abort of a streamed body behaves as
-// before), nor when the native body had already closed (the abort leaves it alone) or the app had cancelled (its
-// cancel resolves). A body the pump doesn't hold yet may have closed unseen (an empty one): it is left to the pump.
+// The request's signal aborted, and fetch's own abort steps have failed the native body the pump holds (see
+// `afterFetch`; Rust calls this only then: a body it doesn't hold yet may have closed unseen, an empty one): the
+// app's stream fails now too, with the error the native body got, not when the pump next hears from it a few
+// microtasks later (an app that cancels or releases its reader right after `abort()` sees the abort, as natively).
+// Not before `abortFailure` is known (the page's first abort of a streamed body behaves as before), nor when the
+// native body had already closed (the abort leaves it alone) or the app had cancelled (its cancel resolves).
 function abortStream(stats, transformer, reason) {
-  if (!stats.watched) return;
   stats.reason = reason;
   const streams = transformer.deref();
   // The app's cancel: the transformer's `cancel` ran, or, in engines without it, our writable errored at once.

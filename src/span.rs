@@ -173,16 +173,15 @@ impl SpanCell {
                 cell.end(EndReason::Aborted, |_| {});
                 return;
             }
-            // The abort errored the native body: the app's stream fails with it at once, as the native body did.
-            if let Some(reason) = cell.abort_reason() {
-                cell.progress.abort_stream(&reason);
-            }
             // A body the pump watches ends from the pump, which sees the native body fail with the abort, so the
-            // span carries the bytes the app received (a chunk the pump holds included). Before the pump watches
-            // it (the app has neither read nor locked its stream), nothing will: it ends now, with what the
-            // pump's report says (no bytes).
+            // span carries the bytes the app received (a chunk the pump holds included); the app's stream fails
+            // with the abort at once, as the native body did. Before the pump watches it (the app has neither read
+            // nor locked its stream), nothing will: it ends now, with what the pump's report says (no bytes), and
+            // the app's stream is left to the pump (an empty body may have closed unseen).
             if !cell.progress.watched() {
                 cell.end_body(EndReason::Aborted, None, 0.0);
+            } else if let Some(reason) = cell.abort_reason() {
+                cell.progress.abort_stream(&reason);
             }
         }))
     }
