@@ -1389,16 +1389,24 @@ function abortStream(stats, transformer, reason) {
 
 /**
  * A signal that aborts with `signal`, whose listeners run after fetch's own abort steps (which error the response's
- * body): `AbortSignal.any` makes a signal that depends on `signal`'s sources after fetch's own did. Engines without
- * it (it throws) run fetch's steps before `signal`'s listeners anyway (the request's signal follows `signal`).
+ * body): the engine's `AbortSignal.any` makes a signal that depends on `signal`'s sources after fetch's own did. Engines
+ * without it run fetch's steps before `signal`'s listeners anyway (the request's signal follows `signal`).
  */
 export function afterFetch(signal) {
+  if (nativeAny === null) return signal;
   try {
-    return AbortSignal.any([signal]);
+    return nativeAny.call(AbortSignal, [signal]);
   } catch (_) {
     return signal;
   }
 }
+
+// The engine's own `AbortSignal.any`, taken when fetchspan loads: a page's polyfill (engines before it: Safari <
+// 17.4, Firefox < 124) is never called, since one typically leaves a listener on the app's signal per call until it
+// aborts (a signal the app keeps for many requests would keep one per request), nor is a page's wrapper of the
+// engine's (which would see a call per request). Without it, `afterFetch` gives the request's signal itself.
+const nativeAny = typeof AbortSignal === 'function' && typeof AbortSignal.any === 'function'
+  && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(AbortSignal.any)) ? AbortSignal.any : null;
 
 // The one function Rust holds per stream: called bare, it reports (`report`); with an abort's reason, it fails the
 // app's stream (`abortStream`, through the `controller` and `writer` `streamBody` leaves on the transformer). A

@@ -1166,16 +1166,34 @@ const SCENARIOS = {
     const { addEventListener: add, removeEventListener: remove } = EventTarget.prototype;
     proto.addEventListener = function (...args) { listeners++; peak = Math.max(peak, listeners); return add.apply(this, args); };
     proto.removeEventListener = function (...args) { listeners--; return remove.apply(this, args); };
+    // Then under a page's polyfill of `AbortSignal.any` (for engines before it) of the usual kind, which leaves a
+    // listener on each source signal until that aborts: fetchspan never calls it (it takes the engine's own when it
+    // loads, or none), so the long-lived signal keeps no listener per request.
+    const pageAny = Object.getOwnPropertyDescriptor(AbortSignal, 'any');
+    let anyCalls = 0;
+    let afterPolyfill;
     try {
       await requests(10_000, signal);
       await settle();
+      Object.defineProperty(AbortSignal, 'any', { configurable: true, writable: true, value: function any(signals) {
+        anyCalls++;
+        const dependent = new AbortController();
+        for (const source of signals) source.addEventListener('abort', () => dependent.abort(source.reason));
+        return dependent.signal;
+      } });
+      afterPolyfill = listeners;
+      await requests(2_000, signal);
+      await settle();
     } finally {
+      if (pageAny) Object.defineProperty(AbortSignal, 'any', pageAny);
+      else delete AbortSignal.any;
       ['addEventListener', 'removeEventListener'].forEach((name, i) => {
         if (own[i]) Object.defineProperty(proto, name, own[i]);
         else delete proto[name];
       });
     }
-    equal(listeners, 0, 'abort listeners left after 10,000 requests on a long-lived signal');
+    equal(afterPolyfill, 0, 'abort listeners left after 10,000 requests on a long-lived signal');
+    equal([listeners, anyCalls], [0, 0], 'abort listeners left, and calls of a page\'s AbortSignal.any, after 2,000 more requests under the polyfill');
     check(peak <= 16, `at most one listener per request in flight (peak ${peak})`);
     // The positive control: the counter saw the listeners it is meant to catch.
     check(peak >= 1, `the listener counter saw no listener while requests were in flight (peak ${peak})`);
