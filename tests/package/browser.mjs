@@ -395,8 +395,8 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const exportedSpans = exported.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
   check(result?.report.flush.timedOut === false && exportedSpans.length >= 3,
     'service worker: its spans reach the collector through the worker\'s fetch', { flush: result?.report.flush, exported: exportedSpans.length });
-  const { noBody } = result?.nullBody ?? {};
-  check(JSON.stringify(result?.nullBody) === JSON.stringify({ status: 200, noBody, text: '', open: 0, spans: [noBody ? 'no-body' : 'completed'] }),
+  // This test runs in Chromium, which gives the page an empty body (the `no-body` form isn't reached here).
+  check(JSON.stringify(result?.nullBody) === JSON.stringify({ status: 200, noBody: false, text: '', open: 0, spans: ['completed'] }),
     'service worker: a response it makes without a body ends its page span at once', result?.nullBody);
   check(log.errors.length === 0, 'service worker: no console error', log.errors);
   console.log(`service worker: ${spans}`);
