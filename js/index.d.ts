@@ -69,6 +69,8 @@ export interface SpanAttributes {
   'fetchspan.sse.events'?: number;
   /** The request went out again without `traceparent` after a `TypeError` (see the README, redirect-safe). */
   'fetchspan.propagation.retried'?: boolean;
+  /** 1 when the request went out a second time (`fetchspan.propagation.retried`). */
+  'http.request.resend_count'?: number;
   /** The server's trace id and span id, from `traceresponse` or `Server-Timing: traceparent`. */
   'fetchspan.server.trace_id'?: string;
   'fetchspan.server.span_id'?: string;
@@ -114,6 +116,10 @@ export interface SpanData {
   events: SpanEvent[];
   /** The server's own span, when the response named one (`traceresponse`, `Server-Timing`) in another trace. */
   links?: { traceId: string; spanId: string }[];
+  /** Attributes left out by the bounds (captured headers and hook attributes past 32 a side), when any. */
+  droppedAttributesCount?: number;
+  /** Events left out (stall events past 8), when any. */
+  droppedEventsCount?: number;
 }
 
 /**

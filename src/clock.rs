@@ -1,7 +1,8 @@
 //! Wall-clock time in epoch milliseconds, the same in pages and workers.
 //!
 //! `std::time::SystemTime::now()` panics on wasm32-unknown-unknown, so time comes from
-//! `performance.timeOrigin + performance.now()`: sub-millisecond and monotonic within one page.
+//! `performance.timeOrigin + performance.now()`: sub-millisecond and monotonic within one page, and set to the
+//! wall clock when a span ends ([`wall_offset_ms`]).
 
 use wasm_bindgen::prelude::*;
 
@@ -11,6 +12,16 @@ extern "C" {
     fn performance_now() -> f64;
     #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
     static TIME_ORIGIN: f64;
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+}
+
+/// How far the wall clock (`Date.now()`) is ahead of [`now_ms`], in whole milliseconds. The monotonic clock
+/// stops while the system sleeps (Chromium on macOS and Linux), so a page left open across a night would date its
+/// spans hours in the past: a span is moved by this when it ends (its durations stay the monotonic clock's), as
+/// OpenTelemetry JS's anchored clock does. Within a millisecond or so of zero otherwise.
+pub fn wall_offset_ms() -> f64 {
+    round(date_now() - now_ms()) as f64
 }
 
 /// Now, in epoch milliseconds (fractional).

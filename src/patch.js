@@ -72,7 +72,14 @@ export function installPatches(scope, hooks, config) {
     }
     let url;
     try {
-      url = new URL(text, scope.document?.baseURI ?? scope.location?.href).href;
+      const parsed = new URL(text, scope.document?.baseURI ?? scope.location?.href);
+      // Credentials (fetch rejects such a URL; its span records it) are redacted here, before the cut: a user name
+      // longer than the cut would leave src/patch.rs no `@` to find.
+      if (parsed.username || parsed.password) {
+        parsed.username = 'REDACTED';
+        parsed.password = 'REDACTED';
+      }
+      url = parsed.href;
     } catch (_) {
       // fetch will reject it; the span records it as given, but for what may be credentials (`user:pa/ss@`, which
       // the parser would have told from the host).
@@ -160,6 +167,10 @@ export function installPatches(scope, hooks, config) {
   const { propagateTo, sampleRate, tracestate, requestAttributes, responseAttributes } = config;
   const captureRequest = config.captureHeaders.request;
   const captureResponse = config.captureHeaders.response;
+  // A page's string cut before it crosses into wasm, whose memory never shrinks (a 20 MB header value or hook
+  // attribute would keep 20 MB of it for the page's life): at `maxAttributeLength` UTF-16 units, which are at least
+  // as many UTF-8 bytes, so src/record.rs's own cut in bytes still decides what is kept.
+  const bound = (text) => (text.length > config.maxAttributeLength ? text.slice(0, config.maxAttributeLength) : text);
 
   // Attributes of a request beyond fetchspan's own, `[key, value, …]`: the headers `captureHeaders.request` names,
   // then what `requestAttributes` returns for a read-only view `{ method, url, headers }` (a copy of the headers).
@@ -167,7 +178,7 @@ export function installPatches(scope, hooks, config) {
     const out = [];
     for (const name of captureRequest) {
       const value = headers.get(name);
-      if (value !== null) out.push(`http.request.header.${name}`, value);
+      if (value !== null) out.push(`http.request.header.${name}`, bound(value));
     }
     if (requestAttributes) hookAttributes(requestAttributes, Object.freeze({ method, url, headers: new Headers(headers) }), out);
     return out;
@@ -179,7 +190,7 @@ export function installPatches(scope, hooks, config) {
     const out = [];
     for (const name of captureResponse) {
       const value = response.headers.get(name);
-      if (value !== null) out.push(`http.response.header.${name}`, value);
+      if (value !== null) out.push(`http.response.header.${name}`, bound(value));
     }
     if (responseAttributes) {
       const { status, statusText, url, type, redirected, headers } = response;
@@ -203,8 +214,9 @@ export function installPatches(scope, hooks, config) {
       if (result === null || typeof result !== 'object') throw new TypeError('fetchspan: an attributes hook must return an object');
       const found = [];
       for (const [key, value] of Object.entries(result)) {
-        if (typeof value === 'string' || typeof value === 'boolean') found.push(key, value);
-        else if (Number.isFinite(value)) found.push(key, Number.isSafeInteger(value) ? value : String(value));
+        if (typeof value === 'string') found.push(bound(key), bound(value));
+        else if (typeof value === 'boolean') found.push(bound(key), value);
+        else if (Number.isFinite(value)) found.push(bound(key), Number.isSafeInteger(value) ? value : String(value));
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
       }
       out.push(...found);
@@ -292,7 +304,7 @@ export function installPatches(scope, hooks, config) {
     if (!context.sampled) return resending(pending, outgoing, request, this);
     let span;
     try {
-      const method = read?.method !== undefined ? String(read.method) : request ? request.method : 'GET';
+      const method = bound(read?.method !== undefined ? String(read.method) : request ? request.method : 'GET');
       const signal = signalOf(read, request);
       let extras;
       if (captureRequest.length > 0 || requestAttributes) extras = requestExtras(method, url, context.headers ?? new Headers());

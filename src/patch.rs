@@ -98,7 +98,10 @@ impl FetchHooks {
             panic!("fault injected by a test");
         }
         let context = SpanContext::from_hex(ids, parent.as_deref())?;
-        let url = redact_query(redact_credentials(url), &tracer.options.redact_query_params);
+        let url = redact_query(
+            redact_credentials(redact_data(url)),
+            &tracer.options.redact_query_params,
+        );
         let server = server_of(&url);
         // An already-aborted signal is answered by the native promise itself, untouched (any reaction would
         // delay it by a microtask): the span ends now.
@@ -126,6 +129,23 @@ impl FetchHooks {
             tracer.stats.count_failure();
         }
     }
+}
+
+/// A `data:` URL's payload, which is the response body itself (`fetch(canvas.toDataURL())`, a file's bytes),
+/// becomes `REDACTED`; its media type stays (`data:image/png;base64,REDACTED`).
+fn redact_data(url: String) -> String {
+    let is_data = url
+        .as_bytes()
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"data:"));
+    if !is_data {
+        return url;
+    }
+    let keep = first_byte(&url, |byte| byte == b',').map_or(5, |comma| comma + 1);
+    let mut redacted = String::with_capacity(keep + 8);
+    redacted.push_str(url.get(..keep).unwrap_or_default());
+    redacted.push_str("REDACTED");
+    redacted
 }
 
 /// `user:password@` in an http(s) URL becomes `REDACTED:REDACTED@`, as the semantic conventions ask for `url.full`.
@@ -273,7 +293,20 @@ fn server_of(href: &str) -> Option<(String, u16)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_credentials, redact_query, server_of};
+    use super::{redact_credentials, redact_data, redact_query, server_of};
+
+    #[test]
+    fn data_payloads_are_redacted() {
+        for (url, redacted) in [
+            ("data:image/png;base64,iVBORw0KGgo=", "data:image/png;base64,REDACTED"),
+            ("DATA:,secret,more", "DATA:,REDACTED"),
+            ("data:no-comma", "data:REDACTED"),
+            ("https://h/data:,x", "https://h/data:,x"),
+            ("dat", "dat"),
+        ] {
+            assert_eq!(redact_data(url.into()), redacted);
+        }
+    }
 
     #[test]
     fn credentials_are_redacted() {

@@ -207,6 +207,7 @@ fn is_own(key: &str) -> bool {
             HTTP_REQUEST_METHOD
                 | HTTP_REQUEST_METHOD_ORIGINAL
                 | HTTP_REQUEST_BODY_SIZE
+                | HTTP_REQUEST_RESEND_COUNT
                 | HTTP_RESPONSE_BODY_SIZE
                 | HTTP_RESPONSE_STATUS_CODE
                 | URL_FULL
@@ -227,7 +228,8 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
             record.dropped_attributes += pairs - index;
             break;
         }
-        let Some(key) = extra.get(index * 2).as_string() else {
+        // Cut first: a key that only its cut makes one of fetchspan's own is one all the same.
+        let Some(Value::Str(key)) = extra.get(index * 2).as_string().map(Value::string) else {
             continue;
         };
         if is_own(&key) {
@@ -248,9 +250,6 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
             (_, Some(number), _) => Value::Int(number as i64),
             (_, _, Some(flag)) => Value::Bool(flag),
             _ => continue,
-        };
-        let Value::Str(key) = Value::string(key) else {
-            continue;
         };
         // The first of a key stays (a captured header before a hook's of that name).
         record.attributes.set_if_absent(key, value);
@@ -538,7 +537,10 @@ impl RequestSpan {
         self.cell.update(|record| {
             record
                 .attributes
-                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true))
+                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true));
+            record
+                .attributes
+                .set(semconv::HTTP_REQUEST_RESEND_COUNT, Value::Int(1));
         });
     }
 

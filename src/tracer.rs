@@ -55,8 +55,9 @@ pub struct TracerCore {
 
 impl TracerCore {
     /// Takes a finished span: counts it, hands it to `onSpanEnd`, and queues it for export.
-    pub fn finish(&self, record: SpanRecord) {
+    pub fn finish(&self, mut record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
+        record.shift(crate::clock::wall_offset_ms());
         if let Some(hook) = &self.options.on_span_end {
             if hook.call1(&JsValue::UNDEFINED, &record.to_js()).is_err() {
                 self.stats.count_failure();

@@ -8,7 +8,7 @@
 use crate::ids::push_hex;
 use crate::prelude::*;
 use crate::record::{
-    push_decimal, push_int, push_links, push_string, Attributes, SpanRecord, Value,
+    push_decimal, push_dropped, push_int, push_links, push_string, Attributes, SpanRecord, Value,
 };
 
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
@@ -70,14 +70,7 @@ fn push_span(out: &mut String, span: &SpanRecord) {
     }
     out.push(']');
     push_links(out, &span.links);
-    if span.dropped_attributes > 0 {
-        out.push_str(r#","droppedAttributesCount":"#);
-        push_decimal(out, u64::from(span.dropped_attributes));
-    }
-    if span.dropped_events > 0 {
-        out.push_str(r#","droppedEventsCount":"#);
-        push_decimal(out, u64::from(span.dropped_events));
-    }
+    push_dropped(out, span);
     if span.error {
         // Code 2 is `STATUS_CODE_ERROR` (an UNSET status is left out).
         out.push_str(r#","status":{"code":2}"#);

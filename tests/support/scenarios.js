@@ -272,13 +272,13 @@ function* headerGenerator() {
  * positive control, whose span must be there. Returns how many spans `steps` themselves made.
  */
 async function noSpan(what, steps) {
-  const control = `data:text/plain,control-${what}`;
   const spans = await sameAsNative(what, async () => {
     const result = await outcome(steps);
-    await (await fetch(control)).text();
+    await (await fetch('data:text/x-control,0')).text();
     return result;
   });
-  const others = spans.filter((s) => s.attributes['url.full'] !== control);
+  // (A `data:` URL's payload is not recorded: README, Privacy.)
+  const others = spans.filter((s) => s.attributes['url.full'] !== 'data:text/x-control,REDACTED');
   equal(spans.length - others.length, 1, `${what}: spans of the control request`);
   return others.length;
 }
@@ -428,6 +428,12 @@ const SCENARIOS = {
       [{ stringValue: '2222222222222222' }, { intValue: '12500' }], 'server attributes');
     equal([span.attributes.filter((a) => a.key.startsWith('app.n')).length, span.droppedAttributesCount ?? 0,
       span.droppedEventsCount ?? 0], [32, 8, 0], 'hook attributes kept, and the count of those dropped');
+    // onSpanEnd's object says the same.
+    equal([spans[0].droppedAttributesCount, 'droppedEventsCount' in spans[0]], [8, false], 'the dropped count in onSpanEnd\'s object');
+    // Its times are the exported ones (moved to the wall clock when the span ended).
+    const exportedMicros = Number(BigInt(span.startTimeUnixNano) / 1000n);
+    check(Math.abs(exportedMicros - spans[0].startTime * 1000) <= 1, `the same start time: ${span.startTimeUnixNano} ns, ${spans[0].startTime} ms`);
+    check(Math.abs(spans[0].endTime - Date.now()) < 60_000, 'wall-clock times');
   },
 
   async collectorDownKeepsExactlyTheQueueBoundThenDelivers() {
@@ -559,7 +565,7 @@ const SCENARIOS = {
     try {
       const { tracer } = traced({ endpoint: collector(tenant), scheduledDelayMs: 60_000 });
       const long = 'p'.repeat(1500);
-      for (let i = 0; i < 120; i++) await (await fetch(`data:text/plain,${long}${i}`)).text();
+      for (let i = 0; i < 120; i++) await (await fetch(`${SERVER}/bytes?n=1&pad=${long}${i}`)).text();
       Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
       document.dispatchEvent(new Event('visibilitychange'));
       delete document.visibilityState;
@@ -737,15 +743,13 @@ const SCENARIOS = {
     // there: printed, not bounded, as in the cancel test. Chromium and Firefox keep backpressure and are bounded.
     if (ENGINE !== 'webkit') {
       check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
-      // The slow read (a few MiB in 3 s) ends by its cancel, well before the 256 MiB cap.
-      check(!ours.ended, 'the slow read through fetchspan ended before its cancel');
     }
     equal((await spanFor(spans, ours.streamId)).endReason, ours.ended ? 'completed' : 'cancelled', 'endReason');
     // The positive control: the same slow read under a clone-based tracer (the clone drained at once, as such tracers
     // do) must break the bound.
     let drain;
     const control = await slowRead(async (url) => {
-      const response = await raw(url.replace(`max=${256 * MiB}`, `max=${128 * MiB}`));
+      const response = await raw(url);
       drain = response.clone().body.getReader();
       (async () => { while (!(await drain.read()).done); })().catch(() => {});
       return response;
@@ -1082,7 +1086,8 @@ const SCENARIOS = {
           return [await outcome(() => reader.read()), await outcome(() => reader.closed)];
         },
         end: 'aborted', part: '/bytes?n=0&x=empty-abort',
-        premise: { ok: [{ ok: { done: true } }, { ok: undefined }] },
+        // (Firefox closes a body only once it is read past its end: natively, the abort fails this one.)
+        premise: ENGINE === 'firefox' ? undefined : { ok: [{ ok: { done: true } }, { ok: undefined }] },
       },
       // A stream the app locked (and the pump took the native body for), released unread, then the response cloned
       // (the native body goes back, the clone is native) and its new body taken: an abort ends the span at once.
@@ -1762,7 +1767,7 @@ const SCENARIOS = {
     const log = await (await raw(`${SERVER}/trace-log?id=${tag}`)).json();
     equal(log.map((e) => e.method), ['OPTIONS', 'GET'], 'the refused preflight, then the request without the header');
     const span = await spanFor(spans, tag);
-    equal([span.endReason, span.attributes['fetchspan.propagation.retried']], ['completed', true], 'span of the retried request');
+    equal([span.endReason, span.attributes['fetchspan.propagation.retried'], span.attributes['http.request.resend_count']], ['completed', true, 1], 'span of the retried request');
     // A request that is not safe to repeat is never sent twice: it fails as it would with the header refused.
     const unsafe = id('redirect-put');
     const failure = await outcome(() => fetch(`${SERVER}/redirect?code=307&to=${encodeURIComponent(`${other}/trace-echo?refuse=1&id=${unsafe}`)}`, { method: 'PUT', body: 'x' }));
@@ -2210,10 +2215,17 @@ const SCENARIOS = {
       const host = recorded.split('@')[1].split('/')[0];
       equal((await spanFor(spans, host)).attributes['url.full'], recorded, 'credentials in a URL that does not parse');
     }
+    // A user name longer than the 8,192 characters handed to the span is redacted all the same.
+    equal((await outcome(() => fetch(`https://${'A'.repeat(9000)}:x@long-user.invalid/x`))).error?.[1], 'TypeError', 'a URL with credentials is refused');
+    const longUser = (await spanFor(spans, 'long-user.invalid')).attributes;
+    equal([longUser['url.full'], longUser['server.address']], ['https://REDACTED:REDACTED@long-user.invalid/x', 'long-user.invalid'], 'a long user name');
+    // A `data:` URL's payload is the body itself (`fetch(canvas.toDataURL())`): its media type alone is recorded.
+    equal(await (await fetch('data:image/png;base64,c2VjcmV0LWltYWdl')).text(), 'secret-image', 'a data: URL read');
+    equal((await spanFor(spans, 'data:image/png')).attributes['url.full'], 'data:image/png;base64,REDACTED', 'a data: URL\'s payload');
     // A Request's URL crosses into wasm cut, as a string's does: 8 MiB of it would grow the wasm memory for good.
     const before = wasmMemory.buffer.byteLength;
-    await (await fetch(new Request(`data:text/plain,long-request-${'x'.repeat(8 << 20)}`))).text();
-    await spanFor(spans, 'long-request-');
+    await (await fetch(new Request(`data:text/x-long-request,${'x'.repeat(8 << 20)}`))).text();
+    await spanFor(spans, 'data:text/x-long-request,REDACTED');
     const grown = wasmMemory.buffer.byteLength - before;
     check(grown < 4 << 20, `a long Request URL crosses into wasm cut (the wasm memory grew by ${grown} bytes)`);
     await uninstall(tracer);
@@ -2304,6 +2316,22 @@ const SCENARIOS = {
     const credentials = await spanFor(spans, 'x=cred');
     check(!credentials.attributes['url.full'].includes('pw'), `credentials redacted: ${credentials.attributes['url.full']}`);
     secret?.body?.cancel();
+    // The monotonic clock stops while the system sleeps, the wall clock doesn't: a span is dated by the wall clock
+    // when it ends (here a wall clock an hour ahead of the page's monotonic one), its duration by the monotonic one.
+    const wall = Date.now;
+    let slept;
+    const before = wall();
+    try {
+      Date.now = () => wall() + 3_600_000;
+      await (await fetch(`${SERVER}/bytes?n=1&x=slept`)).text();
+      slept = await spanFor(spans, 'x=slept');
+    } finally {
+      Date.now = wall;
+    }
+    const after = wall();
+    check(slept.startTime >= before + 3_600_000 - 2 && slept.endTime <= after + 3_600_000 + 2,
+      `a span dated by the wall clock: ${slept.startTime}..${slept.endTime}, the clock ${before}..${after} plus an hour`);
+    check(Math.abs(slept.durationMs - (slept.endTime - slept.startTime)) < 1e-3 && slept.durationMs < after - before + 2, 'its duration');
   },
 
   async quietSseStreamStaysOpenAndRecordsANetworkStall() {
