@@ -714,15 +714,15 @@ const SCENARIOS = {
     // How far the server runs ahead of a reader that takes a chunk every 10 ms, read natively and then through
     // fetchspan. Chromium and Firefox apply backpressure to the network, and are bounded by their native run;
     // WebKit's network process reads ahead (hundreds of MiB here) natively, see below.
-    const slowRead = async (fetcher, label) => {
+    const slowRead = async (fetcher, label, { ms = 3000, enough = Infinity } = {}) => {
       const streamId = id(label);
       // At most 256 MiB: WebKit would otherwise buffer an endless body ahead of a slow reader until it crashes.
       const reader = (await fetcher(`${SERVER}/stream?id=${streamId}&max=${256 * MiB}`)).body.getReader();
       let read = 0;
       let worstAhead = 0;
       let ended = false;
-      const stop = performance.now() + 3000;
-      while (performance.now() < stop) {
+      const stop = performance.now() + ms;
+      while (performance.now() < stop && worstAhead / MiB <= enough) {
         const { done, value } = await reader.read();
         if ((ended = done)) break;
         read += value.byteLength;
@@ -740,25 +740,26 @@ const SCENARIOS = {
     console.log(`slow consumer in ${ENGINE}: server ahead ${native.aheadMiB.toFixed(1)} MiB natively, ${ours.aheadMiB.toFixed(1)} MiB through fetchspan`);
     // WebKit's network process reads ahead on its own by an amount that swings from run to run (natively 104, 167,
     // 226 and 256 MiB in four runs of this test, against the 256 MiB cap), so no bound over one native run holds
-    // there: printed, not bounded, as in the cancel test. Chromium and Firefox keep backpressure and are bounded.
-    if (ENGINE !== 'webkit') {
-      check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
-    }
+    // there. Firefox's own read-ahead swings too (24 to 110 MiB natively in three runs), and its bound with it (up to
+    // 251 MiB): the positive control below, a clone-based tracer's read-ahead, got only 62 MiB past the slow reader
+    // in 3 s there, and 193 MiB in 10 s with the body's cap lifted, so in Firefox this check could not fail within
+    // its window. Bounded where the control proves the bound can catch a read-ahead: Chromium. Printed elsewhere, as
+    // in the cancel test (the memory suite bounds every engine's memory, with a clone-based control).
     equal((await spanFor(spans, ours.streamId)).endReason, ours.ended ? 'completed' : 'cancelled', 'endReason');
-    // The positive control: the same slow read under a clone-based tracer (the clone drained at once, as such tracers
-    // do) must break the bound.
+    if (ENGINE !== 'chromium') return;
+    check(ours.aheadMiB <= bound, `the server ran ${ours.aheadMiB.toFixed(1)} MiB ahead of a slow reader (natively ${native.aheadMiB.toFixed(1)} MiB; bound ${bound.toFixed(1)})`);
+    // The positive control: the same slow read under a clone-based tracer (the clone drained at once, as such
+    // tracers do) must break the bound; it stops once it has.
     let drain;
     const control = await slowRead(async (url) => {
       const response = await raw(url);
       drain = response.clone().body.getReader();
       (async () => { while (!(await drain.read()).done); })().catch(() => {});
       return response;
-    }, 'slow-clone');
+    }, 'slow-clone', { ms: 10_000, enough: bound });
     await drain.cancel().catch(() => {});
     console.log(`slow consumer in ${ENGINE}: server ahead ${control.aheadMiB.toFixed(1)} MiB under the clone control`);
-    if (ENGINE !== 'webkit') {
-      check(control.aheadMiB > bound, `the clone control ran only ${control.aheadMiB.toFixed(1)} MiB ahead (bound ${bound.toFixed(1)}): this check cannot see a read-ahead`);
-    }
+    check(control.aheadMiB > bound, `the clone control ran only ${control.aheadMiB.toFixed(1)} MiB ahead (bound ${bound.toFixed(1)}): this check cannot see a read-ahead`);
   },
 
   async exactByteCountsForEveryWayOfReading() {
