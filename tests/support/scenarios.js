@@ -2115,6 +2115,16 @@ const SCENARIOS = {
     'a hook never gives fetchspan\'s own attributes');
     equal(tracer.stats().passthroughFailures, 5, 'each refused key counted');
     await uninstall(tracer);
+    // A key that its cut makes one of fetchspan's own is refused all the same (a FormData body's size is unknown,
+    // so the span would otherwise have taken the hook's).
+    ({ spans, tracer } = traced({ maxAttributeLength: 22, requestAttributes: () => ({ 'http.request.body.sizeX': 999 }) }));
+    const form = new FormData();
+    form.append('a', 'b');
+    await (await fetch(`${SERVER}/echo?x=cut-key`, { method: 'POST', body: form })).text();
+    await until(() => spans.length === 1, 'the span');
+    equal([spans[0].attributes['http.request.body.size'], tracer.stats().passthroughFailures], [undefined, 1],
+      'a hook key cut into one of fetchspan\'s own');
+    await uninstall(tracer);
     // The default bound is 2048 bytes.
     ({ spans, tracer } = traced({ requestAttributes: () => ({ 'app.huge': 'x'.repeat(3000) }) }));
     await (await fetch(`${SERVER}/bytes?n=1&x=default-bound`)).text();
