@@ -69,8 +69,6 @@ export interface SpanAttributes {
   'fetchspan.sse.events'?: number;
   /** The request went out again without `traceparent` after a `TypeError` (see the README, redirect-safe). */
   'fetchspan.propagation.retried'?: boolean;
-  /** 1 when the request went out a second time (`fetchspan.propagation.retried`). */
-  'http.request.resend_count'?: number;
   /** The server's trace id and span id, from `traceresponse` or `Server-Timing: traceparent`. */
   'fetchspan.server.trace_id'?: string;
   'fetchspan.server.span_id'?: string;

@@ -2,7 +2,7 @@
 //!
 //! `std::time::SystemTime::now()` panics on wasm32-unknown-unknown, so time comes from
 //! `performance.timeOrigin + performance.now()`: sub-millisecond and monotonic within one page, and set to the
-//! wall clock when a span ends ([`wall_offset_ms`]).
+//! wall clock when it has drifted ([`WallClock`]).
 
 use wasm_bindgen::prelude::*;
 
@@ -12,16 +12,37 @@ extern "C" {
     fn performance_now() -> f64;
     #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
     static TIME_ORIGIN: f64;
-    #[wasm_bindgen(js_namespace = Date, js_name = now)]
-    fn date_now() -> f64;
+    #[wasm_bindgen(catch, js_namespace = Date, js_name = now)]
+    fn date_now() -> Result<f64, JsValue>;
 }
 
-/// How far the wall clock (`Date.now()`) is ahead of [`now_ms`], in whole milliseconds. The monotonic clock
-/// stops while the system sleeps (Chromium on macOS and Linux), so a page left open across a night would date its
-/// spans hours in the past: a span is moved by this when it ends (its durations stay the monotonic clock's), as
-/// OpenTelemetry JS's anchored clock does. Within a millisecond or so of zero otherwise.
-pub fn wall_offset_ms() -> f64 {
-    round(date_now() - now_ms()) as f64
+/// How far the wall clock may drift from [`now_ms`] before spans follow it.
+const DRIFT_MS: f64 = 1000.0;
+
+/// What spans are moved by when they end, to date them by the wall clock: the monotonic clock stops while the
+/// system sleeps (Chromium on macOS and Linux), so a page left open overnight would date its spans hours in the
+/// past. Starts at 0 (spans on `timeOrigin + performance.now()`, to the microsecond); [`WallClock::update`] takes
+/// `Date.now()`'s lead over that clock once it is a second or more off, so spans don't jitter by `Date.now()`'s
+/// whole milliseconds from one to the next. Durations always stay the monotonic clock's.
+#[derive(Default)]
+pub struct WallClock {
+    offset_ms: core::cell::Cell<f64>,
+}
+
+impl WallClock {
+    /// The offset now, after following the wall clock if it has drifted (a `Date.now` that throws or returns
+    /// no number is ignored).
+    pub fn update(&self) -> f64 {
+        let offset = self.offset_ms.get();
+        if let Ok(wall) = date_now() {
+            let lead = wall - now_ms();
+            // (Also false for NaN and the infinities.)
+            if (lead - offset >= DRIFT_MS || offset - lead >= DRIFT_MS) && lead.is_finite() {
+                self.offset_ms.set(round(lead) as f64);
+            }
+        }
+        self.offset_ms.get()
+    }
 }
 
 /// Now, in epoch milliseconds (fractional).

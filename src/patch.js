@@ -1415,10 +1415,19 @@ export function afterFetch(signal) {
 
 // The engine's own `AbortSignal.any`, taken when fetchspan loads: a page's polyfill (engines before it: Safari <
 // 17.4, Firefox < 124) is never called, since one typically leaves a listener on the app's signal per call until it
-// aborts (a signal the app keeps for many requests would keep one per request), nor is a page's wrapper of the
-// engine's (which would see a call per request). Without it, `afterFetch` gives the request's signal itself.
-const nativeAny = typeof AbortSignal === 'function' && typeof AbortSignal.any === 'function'
-  && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(AbortSignal.any)) ? AbortSignal.any : null;
+// aborts (a signal the app keeps for many requests would keep one per request). Told by its source text, so a
+// wrapper the page made before fetchspan loaded counts as a polyfill, unless it prints as native code (a bound
+// function does). Without it, `afterFetch` gives the request's signal itself (in an engine that has `any` under a
+// page's wrapper, our listener then runs before fetch's abort steps: the app's stream fails with the abort all the
+// same). A page whose getter or `toString` throws here leaves fetchspan loading, without it.
+const nativeAny = (() => {
+  try {
+    const any = typeof AbortSignal === 'function' ? AbortSignal.any : undefined;
+    return typeof any === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(any)) ? any : null;
+  } catch (_) {
+    return null;
+  }
+})();
 
 // The one function Rust holds per stream: called bare, it reports (`report`); with an abort's reason, it fails the
 // app's stream (`abortStream`, through the `controller` and `writer` `streamBody` leaves on the transformer). A

@@ -98,10 +98,8 @@ impl FetchHooks {
             panic!("fault injected by a test");
         }
         let context = SpanContext::from_hex(ids, parent.as_deref())?;
-        let url = redact_query(
-            redact_credentials(redact_data(url)),
-            &tracer.options.redact_query_params,
-        );
+        // (Credentials in the URL are redacted by `patch.js`, before the URL is cut.)
+        let url = redact_query(redact_data(url), &tracer.options.redact_query_params);
         let server = server_of(&url);
         // An already-aborted signal is answered by the native promise itself, untouched (any reaction would
         // delay it by a microtask): the span ends now.
@@ -131,8 +129,8 @@ impl FetchHooks {
     }
 }
 
-/// A `data:` URL's payload, which is the response body itself (`fetch(canvas.toDataURL())`, a file's bytes),
-/// becomes `REDACTED`; its media type stays (`data:image/png;base64,REDACTED`).
+/// A `data:` URL's payload, which is the response body itself (`fetch(canvas.toDataURL())`, a file's bytes), and
+/// its parameters (a file name) become `REDACTED`; its media type stays (`data:image/png,REDACTED`).
 fn redact_data(url: String) -> String {
     let is_data = url
         .as_bytes()
@@ -141,40 +139,11 @@ fn redact_data(url: String) -> String {
     if !is_data {
         return url;
     }
-    let keep = first_byte(&url, |byte| byte == b',').map_or(5, |comma| comma + 1);
-    let mut redacted = String::with_capacity(keep + 8);
-    redacted.push_str(url.get(..keep).unwrap_or_default());
-    redacted.push_str("REDACTED");
+    let media_type_end = first_byte(&url, |byte| byte == b',' || byte == b';').unwrap_or(5);
+    let mut redacted = String::with_capacity(media_type_end + 9);
+    redacted.push_str(url.get(..media_type_end).unwrap_or_default());
+    redacted.push_str(",REDACTED");
     redacted
-}
-
-/// `user:password@` in an http(s) URL becomes `REDACTED:REDACTED@`, as the semantic conventions ask for `url.full`.
-fn redact_credentials(url: String) -> String {
-    // Byte search and `get` rather than `find("://")` and `&url[a..b]`: those pull the string-slicing panic, `char`
-    // Debug and its Unicode tables into the wasm (about 9 KB; measured with twiggy).
-    let Some(scheme_end) = url
-        .as_bytes()
-        .windows(3)
-        .position(|w| w == b"://")
-        .map(|i| i + 3)
-    else {
-        return url;
-    };
-    let rest = url.get(scheme_end..).unwrap_or_default();
-    let authority_end = first_byte(rest, is_authority_end).unwrap_or(rest.len());
-    match rest
-        .get(..authority_end)
-        .and_then(|authority| last_byte(authority, b'@'))
-    {
-        Some(at) => {
-            let mut redacted = String::with_capacity(url.len() + 17);
-            redacted.push_str(url.get(..scheme_end).unwrap_or_default());
-            redacted.push_str("REDACTED:REDACTED");
-            redacted.push_str(rest.get(at..).unwrap_or_default());
-            redacted
-        }
-        None => url,
-    }
 }
 
 /// The values of parameters named in `names` (lower case) become `REDACTED`: signed-URL signatures, tokens and keys
@@ -293,32 +262,20 @@ fn server_of(href: &str) -> Option<(String, u16)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_credentials, redact_data, redact_query, server_of};
+    use super::{redact_data, redact_query, server_of};
 
     #[test]
     fn data_payloads_are_redacted() {
         for (url, redacted) in [
-            ("data:image/png;base64,iVBORw0KGgo=", "data:image/png;base64,REDACTED"),
+            ("data:image/png;base64,iVBORw0KGgo=", "data:image/png,REDACTED"),
+            ("data:application/pdf;name=tax-return.pdf;base64,JVBERi0=", "data:application/pdf,REDACTED"),
             ("DATA:,secret,more", "DATA:,REDACTED"),
-            ("data:no-comma", "data:REDACTED"),
+            ("data:no-comma", "data:,REDACTED"),
             ("https://h/data:,x", "https://h/data:,x"),
             ("dat", "dat"),
         ] {
             assert_eq!(redact_data(url.into()), redacted);
         }
-    }
-
-    #[test]
-    fn credentials_are_redacted() {
-        assert_eq!(
-            redact_credentials("http://u:p@h:1/a@b".into()),
-            "http://REDACTED:REDACTED@h:1/a@b"
-        );
-        assert_eq!(
-            redact_credentials("https://h/x?y=a@b".into()),
-            "https://h/x?y=a@b"
-        );
-        assert_eq!(redact_credentials("data:,a@b".into()), "data:,a@b");
     }
 
     #[test]

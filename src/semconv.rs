@@ -9,9 +9,6 @@ pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
 /// `http.request.body.size`: the request body's size in bytes, when known without reading it, or counted as a
 /// streamed upload went out.
 pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
-/// `http.request.resend_count`: 1 when the request went out a second time, without our trace header (see
-/// `fetchspan.propagation.retried`).
-pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
 /// `http.response.body.size`: the response body's size as transferred (before content decoding), from resource
 /// timing.
 pub const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";

@@ -207,7 +207,6 @@ fn is_own(key: &str) -> bool {
             HTTP_REQUEST_METHOD
                 | HTTP_REQUEST_METHOD_ORIGINAL
                 | HTTP_REQUEST_BODY_SIZE
-                | HTTP_REQUEST_RESEND_COUNT
                 | HTTP_RESPONSE_BODY_SIZE
                 | HTTP_RESPONSE_STATUS_CODE
                 | URL_FULL
@@ -537,10 +536,7 @@ impl RequestSpan {
         self.cell.update(|record| {
             record
                 .attributes
-                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true));
-            record
-                .attributes
-                .set(semconv::HTTP_REQUEST_RESEND_COUNT, Value::Int(1));
+                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true))
         });
     }
 

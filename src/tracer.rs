@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::body::IdleWatch;
+use crate::clock::WallClock;
 use crate::export::{self, Exporter};
 use crate::options::Options;
 use crate::patch::{Patches, GLOBAL_THIS};
@@ -50,6 +51,8 @@ pub struct TracerCore {
     pub stats: Stats,
     /// The one idle timer of every streamed body.
     pub idle: IdleWatch,
+    /// Dates finished spans by the wall clock.
+    wall_clock: WallClock,
     exporter: Option<Exporter>,
 }
 
@@ -57,7 +60,7 @@ impl TracerCore {
     /// Takes a finished span: counts it, hands it to `onSpanEnd`, and queues it for export.
     pub fn finish(&self, mut record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
-        record.shift(crate::clock::wall_offset_ms());
+        record.shift(self.wall_clock.update());
         if let Some(hook) = &self.options.on_span_end {
             if hook.call1(&JsValue::UNDEFINED, &record.to_js()).is_err() {
                 self.stats.count_failure();
@@ -99,6 +102,7 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         options,
         stats: Stats::default(),
         idle: IdleWatch::default(),
+        wall_clock: WallClock::default(),
         exporter,
     });
     let patches = Patches::install(&core)?;
