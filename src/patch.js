@@ -73,8 +73,8 @@ export function installPatches(scope, hooks, config) {
     let url;
     try {
       const parsed = new URL(text, scope.document?.baseURI ?? scope.location?.href);
-      // Credentials (fetch rejects such a URL; its span records it) are redacted here, before the cut: a user name
-      // longer than the cut would leave src/patch.rs no `@` to find.
+      // Credentials (fetch rejects such a URL; its span records it) are redacted here, on the parsed URL and before
+      // the cut, so a user name of any length goes too.
       if (parsed.username || parsed.password) {
         parsed.username = 'REDACTED';
         parsed.password = 'REDACTED';
@@ -215,8 +215,8 @@ export function installPatches(scope, hooks, config) {
       const found = [];
       for (const [key, value] of Object.entries(result)) {
         if (typeof value === 'string') found.push(bound(key), bound(value));
-        else if (typeof value === 'boolean') found.push(bound(key), value);
-        else if (Number.isFinite(value)) found.push(bound(key), Number.isSafeInteger(value) ? value : String(value));
+        else if (typeof value === 'boolean' || Number.isSafeInteger(value)) found.push(bound(key), value);
+        else if (Number.isFinite(value)) found.push(bound(key), String(value));
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
       }
       out.push(...found);

@@ -199,7 +199,7 @@ pub struct Link {
 }
 
 impl SpanRecord {
-    /// Moves every time of the span by `ms` (see [`crate::clock::wall_offset_ms`]).
+    /// Moves every time of the span by `ms` (see [`crate::clock::WallClock`]).
     pub fn shift(&mut self, ms: f64) {
         self.start_ms += ms;
         self.end_ms += ms;
