@@ -1,11 +1,12 @@
-//! Stage 3 of a request: the body, read as a stream; its JS half is `streamBody` in `patch.js`. The app's stream
-//! runs through a pass-through `TransformStream` whose transformer is [`CountingTransformer`]; a pump of ours (not
-//! `pipeTo`) probes its writable for the app's reads and enqueues the native body's chunks, counted, into its
-//! readable, so it knows whether the app or the network is waited on.
+//! Stage 3 of a request: the body (its JS half is `body.js`, which patches `Response.prototype`). It decides how
+//! every body ends and what its span says about it: `no-body` for the responses whose bodies are never touched,
+//! whole-body reads served natively (their size and where it comes from), the stream, the response collected
+//! unread, and an abort after the response arrived. [`RequestSpan`]'s body calls are here.
 //!
-//! Decides how a streamed body ended (completed, cancelled, aborted, error, abandoned) and what its span says about
-//! it: exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events. For a
-//! body read whole (served natively), works out its size and where that comes from.
+//! A body read as a stream runs through a pass-through `TransformStream` whose transformer is
+//! [`CountingTransformer`]; a pump of ours (not `pipeTo`) probes its writable for the app's reads and enqueues the
+//! native body's chunks, counted, into its readable, so it knows whether the app or the network is waited on. Its
+//! span gets exact bytes and chunks on every end, time to first chunk, the longest gap, stalls by cause, SSE events.
 //! Never clones, never buffers: each chunk is enqueued as it came, its `byteLength` is the only thing read, and
 //! nothing is copied into wasm memory.
 
@@ -16,17 +17,17 @@ use core::cell::{Cell, RefCell};
 use js_sys::{Array, Function, JsString};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ReadableStream, Response};
+use web_sys::{ReadableStream, Response, ResponseType};
 
-use crate::clock::from_performance_ms;
+use crate::clock::{from_performance_ms, now_ms};
 use crate::record::{Attributes, EndReason, Event, SpanRecord, Value};
 use crate::registration::Timeout;
 use crate::semconv;
-use crate::span::SpanCell;
+use crate::span::{error_name, mark_error, RequestSpan, SpanCell};
 use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
 
-#[wasm_bindgen(module = "/src/patch.js")]
+#[wasm_bindgen(module = "/src/body.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = streamBody)]
     fn stream_body_js(
@@ -52,9 +53,140 @@ extern "C" {
     static CONTENT_LENGTH: JsString = "content-length";
 }
 
-/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `patch.js`) and the idle
-/// watch, and returns `{ readable, used, detach }` for `patch.js`.
-pub(crate) fn stream(
+/// Statuses whose responses never have a body to follow.
+const NULL_BODY_STATUSES: [u16; 5] = [101, 103, 204, 205, 304];
+
+/// Whether the response that arrived has a body fetchspan follows; if not (HEAD, a null-body status, an opaque or
+/// error response), its span ends now as `no-body`, and its body is never touched.
+pub(crate) fn has_body(span: &SpanCell, kind: ResponseType, status: u16, is_head: bool) -> bool {
+    let opaque = matches!(
+        kind,
+        ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
+    );
+    if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
+        span.end(EndReason::NoBody, |_| {});
+        return false;
+    }
+    true
+}
+
+/// The body stage's calls on a request's span, from `body.js` (the patched `Response.prototype`): how the app
+/// takes the body decides how the span ends.
+#[wasm_bindgen]
+impl RequestSpan {
+    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `body.js`).
+    /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
+    /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
+    /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
+    /// `timing` returns the request's resource-timing entry, packed (see [`crate::timing`]), when the span ends.
+    #[wasm_bindgen(js_name = streamBody)]
+    pub fn stream_body(
+        &self,
+        source: &ReadableStream,
+        event_stream: bool,
+        on_failure: &Function,
+        timing: Function,
+    ) -> Result<JsValue, JsValue> {
+        stream(&self.cell, source, event_stream, on_failure, timing)
+    }
+
+    /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`),
+    /// `timing` the request's resource-timing entry, packed, when one is visible ([`natively_read`] works out the
+    /// rest). `at` is when it resolved, as `performance.now()`.
+    #[wasm_bindgen(js_name = readNatively)]
+    pub fn read_natively(&self, response: &Response, size: Option<f64>, timing: Option<Array>, at: f64) {
+        let timing = timing.map(ResourceTiming::new);
+        // Not borrowed while `natively_read` reads the headers: a page that patched `Headers.prototype.get` runs
+        // there, and may abort this very request.
+        let Some(same_origin) = self.cell.same_origin() else {
+            return;
+        };
+        let known = natively_read(response, size, timing.as_ref(), same_origin);
+        self.cell
+            .end_at(EndReason::Completed, from_performance_ms(at), |record| {
+                describe_natively_read(record, known);
+                if let Some(timing) = &timing {
+                    timing.describe(record);
+                }
+            });
+    }
+
+    /// A whole-body method served natively rejected.
+    #[wasm_bindgen(js_name = readFailed)]
+    pub fn read_failed(&self, error: JsValue) {
+        self.cell.end_failed(&error);
+    }
+
+    /// A service worker handed the unread response to `event.respondWith`: the platform reads the body from here
+    /// on, out of our sight, so the span ends now as `responded`.
+    #[wasm_bindgen(js_name = respondedWith)]
+    pub fn responded_with(&self) {
+        self.cell.end(EndReason::Responded, |_| {});
+    }
+
+    /// The app looked at the body and there is none at all (a service worker's `new Response(null)`, in engines
+    /// that pass it on as it is): nothing else would end the span, which ends now as `no-body`.
+    #[wasm_bindgen(js_name = noBody)]
+    pub fn no_body(&self) {
+        self.cell.end(EndReason::NoBody, |_| {});
+    }
+
+    /// The garbage collector took the response. Unless its body runs through our stream (the app may hold just
+    /// the stream, which then ends the span), the body was dropped unread: the span ends as `abandoned`.
+    pub fn collected(&self) {
+        if !self.cell.progress.streaming() {
+            self.cell.abandon();
+        }
+    }
+}
+
+/// How a body ends when nothing of the app's ends it: an abort, abandonment.
+impl SpanCell {
+    /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
+    /// timings, stalls, SSE events), `ago_ms` before now: a stream the app stopped pulling ends where it stopped,
+    /// not when the idle timeout noticed.
+    pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>, ago_ms: f64) {
+        self.end_at(reason, now_ms() - ago_ms, |record| {
+            self.progress.describe(record);
+            if let Some(error) = error {
+                mark_error(record, error_name(error));
+            }
+        });
+    }
+
+    /// Ends the span as `abandoned` where the request stopped, not when fetchspan noticed (the idle timeout, the
+    /// collector): a streamed body at the app's last pull, a response dropped unread at its arrival (its first
+    /// event, `response.headers`).
+    pub(crate) fn abandon(&self) {
+        if self.progress.streaming() {
+            self.end_body(EndReason::Abandoned, None, self.progress.app_idle_ms());
+        } else {
+            self.end_at(EndReason::Abandoned, self.arrived_ms().unwrap_or_else(now_ms), |_| {});
+        }
+    }
+
+    /// The request's signal aborted after the response arrived (the span's abort listener).
+    pub(crate) fn body_aborted(&self) {
+        if !self.progress.streaming() {
+            self.end(EndReason::Aborted, |_| {});
+            return;
+        }
+        // A body the pump watches ends from the pump, which sees the native body fail with the abort, so the span
+        // carries the bytes the app received (a chunk the pump holds included); the app's stream fails with the
+        // abort at once, as the native body did. Before the pump watches it (the app has neither read nor locked
+        // its stream), nothing will: it ends now, with what the pump's report says (no bytes), and the app's stream
+        // is left to the pump (an empty body may have closed unseen).
+        if !self.progress.watched() {
+            self.end_body(EndReason::Aborted, None, 0.0);
+        } else if let Some(reason) = self.abort_reason() {
+            self.progress.abort_stream(&reason);
+        }
+    }
+}
+
+/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `body.js`) and the idle
+/// watch, and returns `{ readable, used, detach }` for `body.js`.
+fn stream(
     span: &Rc<SpanCell>,
     source: &ReadableStream,
     event_stream: bool,
@@ -87,7 +219,7 @@ pub(crate) fn stream(
 /// `arrayBuffer`, `bytes` and `blob` resolved to); for `text`, `json` and `formData`, `Content-Length` when that is
 /// the decoded size (a same-origin response, so `Content-Encoding` is visible, with no content coding), else the
 /// resource-timing entry's `decodedBodySize`; else unknown.
-pub(crate) fn natively_read(
+fn natively_read(
     response: &Response,
     value_size: Option<f64>,
     timing: Option<&ResourceTiming>,
@@ -106,7 +238,7 @@ pub(crate) fn natively_read(
 
 /// Writes what [`natively_read`] found: `fetchspan.response.decoded_size` and its `size_source`, or
 /// `size_source: unknown`.
-pub(crate) fn describe_natively_read(record: &mut SpanRecord, known: Option<(u64, &'static str)>) {
+fn describe_natively_read(record: &mut SpanRecord, known: Option<(u64, &'static str)>) {
     let source = match known {
         Some((bytes, source)) => {
             record
@@ -151,7 +283,7 @@ pub struct BodyProgress {
     /// Whether the pump holds the native body's reader (it takes it at the app's first read or lock).
     watched: Cell<bool>,
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
-    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `patch.js`).
+    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `body.js`).
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
     timing: RefCell<Option<Function>>,
@@ -178,7 +310,7 @@ impl BodyProgress {
         }
     }
 
-    /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
+    /// The pump's report (see `report` in `body.js`), or an empty array before the pump started.
     fn pump_report(&self) -> Array {
         self.report
             .borrow()
@@ -353,7 +485,7 @@ impl IdleWatch {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
+/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `body.js` tells it how the pump
 /// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
 /// the stream and its cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
 /// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
@@ -370,7 +502,7 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
-    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
+    /// `streamBody` in `body.js`'s report of its pump, read when the span ends and by the idle timer (and what
     /// fails the app's stream when the request's signal aborts).
     pub fn observe(&self, report: Function) {
         self.span.progress.report.replace(Some(report));

@@ -1,9 +1,11 @@
-//! Stage 2 of a request: its span, from `fetch` being called to the end of the body.
+//! Stage 2 of a request: its span's lifecycle, from `fetch` being called to its end: the record, the response's
+//! arrival, the request's failure, and the one place a span ends ([`SpanCell::end_at`]).
 //!
-//! [`RequestSpan`] is the handle `patch.js` holds per request; it calls into it when the response arrives, when
-//! the app reads the body, and when anything fails. The span's state lives behind one `Rc` ([`SpanCell`]) that the
-//! body's transformer shares. The span owns its JS registration (the abort listener): ending the span drops it, so
-//! nothing outlives it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
+//! [`RequestSpan`] is the handle the JS halves hold per request: `patch.js` calls into it when the response
+//! arrives and when the request fails; its body calls, from `body.js`, are the body stage's (`src/body.rs`), which
+//! decides how a body ended. The span's state lives behind one `Rc` ([`SpanCell`]) that the body's transformer
+//! shares. The span owns its JS registration (the abort listener): ending the span drops it, so nothing outlives
+//! it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
 
 use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
@@ -11,7 +13,7 @@ use core::cell::RefCell;
 
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortSignal, ReadableStream, Response, ResponseType};
+use web_sys::{AbortSignal, Response, ResponseType};
 
 use crate::body::{self, BodyProgress};
 use crate::clock::{from_performance_ms, now_ms};
@@ -20,11 +22,7 @@ use crate::ids::SpanContext;
 use crate::record::{Attributes, EndReason, Event, Link, SpanRecord, Value};
 use crate::registration::EventListener;
 use crate::semconv;
-use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
-
-/// Statuses whose responses never have a body to follow.
-const NULL_BODY_STATUSES: [u16; 5] = [101, 103, 204, 205, 304];
 
 /// What the patched `fetch` learned about a request before sending it.
 pub struct RequestInfo {
@@ -48,7 +46,7 @@ pub struct RequestInfo {
 pub struct SpanCell {
     signal: Option<AbortSignal>,
     open: RefCell<Option<Box<OpenSpan>>>,
-    /// Told when a span whose response `patch.js` tracks ends.
+    /// Told when a span whose response `body.js` tracks ends.
     on_untracked: RefCell<Option<js_sys::Function>>,
     pub(crate) progress: BodyProgress,
 }
@@ -80,34 +78,19 @@ impl SpanCell {
         Some(self.open.borrow().as_ref()?.tracer.clone())
     }
 
+    /// When the response arrived (its first event, `response.headers`), in epoch milliseconds, while the span is open.
+    pub(crate) fn arrived_ms(&self) -> Option<f64> {
+        Some(self.open.borrow().as_ref()?.record.events.first()?.time_ms)
+    }
+
+    /// Whether the response is same-origin (`basic`, so all its headers are visible), while the span is open.
+    pub(crate) fn same_origin(&self) -> Option<bool> {
+        Some(self.open.borrow().as_ref()?.same_origin)
+    }
+
     /// Whether the span is open with its body streaming through us (what the idle watch checks).
     pub(crate) fn is_streaming(&self) -> bool {
         self.progress.streaming() && self.open.borrow().is_some()
-    }
-
-    /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
-    /// timings, stalls, SSE events), `ago_ms` before now: a stream the app stopped pulling ends where it stopped,
-    /// not when the idle timeout noticed.
-    pub(crate) fn end_body(&self, reason: EndReason, error: Option<&JsValue>, ago_ms: f64) {
-        self.end_at(reason, now_ms() - ago_ms, |record| {
-            self.progress.describe(record);
-            if let Some(error) = error {
-                mark_error(record, error_name(error));
-            }
-        });
-    }
-
-    /// Ends the span as `abandoned` where the request stopped, not when fetchspan noticed (the idle timeout, the
-    /// collector): a streamed body at the app's last pull, a response dropped unread at its arrival (its first
-    /// event, `response.headers`).
-    pub(crate) fn abandon(&self) {
-        if self.progress.streaming() {
-            self.end_body(EndReason::Abandoned, None, self.progress.app_idle_ms());
-        } else {
-            let arrived = (self.open.borrow().as_ref())
-                .and_then(|open| Some(open.record.events.first()?.time_ms));
-            self.end_at(EndReason::Abandoned, arrived.unwrap_or_else(now_ms), |_| {});
-        }
     }
 
     /// Changes the record of the span while it is open; does nothing once it has ended.
@@ -118,12 +101,12 @@ impl SpanCell {
     }
 
     /// Ends the span now, once; later calls do nothing.
-    fn end(&self, reason: EndReason, finish: impl FnOnce(&mut SpanRecord)) {
+    pub(crate) fn end(&self, reason: EndReason, finish: impl FnOnce(&mut SpanRecord)) {
         self.end_at(reason, now_ms(), finish);
     }
 
     /// Ends the span once, at `end_ms` (epoch milliseconds); later calls do nothing.
-    fn end_at(&self, reason: EndReason, end_ms: f64, finish: impl FnOnce(&mut SpanRecord)) {
+    pub(crate) fn end_at(&self, reason: EndReason, end_ms: f64, finish: impl FnOnce(&mut SpanRecord)) {
         let Some(open) = self.open.borrow_mut().take() else {
             return;
         };
@@ -145,13 +128,13 @@ impl SpanCell {
         tracer.finish(record);
         let on_untracked = self.on_untracked.take();
         if let Some(on_untracked) = on_untracked {
-            // patch.js's bookkeeping; it cannot throw.
+            // body.js's bookkeeping; it cannot throw.
             let _ = on_untracked.call0(&JsValue::UNDEFINED);
         }
     }
 
     /// Ends the span after a failure: aborted when the signal fired, otherwise an error named after `error`.
-    fn end_failed(&self, error: &JsValue) {
+    pub(crate) fn end_failed(&self, error: &JsValue) {
         match self.abort_reason() {
             Some(_) => self.end(EndReason::Aborted, |_| {}),
             None => self.end(EndReason::Error, |record| {
@@ -160,28 +143,14 @@ impl SpanCell {
         }
     }
 
-    /// Listens for the request's signal aborting, on a signal that follows it (`afterFetch` in `patch.js`), so the
+    /// Listens for the request's signal aborting, on a signal that follows it (`afterFetch` in `body.js`), so the
     /// listener runs after fetch's own abort steps have failed the native body.
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let weak: Weak<SpanCell> = Rc::downgrade(self);
         let target = after_fetch(self.signal.as_ref()?);
         Some(EventListener::new(&target, ABORT.with(JsString::clone), move |_| {
-            let Some(cell) = weak.upgrade() else {
-                return;
-            };
-            if !cell.progress.streaming() {
-                cell.end(EndReason::Aborted, |_| {});
-                return;
-            }
-            // A body the pump watches ends from the pump, which sees the native body fail with the abort, so the
-            // span carries the bytes the app received (a chunk the pump holds included); the app's stream fails
-            // with the abort at once, as the native body did. Before the pump watches it (the app has neither read
-            // nor locked its stream), nothing will: it ends now, with what the pump's report says (no bytes), and
-            // the app's stream is left to the pump (an empty body may have closed unseen).
-            if !cell.progress.watched() {
-                cell.end_body(EndReason::Aborted, None, 0.0);
-            } else if let Some(reason) = cell.abort_reason() {
-                cell.progress.abort_stream(&reason);
+            if let Some(cell) = weak.upgrade() {
+                cell.body_aborted();
             }
         }))
     }
@@ -313,31 +282,31 @@ extern "C" {
     static NAME: JsString = "name";
 }
 
-#[wasm_bindgen(module = "/src/patch.js")]
+#[wasm_bindgen(module = "/src/body.js")]
 extern "C" {
-    /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `patch.js`).
+    /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `body.js`).
     #[wasm_bindgen(js_name = afterFetch)]
     fn after_fetch(signal: &AbortSignal) -> AbortSignal;
 }
 
-fn error_name(error: &JsValue) -> String {
+pub(crate) fn error_name(error: &JsValue) -> String {
     NAME.with(|name| js_sys::Reflect::get(error, name))
         .ok()
         .and_then(|name| name.as_string())
         .unwrap_or_else(|| "Error".into())
 }
 
-fn mark_error(record: &mut SpanRecord, error_type: String) {
+pub(crate) fn mark_error(record: &mut SpanRecord, error_type: String) {
     record.error = true;
     record
         .attributes
         .set(semconv::ERROR_TYPE, Value::string(error_type));
 }
 
-/// One request's span, as `patch.js` holds it. Every method is safe to call after the span ended (it does nothing).
+/// One request's span, as the JS halves hold it. Every method is safe to call after the span ended (it does nothing).
 #[wasm_bindgen]
 pub struct RequestSpan {
-    cell: Rc<SpanCell>,
+    pub(crate) cell: Rc<SpanCell>,
 }
 
 impl RequestSpan {
@@ -459,12 +428,7 @@ impl RequestSpan {
             open.same_origin = kind == ResponseType::Basic;
             open.is_head
         };
-        let opaque = matches!(
-            kind,
-            ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
-        );
-        if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
-            self.cell.end(EndReason::NoBody, |_| {});
+        if !body::has_body(&self.cell, kind, status, is_head) {
             return false;
         }
         let listener = self.cell.listen_for_abort();
@@ -478,55 +442,6 @@ impl RequestSpan {
     /// `fetch` rejected (or threw).
     pub fn rejected(&self, error: JsValue) {
         self.cell.end_failed(&error);
-    }
-
-    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
-    /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
-    /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
-    /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
-    /// `timing` returns the request's resource-timing entry, packed (see [`crate::timing`]), when the span ends.
-    #[wasm_bindgen(js_name = streamBody)]
-    pub fn stream_body(
-        &self,
-        source: &ReadableStream,
-        event_stream: bool,
-        on_failure: &js_sys::Function,
-        timing: js_sys::Function,
-    ) -> Result<JsValue, JsValue> {
-        body::stream(&self.cell, source, event_stream, on_failure, timing)
-    }
-
-    /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`),
-    /// `timing` the request's resource-timing entry, packed, when one is visible. The body stage works out the rest
-    /// ([`body::natively_read`]). `at` is when it resolved, as `performance.now()`.
-    #[wasm_bindgen(js_name = readNatively)]
-    pub fn read_natively(
-        &self,
-        response: &Response,
-        size: Option<f64>,
-        timing: Option<Array>,
-        at: f64,
-    ) {
-        let timing = timing.map(ResourceTiming::new);
-        // Not borrowed while `natively_read` reads the headers: a page that patched `Headers.prototype.get` runs
-        // there, and may abort this very request.
-        let Some(same_origin) = self
-            .cell
-            .open
-            .borrow()
-            .as_ref()
-            .map(|open| open.same_origin)
-        else {
-            return;
-        };
-        let known = body::natively_read(response, size, timing.as_ref(), same_origin);
-        self.cell
-            .end_at(EndReason::Completed, from_performance_ms(at), |record| {
-                body::describe_natively_read(record, known);
-                if let Some(timing) = &timing {
-                    timing.describe(record);
-                }
-            });
     }
 
     /// The request, sent with our `traceparent`, failed with a `TypeError`, and `patch.js` sent it again without
@@ -548,33 +463,5 @@ impl RequestSpan {
                 .attributes
                 .set(semconv::HTTP_REQUEST_BODY_SIZE, Value::Int(bytes as i64))
         });
-    }
-
-    /// A service worker handed the unread response to `event.respondWith`: the platform reads the body from here
-    /// on, out of our sight, so the span ends now as `responded`.
-    #[wasm_bindgen(js_name = respondedWith)]
-    pub fn responded_with(&self) {
-        self.cell.end(EndReason::Responded, |_| {});
-    }
-
-    /// The app looked at the body and there is none at all (a service worker's `new Response(null)`, in engines
-    /// that pass it on as it is): nothing else would end the span, which ends now as `no-body`.
-    #[wasm_bindgen(js_name = noBody)]
-    pub fn no_body(&self) {
-        self.cell.end(EndReason::NoBody, |_| {});
-    }
-
-    /// A whole-body method served natively rejected.
-    #[wasm_bindgen(js_name = readFailed)]
-    pub fn read_failed(&self, error: JsValue) {
-        self.cell.end_failed(&error);
-    }
-
-    /// The garbage collector took the response. Unless its body runs through our stream (the app may hold just
-    /// the stream, which then ends the span), the body was dropped unread: the span ends as `abandoned`.
-    pub fn collected(&self) {
-        if !self.cell.progress.streaming() {
-            self.cell.abandon();
-        }
     }
 }

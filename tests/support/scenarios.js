@@ -1219,7 +1219,7 @@ const SCENARIOS = {
     // Every 100th response is watched for collection: nothing of fetchspan's may hold a response once its span
     // ended (a leak the wasm memory would not show: the response lives in the JS heap). This check can't pass
     // wrongly: a response something still holds is never finalized, and a collection that didn't happen leaves them
-    // all uncollected. With `patch.js` changed by hand to keep every response, Chromium saw none collected (0 of 180).
+    // all uncollected. With fetchspan changed by hand to keep every response, Chromium saw none collected (0 of 180).
     let collected = 0;
     const watched = new FinalizationRegistry(() => { collected++; });
     await requests(20_000, undefined, (response, n) => {
