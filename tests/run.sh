@@ -27,12 +27,22 @@ for engine in ${FETCHSPAN_ENGINES:-chrome firefox safari}; do
     safari) cmd=(xvfb-run -a wasm-pack test --headless --safari --safaridriver /usr/bin/WebKitWebDriver) ;;
     *) echo "unknown engine $engine" >&2; exit 2 ;;
   esac
-  # One suite at a time (cargo would stop at the first failing one), so every suite runs in every engine.
+  # One suite at a time (cargo would stop at the first failing one), so every suite runs in every engine. A run
+  # that failed before its page started any test (the driver or the browser failed: geckodriver once answered a
+  # navigation with "webdriver POST /session/…/url request failed") runs once more; a test that ran and failed
+  # never does, and a page that can't load fails the second run too.
   for suite in browser worker export memory; do
     echo "== $suite tests ($engine)"
-    if ! "${cmd[@]}" -- --features fault-injection --test "$suite"; then
-      failed+=("$engine/$suite")
+    log=$(mktemp)
+    if ! "${cmd[@]}" -- --features fault-injection --test "$suite" 2>&1 | tee "$log"; then
+      if grep -q '^running [0-9]* tests\?$' "$log"; then
+        failed+=("$engine/$suite")
+      else
+        echo "== $suite tests ($engine): no test started (the driver or the browser failed); once more"
+        "${cmd[@]}" -- --features fault-injection --test "$suite" || failed+=("$engine/$suite")
+      fi
     fi
+    rm -f "$log"
   done
   timings+=("$engine $((SECONDS - t0)) s")
 done
