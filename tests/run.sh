@@ -28,10 +28,10 @@ for engine in ${FETCHSPAN_ENGINES:-chrome firefox safari}; do
     *) echo "unknown engine $engine" >&2; exit 2 ;;
   esac
   # One suite at a time (cargo would stop at the first failing one), so every suite runs in every engine. A run
-  # that failed before its page started any test (the driver or the browser failed: geckodriver sometimes answers
-  # the navigation with "webdriver POST /session/…/url request failed", http status 500, in 2 of 24 Firefox runs on
-  # 2026-11-30) runs again, up to three runs in all; a test that ran and failed is never run again, and a page that
-  # can't load fails every run.
+  # that failed before its page started any test (the driver or the browser failed: geckodriver answered a
+  # navigation with "webdriver POST /session/…/url request failed", http status 500, in Firefox runs on 2026-11-30,
+  # when webdriver.json allowed a page 30 s to load) runs again, up to three runs in all; a test that ran and failed
+  # is never run again, and a page that can't load fails every run.
   for suite in browser worker export memory; do
     echo "== $suite tests ($engine)"
     log=$(mktemp)
