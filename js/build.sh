@@ -72,7 +72,7 @@ node js/shorten-wasm-names.cjs "$stage/fetchspan.js" "$stage/wasm-names.json" pk
 # gzips smaller as shipped but larger once esbuild minifies it again: 13,454 against 13,278 bytes). The classic
 # script is served as it is, so terser minifies it: 490 bytes smaller gzipped (its safe defaults, two passes).
 # A function of ours standing in for a native one gets the native `name` and `length` at install (`likeNative`
-# in src/body.js), so renaming changes nothing a page can see.
+# in src/patch.js), so renaming changes nothing a page can see.
 esbuild=node_modules/.bin/esbuild
 # Internal property names (wasm-bindgen's glue, the exporter's state, the body stage's bookkeeping) are shortened:
 # -179 bytes of the default import, -155 of the script tag, gzipped. Only names that nothing outside the bundle

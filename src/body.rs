@@ -1,7 +1,8 @@
-//! Stage 3 of a request: the body (its JS half is `body.js`, which patches `Response.prototype`). It decides how
-//! every body ends and what its span says about it: `no-body` for the responses whose bodies are never touched,
-//! whole-body reads served natively (their size and where it comes from), the stream, the response collected
-//! unread, and an abort after the response arrived. [`RequestSpan`]'s body calls are here.
+//! Stage 3 of a request: the body (its JS half is the body part of `patch.js`, which patches
+//! `Response.prototype`). It decides how every body ends and what its span says about it: `no-body` for the
+//! responses whose bodies are never touched, whole-body reads served natively (their size and where it comes
+//! from), the stream, the response collected unread, and an abort after the response arrived. [`RequestSpan`]'s
+//! body calls are here.
 //!
 //! A body read as a stream runs through a pass-through `TransformStream` whose transformer is
 //! [`CountingTransformer`]; a pump of ours (not `pipeTo`) probes its writable for the app's reads and enqueues the
@@ -27,7 +28,7 @@ use crate::span::{error_name, mark_error, RequestSpan, SpanCell};
 use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
 
-#[wasm_bindgen(module = "/src/body.js")]
+#[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = streamBody)]
     fn stream_body_js(
@@ -70,11 +71,11 @@ pub(crate) fn has_body(span: &SpanCell, kind: ResponseType, status: u16, is_head
     true
 }
 
-/// The body stage's calls on a request's span, from `body.js` (the patched `Response.prototype`): how the app
+/// The body stage's calls on a request's span, from the body half of `patch.js` (the patched `Response.prototype`): how the app
 /// takes the body decides how the span ends.
 #[wasm_bindgen]
 impl RequestSpan {
-    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `body.js`).
+    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
     /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
     /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
     /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
@@ -184,8 +185,8 @@ impl SpanCell {
     }
 }
 
-/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `body.js`) and the idle
-/// watch, and returns `{ readable, used, detach }` for `body.js`.
+/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `patch.js`) and the idle
+/// watch, and returns `{ readable, used, detach }` for `patch.js`.
 fn stream(
     span: &Rc<SpanCell>,
     source: &ReadableStream,
@@ -283,7 +284,7 @@ pub struct BodyProgress {
     /// Whether the pump holds the native body's reader (it takes it at the app's first read or lock).
     watched: Cell<bool>,
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
-    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `body.js`).
+    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `patch.js`).
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
     timing: RefCell<Option<Function>>,
@@ -310,7 +311,7 @@ impl BodyProgress {
         }
     }
 
-    /// The pump's report (see `report` in `body.js`), or an empty array before the pump started.
+    /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
     fn pump_report(&self) -> Array {
         self.report
             .borrow()
@@ -485,7 +486,7 @@ impl IdleWatch {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `body.js` tells it how the pump
+/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
 /// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
 /// the stream and its cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
 /// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
@@ -502,7 +503,7 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
-    /// `streamBody` in `body.js`'s report of its pump, read when the span ends and by the idle timer (and what
+    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
     /// fails the app's stream when the request's signal aborts).
     pub fn observe(&self, report: Function) {
         self.span.progress.report.replace(Some(report));

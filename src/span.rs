@@ -2,7 +2,7 @@
 //! arrival, the request's failure, and the one place a span ends ([`SpanCell::end_at`]).
 //!
 //! [`RequestSpan`] is the handle the JS halves hold per request: `patch.js` calls into it when the response
-//! arrives and when the request fails; its body calls, from `body.js`, are the body stage's (`src/body.rs`), which
+//! arrives and when the request fails; its body calls, from the body half of `patch.js`, are the body stage's (`src/body.rs`), which
 //! decides how a body ended. The span's state lives behind one `Rc` ([`SpanCell`]) that the body's transformer
 //! shares. The span owns its JS registration (the abort listener): ending the span drops it, so nothing outlives
 //! it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
@@ -46,7 +46,7 @@ pub struct RequestInfo {
 pub struct SpanCell {
     signal: Option<AbortSignal>,
     open: RefCell<Option<Box<OpenSpan>>>,
-    /// Told when a span whose response `body.js` tracks ends.
+    /// Told when a span whose response `patch.js` tracks ends.
     on_untracked: RefCell<Option<js_sys::Function>>,
     pub(crate) progress: BodyProgress,
 }
@@ -128,7 +128,7 @@ impl SpanCell {
         tracer.finish(record);
         let on_untracked = self.on_untracked.take();
         if let Some(on_untracked) = on_untracked {
-            // body.js's bookkeeping; it cannot throw.
+            // patch.js's bookkeeping; it cannot throw.
             let _ = on_untracked.call0(&JsValue::UNDEFINED);
         }
     }
@@ -143,7 +143,7 @@ impl SpanCell {
         }
     }
 
-    /// Listens for the request's signal aborting, on a signal that follows it (`afterFetch` in `body.js`), so the
+    /// Listens for the request's signal aborting, on a signal that follows it (`afterFetch` in `patch.js`), so the
     /// listener runs after fetch's own abort steps have failed the native body.
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let weak: Weak<SpanCell> = Rc::downgrade(self);
@@ -282,9 +282,9 @@ extern "C" {
     static NAME: JsString = "name";
 }
 
-#[wasm_bindgen(module = "/src/body.js")]
+#[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
-    /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `body.js`).
+    /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `patch.js`).
     #[wasm_bindgen(js_name = afterFetch)]
     fn after_fetch(signal: &AbortSignal) -> AbortSignal;
 }

@@ -1,6 +1,6 @@
 // Per-chunk cost of the ways to put a stream of ours between a body and the app (issue 6: the pump against
 // pipeTo), in headless Chromium: 20,000 chunks of 60 bytes from an in-memory source, read by a `getReader()` loop,
-// µs per chunk, the median of 5 rounds. The pumps are small models of `streamBody` in src/body.js (a probe write
+// µs per chunk, the median of 5 rounds. The pumps are small models of `streamBody` in src/patch.js (a probe write
 // per chunk that completes when the app has a read pending, then the network read), not the shipped code.
 // Usage: node tests/bench/per-chunk.mjs
 import { launch } from './chromium.mjs';
