@@ -57,22 +57,22 @@ extern "C" {
 /// Statuses whose responses never have a body to follow.
 const NULL_BODY_STATUSES: [u16; 5] = [101, 103, 204, 205, 304];
 
-/// Whether the response that arrived has a body fetchspan follows; if not (HEAD, a null-body status, an opaque or
-/// error response), its span ends now as `no-body`, and its body is never touched.
-pub(crate) fn has_body(span: &SpanCell, kind: ResponseType, status: u16, is_head: bool) -> bool {
+/// Ends the span now as `no-body`, and returns true, when the response that arrived has no body fetchspan follows:
+/// HEAD, a null-body status, an opaque or error response (their bodies are never touched).
+pub(crate) fn ended_without_body(span: &SpanCell, kind: ResponseType, status: u16, is_head: bool) -> bool {
     let opaque = matches!(
         kind,
         ResponseType::Opaque | ResponseType::Opaqueredirect | ResponseType::Error
     );
-    if is_head || opaque || NULL_BODY_STATUSES.contains(&status) {
+    let bodiless = is_head || opaque || NULL_BODY_STATUSES.contains(&status);
+    if bodiless {
         span.end(EndReason::NoBody, |_| {});
-        return false;
     }
-    true
+    bodiless
 }
 
-/// The body stage's calls on a request's span, from the body half of `patch.js` (the patched `Response.prototype`): how the app
-/// takes the body decides how the span ends.
+/// The body stage's calls on a request's span, from the body half of `patch.js` (the patched
+/// `Response.prototype`): how the app takes the body decides how the span ends.
 #[wasm_bindgen]
 impl RequestSpan {
     /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
@@ -141,7 +141,7 @@ impl RequestSpan {
     }
 }
 
-/// How a body ends when nothing of the app's ends it: an abort, abandonment.
+/// How a body's span ends: with the stream's account of it, abandoned, or aborted after the response arrived.
 impl SpanCell {
     /// Ends a span whose body was read as a stream, with what the body stage says of it (exact bytes and chunks,
     /// timings, stalls, SSE events), `ago_ms` before now: a stream the app stopped pulling ends where it stopped,

@@ -1,9 +1,9 @@
 //! Stage 2 of a request: its span's lifecycle, from `fetch` being called to its end: the record, the response's
 //! arrival, the request's failure, and the one place a span ends ([`SpanCell::end_at`]).
 //!
-//! [`RequestSpan`] is the handle the JS halves hold per request: `patch.js` calls into it when the response
-//! arrives and when the request fails; its body calls, from the body half of `patch.js`, are the body stage's (`src/body.rs`), which
-//! decides how a body ended. The span's state lives behind one `Rc` ([`SpanCell`]) that the body's transformer
+//! [`RequestSpan`] is the handle `patch.js` holds per request: it calls into it when the response arrives and when
+//! the request fails; its calls about the body are the body stage's (`src/body.rs`), which decides how a body
+//! ended. The span's state lives behind one `Rc` ([`SpanCell`]) that the body's transformer
 //! shares. The span owns its JS registration (the abort listener): ending the span drops it, so nothing outlives
 //! it. A streamed body's idle timeout is the tracer's one timer ([`crate::body::IdleWatch`]).
 
@@ -303,7 +303,7 @@ pub(crate) fn mark_error(record: &mut SpanRecord, error_type: String) {
         .set(semconv::ERROR_TYPE, Value::string(error_type));
 }
 
-/// One request's span, as the JS halves hold it. Every method is safe to call after the span ended (it does nothing).
+/// One request's span, as `patch.js` holds it. Every method is safe to call after the span ended (it does nothing).
 #[wasm_bindgen]
 pub struct RequestSpan {
     pub(crate) cell: Rc<SpanCell>,
@@ -428,7 +428,7 @@ impl RequestSpan {
             open.same_origin = kind == ResponseType::Basic;
             open.is_head
         };
-        if !body::has_body(&self.cell, kind, status, is_head) {
+        if body::ended_without_body(&self.cell, kind, status, is_head) {
             return false;
         }
         let listener = self.cell.listen_for_abort();
