@@ -157,7 +157,7 @@ export interface Options {
    * percent-decoded and ignoring case, as a server reads them: `%74oken` is `token`). Replaces the
    * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Goog-Credential`, `X-Amz-Signature`,
    * `X-Amz-Credential`, `X-Amz-Security-Token`, `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`,
-   * `api_key`, `apikey`, `password`. `[]` turns redaction off.
+   * `api_key`, `apikey`, `password`, `key`, `auth`, `auth_token`. `[]` turns redaction off.
    */
   redactQueryParams?: string[];
   /**

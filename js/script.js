@@ -122,8 +122,10 @@ function readOptions(script) {
       continue;
     }
     const [option, parse] = entry;
-    // `data-headers` may carry an API key: its value is never echoed to the console.
-    const shown = name === 'data-headers' ? name : `${name}=${JSON.stringify(value)}`;
+    // `data-headers` may carry an API key: its value is never echoed to the console; nor are an endpoint's user
+    // name and password (all up to the last `@`), query and fragment (as `install` shows an invalid endpoint).
+    const shown = name === 'data-headers' ? name : `${name}=${JSON.stringify(name === 'data-endpoint'
+      ? value.replace(/^[^]*@/, '…@').replace(/([?#])[^]*/, '$1…') : value)}`;
     try {
       options[option] = parse(value);
     } catch (expected) {

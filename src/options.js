@@ -33,7 +33,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Query parameters whose values `url.full` redacts unless `redactQueryParams` says otherwise (compared ignoring case).
 const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential',
   'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token',
-  'client_secret', 'api_key', 'apikey', 'password'];
+  'client_secret', 'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token'];
 // One W3C `tracestate` list member: a key (simple, starting with a letter, or `tenant@system`), `=`, and a value of
 // printable ASCII without `,` or `=` that doesn't end in a space.
 const TRACESTATE_MEMBER = /^([a-z][a-z0-9_\-*\/]{0,255}|[a-z0-9][a-z0-9_\-*\/]{0,240}@[a-z][a-z0-9_\-*\/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;

@@ -41,15 +41,30 @@ export function installPatches(scope, hooks, config) {
   if (!ownFetch && !Object.isExtensible(scope)) {
     throw new TypeError('fetchspan: the global object is not extensible, so fetch cannot be instrumented');
   }
+  const owner = scope[PATCHED_BY];
+  if (owner !== undefined && owner !== THIS_COPY) {
+    throw new Error('fetchspan: another copy of fetchspan has instrumented this global (two bundles, or a bundle and the script tag); uninstall it first');
+  }
+  // What `patchPrototype` redefines must be redefinable (a page may have frozen `Response.prototype`): a member that
+  // is neither configurable nor writable can't change.
+  if (sharedPatch === null || sharedPatch.scope !== scope) {
+    for (const name of ['body', 'bodyUsed', 'clone', ...BODY_READERS]) {
+      const member = Object.getOwnPropertyDescriptor(scope.Response.prototype, name);
+      if (member !== undefined && !member.configurable && !member.writable) {
+        throw new TypeError(`fetchspan: Response.prototype.${name} is read-only, so response bodies cannot be instrumented`);
+      }
+    }
+    if (Object.getOwnPropertyDescriptor(scope.FetchEvent?.prototype ?? {}, 'respondWith')?.writable === false) {
+      throw new TypeError('fetchspan: FetchEvent.prototype.respondWith is read-only, so responses cannot be instrumented');
+    }
+  }
   const nativeFetch = fetchDescriptor.value;
   const NativeRequest = scope.Request;
   const requestUrl = Object.getOwnPropertyDescriptor(NativeRequest.prototype, 'url').get;
   const uploadsStream = canStreamUploads();
   let active = true;
 
-  function failed(error) {
-    try { hooks.failed(error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
-  }
+  const failed = failureCounter(hooks);
 
   function guard(call, fallback) {
     try {
@@ -90,78 +105,8 @@ export function installPatches(scope, hooks, config) {
     return capped(url);
   }
 
-  // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
-  // RECENT_ENTRIES (oldest first in `kept`), indexed by URL, until a span takes its own. An observer keeps getting
-  // entries when the timeline buffer is full, which fetchspan never clears. Per URL, the entries are sorted by
-  // `startTime`, read once into `starts`: a request finds its entry by binary search. (Scanning them, with a
-  // platform getter call per entry, took 69 µs a request in the benchmark's profile, where one URL is fetched over
-  // and over and the entries that arrive after their span ended fill the 256 kept.)
-  const kept = new Set();
-  const byName = new Map();
-  let observer;
-  try {
-    observer = new PerformanceObserver((list) => keepEntries(list.getEntries()));
-    observer.observe({ type: 'resource' });
-  } catch (_) {
-    observer = undefined;
-  }
-
-  function keepEntries(list) {
-    for (const entry of list) {
-      if (entry.initiatorType !== 'fetch') continue;
-      if (kept.size === RECENT_ENTRIES) forget(kept.values().next().value);
-      kept.add(entry);
-      const start = entry.startTime;
-      let same = byName.get(entry.name);
-      if (same === undefined) byName.set(entry.name, same = { starts: [], entries: [] });
-      const at = firstStartAfter(same.starts, start, false);
-      same.starts.splice(at, 0, start);
-      same.entries.splice(at, 0, entry);
-    }
-  }
-
-  function forget(entry, same = byName.get(entry.name), at = same.entries.indexOf(entry)) {
-    kept.delete(entry);
-    same.starts.splice(at, 1);
-    same.entries.splice(at, 1);
-    if (same.entries.length === 0) byName.delete(entry.name);
-  }
-
-  // The index of the first start after `start` (or at it, with `orAt`) in the sorted `starts`.
-  function firstStartAfter(starts, start, orAt) {
-    let low = 0;
-    let high = starts.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (starts[middle] < start || (!orAt && starts[middle] === start)) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
-
-  // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
-  // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
-  // can't swap entries; a URL cut before it crossed into wasm matches by prefix). Packed as src/timing.rs reads
-  // it, or undefined when there is none or it is restricted (cross-origin without Timing-Allow-Origin).
-  function takeTiming(url, startedAt) {
-    if (observer === undefined) return undefined;
-    keepEntries(observer.takeRecords());
-    let same = byName.get(url);
-    if (same === undefined && url.length === MAX_URL_CHARS) {
-      for (const [name, list] of byName) {
-        if (name.startsWith(url)) same = list;
-      }
-    }
-    if (same === undefined) return undefined;
-    const at = firstStartAfter(same.starts, startedAt - 1, true);
-    if (at === same.entries.length) return undefined;
-    const e = same.entries[at];
-    forget(e, same, at);
-    if (e.responseStart <= 0) return undefined;
-    return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
-      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize,
-      e.serverTiming?.length ? packServerTiming(e.serverTiming) : undefined];
-  }
+  // Resource timing, taken per span (see `resourceTimings`).
+  const { takeTiming, observer } = resourceTimings();
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
   const { propagateTo, sampleRate, tracestate, requestAttributes, responseAttributes } = config;
@@ -305,13 +250,13 @@ export function installPatches(scope, hooks, config) {
     let span;
     try {
       const method = bound(read?.method !== undefined ? String(read.method) : request ? request.method : 'GET');
-      const signal = signalOf(read, request);
+      const signal = genuineSignal(signalOf(read, request));
       let extras;
       if (captureRequest.length > 0 || requestAttributes) extras = requestExtras(method, url, context.headers ?? new Headers());
       span = hooks.start(
         method,
         url,
-        signal instanceof AbortSignal ? signal : undefined,
+        signal,
         startedAt,
         context.ids ?? newIds(),
         context.parentSpanId,
@@ -356,7 +301,7 @@ export function installPatches(scope, hooks, config) {
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
-    return outgoing.sent && !outgoing.view?.threw && !signalOf(given, request)?.aborted && error instanceof TypeError
+    return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
       && /^(GET|HEAD)$/i.test(String(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
   }
 
@@ -374,8 +319,7 @@ export function installPatches(scope, hooks, config) {
   function resending(pending, outgoing, request, self) {
     // (Not a promise: what a `fetch` wrapper installed before us returned, given to the app as it is.)
     if (outgoing?.resend === undefined || typeof pending?.then !== 'function') return pending;
-    const signal = signalOf(outgoing.given, request);
-    if (signal instanceof AbortSignal && signal.aborted) return pending;
+    if (genuineSignal(signalOf(outgoing.given, request))?.aborted) return pending;
     return afterSending(pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
       return outgoing.resend(self).then(undefined, () => { throw error; });
@@ -383,11 +327,11 @@ export function installPatches(scope, hooks, config) {
   }
 
   // The answer to each read of `init` (see `initView`) that passes it through and remembers it in `read` (a
-  // streamed `body` goes out counted: see `countedUpload`; `headers` as `headerPairs`, which `fetch` then looks in
+  // streamed `body` goes out counted: see `countedUpload`; `headers` as `headersCopy`, which `fetch` then looks in
   // for the app's own `traceparent`).
   function recorder(read) {
     return (key, value) => {
-      if (key === 'headers') value = headerPairs(value);
+      if (key === 'headers') value = headersCopy(value);
       read[key] = value;
       return key === 'body' ? countedUpload(read, value) : value;
     };
@@ -473,9 +417,9 @@ export function installPatches(scope, hooks, config) {
         outgoing.input = new NativeRequest(request);
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
       } else {
-        // A URL alone has no headers of the app's to look in: ours go as pairs, which the native call turns into
-        // headers.
-        outgoing.init = { headers: ourTraceHeaders(outgoing, undefined) };
+        // A URL alone has no headers of the app's to look in: ours go as a record, the form a `fetch` wrapper
+        // installed before us most likely expects (`{ ...init.headers }`).
+        outgoing.init = { headers: Object.fromEntries(ourTraceHeaders(outgoing, undefined)) };
       }
       outgoing.resend = (self) => nativeFetch.call(self, input);
       return outgoing;
@@ -492,7 +436,7 @@ export function installPatches(scope, hooks, config) {
     // members: a `fetch` wrapper installed before us may copy the `init` it gets.
     const answered = {};
     outgoing.view = { init, threw: false, answer: (key, value) => {
-      if (key === 'headers') value = headerPairs(value);
+      if (key === 'headers') value = headersCopy(value);
       given[key] = value;
       if (key === 'body') return (answered.body = countedUpload(given, value));
       if (key !== 'headers') return (answered[key] = member(key, value));
@@ -502,8 +446,15 @@ export function installPatches(scope, hooks, config) {
         const added = traceHeaders(outgoing, base);
         // The app's own `traceparent`: its headers go out as given.
         if (added === undefined) return value;
-        const sent = new Headers(base);
-        for (const [name, header] of added) sent.set(name, header);
+        // In the app's own form (a copy), for a `fetch` wrapper installed before us: a record or a sequence gets ours
+        // as members; a `Headers`, or the request's headers, as a `Headers` copy.
+        let sent;
+        if (Array.isArray(value)) sent = value.concat(added);
+        else if (value !== undefined && !(value instanceof Headers)) sent = Object.assign({ ...value }, Object.fromEntries(added));
+        else {
+          sent = new Headers(base);
+          for (const [name, header] of added) sent.set(name, header);
+        }
         answered.headers = base;
         outgoing.resend = (self) => nativeFetch.call(self, input, answered);
         return sent;
@@ -564,6 +515,11 @@ export function installPatches(scope, hooks, config) {
   // Everything is prepared; from here on nothing can fail halfway.
   const requests = patchRequest(scope);
   const prototype = patchPrototype(scope);
+  if (owner === undefined) {
+    try {
+      Object.defineProperty(scope, PATCHED_BY, { value: THIS_COPY, configurable: true });
+    } catch (_) { /* a global that takes no new member: one copy goes unnoticed by the others */ }
+  }
   // A writable `fetch` that is not configurable keeps its attributes: only its value may change.
   Object.defineProperty(scope, 'fetch', {
     value: likeNative(fetch, nativeFetch),
@@ -595,6 +551,93 @@ export function installPatches(scope, hooks, config) {
       guard(() => prototype.release());
     },
   };
+}
+
+// Counts a failure of ours on `hooks` (the Rust `FetchHooks`, which holds its tracer weakly). Module-level, like
+// `resourceTimings`, so that what a response's entry or a stream the app keeps holds of an installation is these
+// closures alone, not the installation's scope (its options, with `onSpanEnd` and the attribute hooks).
+function failureCounter(hooks) {
+  return (error) => {
+    try { hooks.failed(error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
+  };
+}
+
+// An installation's resource-timing store: `{ takeTiming(url, startedAt), observer }` (`observer` undefined where
+// there is none, and disconnected at uninstall).
+function resourceTimings() {
+  // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
+  // RECENT_ENTRIES (oldest first in `kept`), indexed by URL, until a span takes its own. An observer keeps getting
+  // entries when the timeline buffer is full, which fetchspan never clears. Per URL, the entries are sorted by
+  // `startTime`, read once into `starts`: a request finds its entry by binary search. (Scanning them, with a
+  // platform getter call per entry, took 69 µs a request in the benchmark's profile, where one URL is fetched over
+  // and over and the entries that arrive after their span ended fill the 256 kept.)
+  const kept = new Set();
+  const byName = new Map();
+  let observer;
+  try {
+    observer = new PerformanceObserver((list) => keepEntries(list.getEntries()));
+    observer.observe({ type: 'resource' });
+  } catch (_) {
+    observer = undefined;
+  }
+
+  function keepEntries(list) {
+    for (const entry of list) {
+      if (entry.initiatorType !== 'fetch') continue;
+      if (kept.size === RECENT_ENTRIES) forget(kept.values().next().value);
+      kept.add(entry);
+      const start = entry.startTime;
+      let same = byName.get(entry.name);
+      if (same === undefined) byName.set(entry.name, same = { starts: [], entries: [] });
+      const at = firstStartAfter(same.starts, start, false);
+      same.starts.splice(at, 0, start);
+      same.entries.splice(at, 0, entry);
+    }
+  }
+
+  function forget(entry, same = byName.get(entry.name), at = same.entries.indexOf(entry)) {
+    kept.delete(entry);
+    same.starts.splice(at, 1);
+    same.entries.splice(at, 1);
+    if (same.entries.length === 0) byName.delete(entry.name);
+  }
+
+  // The index of the first start after `start` (or at it, with `orAt`) in the sorted `starts`.
+  function firstStartAfter(starts, start, orAt) {
+    let low = 0;
+    let high = starts.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (starts[middle] < start || (!orAt && starts[middle] === start)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
+  // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
+  // can't swap entries; a URL cut before it crossed into wasm matches by prefix). Packed as src/timing.rs reads
+  // it, or undefined when there is none or it is restricted (cross-origin without Timing-Allow-Origin).
+  function takeTiming(url, startedAt) {
+    if (observer === undefined) return undefined;
+    keepEntries(observer.takeRecords());
+    let same = byName.get(url);
+    if (same === undefined && url.length === MAX_URL_CHARS) {
+      for (const [name, list] of byName) {
+        if (name.startsWith(url)) same = list;
+      }
+    }
+    if (same === undefined) return undefined;
+    const at = firstStartAfter(same.starts, startedAt - 1, true);
+    if (at === same.entries.length) return undefined;
+    const e = same.entries[at];
+    forget(e, same, at);
+    if (e.responseStart <= 0) return undefined;
+    return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
+      e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize,
+      e.serverTiming?.length ? packServerTiming(e.serverTiming) : undefined];
+  }
+  return { takeTiming, observer };
 }
 
 // The size of a `Request` object's body: it can't be measured without reading the body, so it is taken when the app
@@ -669,6 +712,12 @@ function patchRequest(scope) {
 // uninstall whose spans are still in flight (say, an unread response the app keeps) reuses it rather than saving our
 // own accessors as the "originals", and the natives come back once no install and no span in flight needs them.
 let sharedPatch = null;
+
+// Which copy of fetchspan has patches in a global, under a key every copy shares (a page may load two: two bundles,
+// or a bundle and the script tag); `THIS_COPY` is this module's. Set at install, removed once this copy's patches
+// are all gone (see `restoreWhenUnused`): a second copy refuses to install over them.
+const PATCHED_BY = Symbol.for('fetchspan.patchedBy');
+const THIS_COPY = Object.freeze({});
 
 function patchPrototype(scope) {
   if (sharedPatch !== null && sharedPatch.scope === scope) {
@@ -870,6 +919,7 @@ function patchPrototype(scope) {
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0) return;
     sharedPatch = null;
+    if (scope[PATCHED_BY] === THIS_COPY) delete scope[PATCHED_BY];
     if (respondWith && fetchEventProto.respondWith === respondWith) fetchEventProto.respondWith = nativeRespondWith;
     for (const name of Object.keys(saved)) {
       const now = Object.getOwnPropertyDescriptor(proto, name);
@@ -998,21 +1048,43 @@ for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
 }
 
 // The app's `init.headers`, read once the way the native call reads them (a sequence through the iterator it has,
-// else a record of its own enumerable properties) into pairs that can be read again: so the app's code (a one-shot
-// iterable, getters) runs once, and the native call still checks the pairs and rejects bad ones with its own error.
-// A `Headers` object, and anything else that is not an object, go as given.
-function headerPairs(value) {
+// else a record of its own enumerable properties) into a copy of the same form that can be read again (an array, a
+// plain object): so the app's code (a one-shot iterable, getters) runs once, the native call still checks the copy
+// and rejects bad headers with its own error (one that names the form), and a `fetch` wrapper installed before us
+// sees the form the app gave (it may spread a record: `{ ...init.headers, … }`). A `Headers` object, anything else
+// that is not an object, and a record with a Symbol key (which the native call refuses; a copy would drop it) go as
+// given.
+function headersCopy(value) {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function') || value instanceof Headers) {
     return value;
   }
   const iterator = value[Symbol.iterator];
-  if (iterator === undefined || iterator === null) return Object.entries(value);
+  if (iterator === undefined || iterator === null) {
+    // As `Object.entries` reads it (keys once, then each enumerable member), stopping at a Symbol key.
+    const entries = [];
+    for (const key of Reflect.ownKeys(value)) {
+      if (!Reflect.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
+      if (typeof key === 'symbol') return value;
+      entries.push([key, value[key]]);
+    }
+    return Object.fromEntries(entries);
+  }
   return typeof iterator === 'function' ? Array.from({ [Symbol.iterator]: () => iterator.call(value) }) : value;
 }
 
 // The request's signal: what `fetch` read of `init.signal`, else the `Request`'s own.
 function signalOf(given, request) {
   return given?.signal !== undefined ? given.signal : request?.signal;
+}
+
+// `signal` if it is a genuine `AbortSignal`, else undefined: an object made from its prototype (which the native
+// call refuses) throws on reading `aborted`, and must not throw out of `fetch` nor into the wasm.
+function genuineSignal(signal) {
+  try {
+    return signal instanceof AbortSignal && typeof signal.aborted === 'boolean' ? signal : undefined;
+  } catch (_) {
+    return undefined;
+  }
 }
 
 // Whether this browser sends a `ReadableStream` request body as a stream (the feature test of the Fetch standard's

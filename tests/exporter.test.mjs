@@ -147,6 +147,26 @@ test('hidden page: a 503 or a network error on the keepalive POST is retried thr
   assert.deepEqual([stats(e).exportFailures, stats(e).queued], [1, 0], 'failures, queued');
 });
 
+test('a keepalive request answered 429 or 503 with Retry-After: nothing is sent before it has passed', async () => {
+  for (const status of [429, 503]) {
+    const fetch = collector((call) => (call.keepalive ? [status, '0.4'] : 200));
+    const e = exporter(fetch);
+    enqueue(e, 5);
+    hide();
+    const hiddenAt = performance.now();
+    await until(() => stats(e).keepaliveInFlight === 0, 'the keepalive answer');
+    // A span more, and a flush (a run started by hand), within the wait: neither sends.
+    enqueue(e, 1);
+    const flushed = e.forceFlush(100);
+    assert.equal((await flushed).timedOut, true, `a flush within the wait sends nothing (${status})`);
+    assert.deepEqual(fetch.calls.map((c) => c.keepalive), [true], `no POST within Retry-After (${status})`);
+    await until(() => stats(e).exported === 6, `the export after Retry-After (${status})`);
+    const sentAt = performance.now();
+    assert.ok(sentAt - hiddenAt >= 400, `sent ${sentAt - hiddenAt} ms after the keepalive request (${status})`);
+    assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 5], [false, 6]], `POSTs (${status})`);
+  }
+});
+
 test('spans a keepalive request gets back go to the front of the queue within its bound, and are dropped once shut down', async () => {
   const answer = gate();
   const fetch = collector((call) => (call.keepalive ? answer.promise : 200));

@@ -44,6 +44,10 @@ export class Exporter {
     this.timer = null;
     this.keepaliveBytes = 0;
     this.keepaliveRequests = 0;
+    // `performance.now()` before which no scheduled export starts nor a run sends its next batch: the collector's
+    // `Retry-After` on a keepalive request (the run waits out its own batch's in `sendWithRetries`). The unload flush
+    // doesn't wait: the page may be gone by then.
+    this.resumeAt = 0;
     this.closed = false;
     this.stopListening = null;
     // Spans ever queued, and those of them not settled yet (counted exported, rejected or dropped), wherever they are
@@ -71,7 +75,9 @@ export class Exporter {
 
   /** Arms the scheduled export, unless it is armed. */
   schedule() {
-    if (this.timer === null) this.timer = setTimeout(() => this.startRun(), this.options.scheduledDelayMs);
+    if (this.timer === null) {
+      this.timer = setTimeout(() => this.startRun(), Math.max(this.options.scheduledDelayMs, this.resumeAt - performance.now()));
+    }
   }
 
   /** Starts exporting the queue, batch after batch, unless a run is already in flight. */
@@ -79,6 +85,11 @@ export class Exporter {
     clearTimeout(this.timer);
     this.timer = null;
     if (this.run !== null || this.closed || this.queue.length === 0) return;
+    const wait = this.resumeAt - performance.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => this.startRun(), wait);
+      return;
+    }
     // In flight from its first step on: the first POST starts synchronously.
     const run = { controller: new AbortController(), done: undefined };
     this.run = run;
@@ -89,7 +100,7 @@ export class Exporter {
   }
 
   async exportQueue(signal) {
-    while (!signal.aborted && this.queue.length > 0) {
+    while (!signal.aborted && this.queue.length > 0 && performance.now() >= this.resumeAt) {
       const batch = this.queue.splice(0, this.options.maxExportBatchSize);
       this.inFlight = batch.length;
       // Should it throw (a body longer than a string may be), the batch is given up on, not lost uncounted.
@@ -304,7 +315,7 @@ export class Exporter {
         this.post(body, undefined, true)
           .then((answer) => {
             if (answer.status >= 200 && answer.status < 300) this.accepted(answer, spans);
-            else if (RETRIED.has(answer.status)) this.requeue(spans);
+            else if (RETRIED.has(answer.status)) this.requeue(spans, answer.retryAfterMs);
             else this.failed(spans);
           }, () => this.requeue(spans))
           .finally(() => {
@@ -324,14 +335,20 @@ export class Exporter {
   }
 
   /**
-   * Puts `spans` back at the front of the queue and schedules their export; what the queue has no room for, or all
-   * of them once shut down, is counted as dropped.
+   * Puts `spans` back at the front of the queue and schedules their export, not before `retryAfterMs` (the
+   * collector's `Retry-After`, capped as the run's; -1: none) has passed; what the queue has no room for, or all of
+   * them once shut down, is counted as dropped.
    */
-  requeue(spans) {
+  requeue(spans, retryAfterMs = -1) {
     // Never negative: the queue and the run's batch keep within the bound.
     const room = this.closed ? 0 : this.options.maxQueueSize - this.queue.length - this.inFlight;
     this.count('dropped', spans.splice(room));
     this.queue = spans.concat(this.queue);
+    if (retryAfterMs > 0) {
+      this.resumeAt = Math.max(this.resumeAt, performance.now() + Math.min(retryAfterMs, MAX_WAIT_MS));
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (!this.closed) this.schedule();
   }
 }

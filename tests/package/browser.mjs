@@ -145,6 +145,42 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
 </script>`;
 }
 
+// Two copies of fetchspan in one page (two bundles, or a bundle and the script tag): the second refuses to install
+// over the first, with an error that says so, and installs once the first is gone.
+pages['two-copies.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script type="module">
+  import { install } from '/pkg/index.js';
+  import { install as installCopy } from '/octet-pkg/index.js';
+  const spans = [];
+  try {
+    const first = await install({ onSpanEnd: (span) => spans.push(['first', span.attributes['url.full']]) });
+    const second = await installCopy({}).then(() => 'installed', (error) => error.message);
+    await (await fetch('/api/json?two=1')).json();
+    await first.uninstall();
+    const untouched = window.untouched();
+    const copy = await installCopy({ onSpanEnd: (span) => spans.push(['copy', span.attributes['url.full']]) });
+    await (await fetch('/api/json?two=2')).json();
+    await copy.uninstall();
+    window.result = { second, spans, untouched, untouchedAtEnd: window.untouched() };
+  } catch (error) {
+    window.result = { error: error.message, spans };
+  }
+</script>`;
+
+// A page that froze a member of Response.prototype: install rejects naming it, and nothing is patched. (One only
+// made non-configurable can still take fetchspan's, and does.)
+pages['frozen-prototype.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script type="module">
+  import { install } from '/pkg/index.js';
+  const NativeRequest = Request;
+  Object.defineProperty(Response.prototype, 'text', { configurable: false });
+  const sealed = await install({}).then((tracer) => tracer.uninstall().then(() => window.untouched()), (error) => error.message);
+  Object.defineProperty(Response.prototype, 'json', { configurable: false, writable: false });
+  const message = await install({}).then(() => 'installed', (error) => error.message);
+  const untouched = window.untouched() && Request === NativeRequest;
+  window.result = { sealed, message, untouched, pageFetch: await fetch('/api/json?frozen=1').then((r) => r.json(), (e) => e.message) };
+</script>`;
+
 // Server correlation on a same-origin response (the browser suites' pages are cross-origin to the test server).
 pages['server-same-origin.html'] = `<!doctype html><meta charset="utf-8">
 <script type="module">
@@ -187,6 +223,11 @@ pages['tag-invalid-header.html'] = `<!doctype html><meta charset="utf-8">${SNAPS
 // An empty list (a template's empty variable) would turn redaction off.
 pages['tag-invalid-redact.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-redact-query-params=" "></script>`;
+// Nor an endpoint's user name, password or query: refused by install (credentials) and by the script (a scheme).
+pages['tag-invalid-endpoint-user.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-endpoint="https://ingest:SECRET@collector.example:4318"></script>`;
+pages['tag-invalid-endpoint-query.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-endpoint="htps://collector.example/?api_key=SECRET"></script>`;
 pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/bad-404/fetchspan.js" data-service-name="x"></script>`;
 pages['tag-bad-html.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -269,6 +310,31 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     const allowed = variant === 'bad-404' ? 2 : 0; // Chromium's own "Failed to load resource" line, per 404
     check(log.errors.length === allowed && browserResourceErrors(log).length === allowed, `${variant}: no console error of ours`, log.errors);
   }
+  await page.close();
+}
+
+// Two copies in one page, and a frozen prototype.
+{
+  const { page, log } = await open('/pages/two-copies.html');
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  check(/^fetchspan: another copy of fetchspan has instrumented this global/.test(result.second),
+    'two copies: the second refuses to install over the first', result.second);
+  // (The first copy traces the second's fetch of its module.)
+  const apiSpans = result.spans.filter(([, url]) => url.startsWith(`${origin}/api/`));
+  check(JSON.stringify(apiSpans) === JSON.stringify([['first', `${origin}/api/json?two=1`], ['copy', `${origin}/api/json?two=2`]]),
+    'two copies: one span per request, from the copy installed', result.spans);
+  check(result.untouched && result.untouchedAtEnd, 'two copies: each uninstall restores everything', result);
+  check(log.errors.length === 0, 'two copies: no console error', log.errors);
+  await page.close();
+}
+{
+  const { page, log } = await open('/pages/frozen-prototype.html');
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  check(result.sealed === true, 'a Response.prototype member made non-configurable: install and uninstall work', result.sealed);
+  check(result.message === 'fetchspan: Response.prototype.json is read-only, so response bodies cannot be instrumented',
+    'a frozen Response.prototype member: install rejects naming it', result.message);
+  check(result.untouched && result.pageFetch?.ok, 'a frozen Response.prototype member: nothing patched, the page\'s fetch works', result);
+  check(log.errors.length === 0, 'a frozen Response.prototype member: no console error', log.errors);
   await page.close();
 }
 
@@ -408,6 +474,7 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
   ['tag-invalid-json', 'data-headers', false], ['tag-invalid-crate', 'data-max-export-batch-size', true],
   ['tag-invalid-limit', 'data-max-queue-size', true], ['tag-invalid-header', 'data-headers', true],
   ['tag-invalid-redact', 'data-redact-query-params', false],
+  ['tag-invalid-endpoint-user', 'data-endpoint', true], ['tag-invalid-endpoint-query', 'data-endpoint', false],
   ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
   const { page, log } = await open(`/pages/${name}.html`);
   const result = await page.evaluate(async () => {

@@ -1142,6 +1142,22 @@ const SCENARIOS = {
     equal([notJson[0].endReason, notJson[0].status], ['completed', 'unset'], 'not JSON: the span');
     const notFound = await sameAsNative('404', () => fetch(`${SERVER}/status?code=404&x=1`).then((r) => r.text()));
     equal([notFound[0].status, notFound[0].attributes['error.type']], ['error', '404'], '404 span');
+    // A signal made from AbortSignal's prototype, which the native call refuses: a rejected promise (never a
+    // throw) with the native error, and the span ends (with our header on: a resend looks at the signal too).
+    const fake = () => fetch(`${SERVER}/bytes?n=1&x=fake-signal`, { signal: Object.create(AbortSignal.prototype) });
+    const nativeFake = await outcome(fake);
+    const { tracer, spans } = traced({ propagateTo: [SERVER] });
+    let returned;
+    try {
+      returned = fake();
+    } catch (error) {
+      returned = error;
+    }
+    check(returned instanceof Promise, `a fake signal: fetch returned a promise, not ${returned}`);
+    equal(await outcome(() => returned), nativeFake, 'a fake signal: the native rejection');
+    equal((await spanFor(spans, 'x=fake-signal')).endReason, 'error', 'a fake signal: the span');
+    equal([tracer.stats().open, tracer.stats().passthroughFailures], [0, 0], 'a fake signal: open spans, failures');
+    await uninstall(tracer);
   },
 
   async alreadyAbortedSignalIsAnsweredByTheNativePromise() {
@@ -1437,6 +1453,43 @@ const SCENARIOS = {
     equal([returned, fifth.tracer.stats().passthroughFailures], [{ ok: undefined }, 1], 'uninstall when fetch cannot be restored');
     globalThis.fetch = before.fetch;
     check(same(snapshot(), before), 'Request and Response.prototype restored all the same');
+
+    // What the app keeps of traced requests once their spans ended (a response read whole, a stream it stopped
+    // reading, abandoned by the idle timer) holds nothing of the installation once it is uninstalled: its
+    // `onSpanEnd` is collected. The control: the same steps with the installation still in place keep it. (Where
+    // the page can force a collection: elsewhere one that didn't happen can't be told from a leak.)
+    const hookKept = async (uninstalled) => {
+      let collected = false;
+      const registry = new FinalizationRegistry(() => { collected = true; });
+      let tracer;
+      const held = await (async () => {
+        const onSpanEnd = () => {};
+        registry.register(onSpanEnd, 0);
+        tracer = installNow({ onSpanEnd, idleTimeoutMs: 300 });
+        open.push(tracer);
+        const response = await fetch(`${SERVER}/bytes?n=10&x=held-${uninstalled}`);
+        await response.text();
+        const reader = (await fetch(`${SERVER}/stream?id=${id('held')}`)).body.getReader();
+        await reader.read();
+        await until(() => tracer.stats().open === 0, 'the stream abandoned by the idle timer', 5000);
+        if (uninstalled) {
+          await uninstall(tracer);
+          tracer = null;
+        }
+        return { response, reader };
+      })();
+      for (let i = 0; i < 6 && !collected; i++) {
+        await collect();
+        await sleep(50);
+      }
+      await held.reader.cancel();
+      if (tracer) await uninstall(tracer);
+      return !collected;
+    };
+    if (globalThis.gc) {
+      equal([await hookKept(false), await hookKept(true)], [true, false],
+        'onSpanEnd kept while installed (the control), and after uninstall by a response and a stream the app keeps');
+    }
   },
 
   async badOptionsAndDoubleInstallRejectAndPatchNothing() {
@@ -1746,6 +1799,37 @@ const SCENARIOS = {
       const expected = JSON.parse(JSON.stringify(native).replaceAll('"traceparent":"undefined"', '"traceparent":"string"'));
       equal(ours, expected, `${name} (through fetchspan vs natively, header aside)`);
       check(spans.length >= 1, `${name}: a span`);
+    }
+    // Under a `fetch` wrapper installed before fetchspan, of the usual interceptor kind: it adds a header to a copy
+    // of the init it gets, spreading the app's headers, or uses an init of its own when the app gave none. It sees
+    // the app's headers in the form the app gave them (ours among them), as natively.
+    const before = globalThis.fetch;
+    const interceptor = function fetch(input, init) {
+      const given = init || { cache: 'no-store' };
+      return before.call(this, input, { ...given, headers: { ...given.headers, 'x-b': 'wrapper' } });
+    };
+    const other = SERVER.replace('127.0.0.1', 'localhost');
+    const wrapped = {
+      record: () => fetch(url(), { headers: { 'x-a': '1' } }),
+      recordOtherOrigin: () => fetch(`${other}/trace-echo?id=${id('other')}`, { headers: { 'x-a': '1' } }),
+      noInit: () => fetch(url()),
+      // (Refused natively: the wrapper's spread keeps the Symbol key.)
+      symbolKey: () => fetch(url(), { headers: { 'x-a': '1', [Symbol('key')]: 'x' } }),
+    };
+    for (const [name, steps] of Object.entries(wrapped)) {
+      globalThis.fetch = interceptor;
+      try {
+        const native = await outcome(async () => echo(await steps()));
+        const { tracer } = traced({ propagateTo: [SERVER] });
+        const ours = await outcome(async () => echo(await steps()));
+        await until(() => tracer.stats().open === 0, `${name} under a wrapper: spans ended`);
+        await uninstall(tracer);
+        const expected = name === 'recordOtherOrigin' ? native
+          : JSON.parse(JSON.stringify(native).replaceAll('"traceparent":"undefined"', '"traceparent":"string"'));
+        equal(ours, expected, `${name}, under a wrapper installed before fetchspan (vs natively, header aside)`);
+      } finally {
+        globalThis.fetch = before;
+      }
     }
   },
 
@@ -2203,7 +2287,7 @@ const SCENARIOS = {
     // Every name of the default list, in another case than the list's.
     const defaults = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential', 'X-Amz-Signature',
       'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token', 'client_secret',
-      'api_key', 'apikey', 'password'];
+      'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token'];
     const query = defaults.map((name, i) => `${i % 2 ? name.toUpperCase() : name.toLowerCase()}=v${i}`).join('&');
     await (await fetch(`${SERVER}/bytes?n=1&x=all&${query}&signatures=kept`)).text();
     equal((await spanFor(spans, 'x=all')).attributes['url.full'],
