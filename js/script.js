@@ -211,7 +211,9 @@ function start() {
     restoreFetch();
     if (uninstallAsked) throw new Error('fetchspan: uninstall() was called before install finished');
     try {
-      tracer = installNow(options);
+      // The exports go through the page's fetch as it was before this script, not through a wrapper the page may
+      // have put on while the module loaded (an auth interceptor would send the app's credentials to the collector).
+      tracer = installNow({ ...options, [Symbol.for('fetchspan.exportFetch')]: nativeFetch });
       return tracer;
     } catch (error) {
       // The option the message is about, or else another one it names (a limit set by another attribute).

@@ -38,6 +38,9 @@ const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Sig
 // printable ASCII without `,` or `=` that doesn't end in a space.
 const TRACESTATE_MEMBER = /^([a-z][a-z0-9_\-*\/]{0,255}|[a-z0-9][a-z0-9_\-*\/]{0,240}@[a-z][a-z0-9_\-*\/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MS = 'a number of milliseconds greater than 0 (at most 2147483647)';
+// The `fetch` the script tag hands over for the exports (the page's own, before any wrapper the page adds while the
+// module loads: js/script.js), under a key no option has.
+const EXPORT_FETCH = Symbol.for('fetchspan.exportFetch');
 const COUNT = 'a whole number from 1 to 1000000';
 const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
 
@@ -46,7 +49,8 @@ const ENDPOINT = 'an absolute http(s) URL such as "http://localhost:4318"';
  * reported. Returns `{ onSpanEnd, idleTimeoutMs, stallThresholdMs, maxAttributeLength, sse, ignoreUrls, propagateTo,
  * sampleRate, tracestate, redactQueryParams (lower case), captureHeaders: { request, response } (lower case), requestAttributes,
  * responseAttributes, export }`, where `export` (undefined without an endpoint) is
- * `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush }`.
+ * `{ url, headers, serviceName, resource: [[key, value]], maxQueueSize, maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush,
+ * fetch }` (`fetch`: the script tag's, or undefined).
  */
 export function parseOptions(value) {
   let source = {};
@@ -211,6 +215,7 @@ export function parseOptions(value) {
       scheduledDelayMs,
       exportTimeoutMs,
       unloadFlush,
+      fetch: typeof source[EXPORT_FETCH] === 'function' ? source[EXPORT_FETCH] : undefined,
     },
   };
 }

@@ -224,9 +224,13 @@ export function installPatches(scope, hooks, config) {
     }
     const upload = read?.[UPLOAD];
     if (upload !== undefined) {
-      // A streamed body the native call did not take (it threw first) goes back to the app unlocked, as natively.
+      // A streamed body the native call did not take (it threw first) goes back to the app unlocked, as natively;
+      // should a `fetch` wrapper installed before us send it later, its first pull locks it again.
       try {
-        if (!upload.stream.locked) upload.reader.releaseLock();
+        if (!upload.stream.locked) {
+          upload.reader.releaseLock();
+          upload.reader = null;
+        }
       } catch (error) {
         failed(error);
       }
@@ -249,7 +253,7 @@ export function installPatches(scope, hooks, config) {
     if (!context.sampled) return resending(pending, outgoing, request, this);
     let span;
     try {
-      const method = bound(read?.method !== undefined ? String(read.method) : request ? request.method : 'GET');
+      const method = bound(read?.method !== undefined ? methodName(read.method) : request ? request.method : 'GET');
       const signal = genuineSignal(signalOf(read, request));
       let extras;
       if (captureRequest.length > 0 || requestAttributes) extras = requestExtras(method, url, context.headers ?? new Headers());
@@ -302,7 +306,7 @@ export function installPatches(scope, hooks, config) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
     return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
-      && /^(GET|HEAD)$/i.test(String(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
+      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
   }
 
   // Returns `derived`, the reaction to the native promise, and marks `outgoing` sent a microtask later: a `fetch`
@@ -354,12 +358,13 @@ export function installPatches(scope, hooks, config) {
       } catch (_) {
         return body;
       }
-      const reader = body.getReader();
-      const upload = { stream: undefined, reader, bytes: 0, span: undefined };
+      const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined };
       let cancelled = false;
       upload.stream = new ReadableStream({
         pull(controller) {
-          return reader.read().then(({ done, value }) => {
+          // Locked again if `fetch` gave it back (see there): a `fetch` wrapper installed before us may send later.
+          upload.reader ??= body.getReader();
+          return upload.reader.read().then(({ done, value }) => {
             if (cancelled) return;
             if (done) {
               controller.close();
@@ -373,7 +378,7 @@ export function installPatches(scope, hooks, config) {
         },
         cancel(reason) {
           cancelled = true;
-          return reader.cancel(reason);
+          return (upload.reader ?? body).cancel(reason);
         },
       }, { highWaterMark: 0 });
       read[UPLOAD] = upload;
@@ -548,7 +553,7 @@ export function installPatches(scope, hooks, config) {
       });
       observer?.disconnect();
       guard(() => requests?.restore());
-      guard(() => prototype.release());
+      guard(() => prototype.release(config.idleTimeoutMs));
     },
   };
 }
@@ -722,6 +727,7 @@ const THIS_COPY = Object.freeze({});
 function patchPrototype(scope) {
   if (sharedPatch !== null && sharedPatch.scope === scope) {
     sharedPatch.users++;
+    sharedPatch.unswept();
     return sharedPatch;
   }
   const proto = scope.Response.prototype;
@@ -918,6 +924,7 @@ function patchPrototype(scope) {
 
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0) return;
+    patch.unswept();
     sharedPatch = null;
     if (scope[PATCHED_BY] === THIS_COPY) delete scope[PATCHED_BY];
     if (respondWith && fetchEventProto.respondWith === respondWith) fetchEventProto.respondWith = nativeRespondWith;
@@ -929,6 +936,21 @@ function patchPrototype(scope) {
     }
   }
 
+  // Once no install uses the patch, a response whose body the app hasn't taken would keep it in place for as long
+  // as the app keeps the response: every `sweepMs` (the last install's `idleTimeoutMs`), the spans of those still
+  // unread end `abandoned` (at their arrival, as for a response collected unread), and the natives come back once
+  // the bodies that stream end too. `open`: the entries of open spans, by their `state`.
+  const open = new Map();
+  let sweep = null;
+  let sweepMs = 0;
+  function swept() {
+    sweep = null;
+    for (const entry of [...open.values()]) {
+      if (entry.stream === null && !entry.native && !entry.state.ended) guard(entry, () => entry.span.collected());
+    }
+    if (patch.users === 0 && live > 0) sweep = setTimeout(swept, sweepMs);
+  }
+
   const patch = {
     scope,
     users: 1,
@@ -936,19 +958,31 @@ function patchPrototype(scope) {
     track(response, entry) {
       live++;
       tracked.set(response, entry);
+      open.set(entry.state, entry);
       collected.register(response, entry, entry.state);
+      if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
     },
     /** The span of the entry with this `state` ended (called from Rust, once). */
     untrack(state) {
       state.ended = true;
+      open.delete(state);
       collected.unregister(state);
       live--;
       restoreWhenUnused();
     },
-    /** An install is done with the patch. */
-    release() {
+    /** An install is done with the patch; `idleMs`, its `idleTimeoutMs`. */
+    release(idleMs) {
       patch.users--;
+      if (patch.users === 0 && live > 0) {
+        sweepMs = idleMs;
+        sweep ??= setTimeout(swept, sweepMs);
+      }
       restoreWhenUnused();
+    },
+    /** An install uses the patch again: responses are left to their spans. */
+    unswept() {
+      clearTimeout(sweep);
+      sweep = null;
     },
   };
   sharedPatch = patch;
@@ -1065,11 +1099,20 @@ function headersCopy(value) {
     for (const key of Reflect.ownKeys(value)) {
       if (!Reflect.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
       if (typeof key === 'symbol') return value;
-      entries.push([key, value[key]]);
+      // An object value converted here, once (the native call would run its `toString` once, and so would our own
+      // reads of the copy); an error it throws is the native call's rejection, as natively.
+      const member = value[key];
+      entries.push([key, typeof member === 'object' && member !== null || typeof member === 'function' ? String(member) : member]);
     }
     return Object.fromEntries(entries);
   }
   return typeof iterator === 'function' ? Array.from({ [Symbol.iterator]: () => iterator.call(value) }) : value;
+}
+
+// The name of a method the app gave in `init`: an object's conversion (its `toString`) ran once already, in the
+// native call, and doesn't run again: such a method is `_OTHER` (the HTTP semantic conventions' unknown method).
+function methodName(method) {
+  return typeof method === 'object' || typeof method === 'function' ? '_OTHER' : String(method);
 }
 
 // The request's signal: what `fetch` read of `init.signal`, else the `Request`'s own.
@@ -1272,7 +1315,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
   let reader = null;
   const stats = {
-    waitingForApp: true, since: performance.now(), firstChunkAt: -1, maxGapMs: 0,
+    waitingForApp: true, since: performance.now(), pulledAt: 0, firstChunkAt: -1, maxGapMs: 0,
     sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0, closed: false,
     cancelled: false, aborted: false, reason: undefined,
   };
@@ -1287,6 +1330,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   transformer.cancel = () => { stats.cancelled = true; };
   const stream = new TransformStream(transformer);
   const writer = transformer.writer = stream.writable.getWriter();
+  transformer.readable = stream.readable;
   const scan = sse ? eventScanner(stats) : null;
   let read = false;
   let detached = false;
@@ -1295,6 +1339,15 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // Whether the pump waits on the network (a chunk it gets is still to be enqueued); `stats.closed`, whether the
   // source has closed meanwhile.
   let reading = false;
+  // A chunk that arrived after the app released its reader, read pending: it waits in our stream, unreceived, and
+  // counts once the app pulls again, or the stream completes.
+  let unreceived = null;
+  const received = () => {
+    stats.bytes += unreceived.byteLength;
+    stats.chunks++;
+    if (scan !== null) scan(unreceived, stats.since);
+    unreceived = null;
+  };
   const end = (call) => {
     if (ended) return;
     ended = true;
@@ -1308,6 +1361,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // (the source closed while the app was not reading), the TransformStream is terminated, which fails that write
   // and ends the pump. Only then: terminating makes an error, which cost 40 µs a body in the benchmark's profile.
   const complete = (probing) => end(() => {
+    if (unreceived !== null) received();
     try {
       if (probing) controller.terminate();
       else writer.close().catch(() => {});
@@ -1377,7 +1431,8 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       if (detached || ended) return;
       read = true;
       if (reader === null && !take()) return;
-      const pulledAt = performance.now();
+      if (unreceived !== null) received();
+      const pulledAt = stats.pulledAt = performance.now();
       const waited = pulledAt - stats.since;
       if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
       stats.waitingForApp = false;
@@ -1390,9 +1445,12 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       }
       const at = performance.now();
       const gap = at - pulledAt;
+      // Whether the read the pump answers is still pending: only a reader's release takes it away (with the lock),
+      // leaving the chunk to wait in our stream, with no one waiting for it.
+      const answered = stream.readable.locked;
       if (stats.firstChunkAt < 0) stats.firstChunkAt = at;
-      else if (gap > stats.maxGapMs) stats.maxGapMs = gap;
-      if (gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
+      else if (answered && gap > stats.maxGapMs) stats.maxGapMs = gap;
+      if (answered && gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
       stats.waitingForApp = true;
       stats.since = at;
       try {
@@ -1400,9 +1458,13 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       } catch (_) {
         return; // the app cancelled meanwhile: handled above
       }
-      stats.bytes += value.byteLength;
-      stats.chunks++;
-      if (scan !== null) scan(value, at);
+      if (!answered) {
+        unreceived = value;
+      } else {
+        stats.bytes += value.byteLength;
+        stats.chunks++;
+        if (scan !== null) scan(value, at);
+      }
       // The source closed as this chunk was read (its `closed` reaction runs before the read's).
       if (stats.closed) {
         complete(false);
@@ -1503,21 +1565,25 @@ const nativeAny = (() => {
   }
 })();
 
-// The one function Rust holds per stream: called bare, it reports (`report`); with an abort's reason, it fails the
-// app's stream (`abortStream`, through the `controller` and `writer` `streamBody` leaves on the transformer). A
+// The one function Rust holds per stream: called bare, it reports (`report`, which looks at the `readable`
+// `streamBody` leaves on the transformer); with an abort's reason, it fails the app's stream (`abortStream`, through
+// the `controller` and `writer` it leaves there). A
 // closure over `stats` and a weak reference to the transformer alone, so that what Rust keeps alive is just the
 // numbers (a closure made inside `streamBody` would share its scope, and with it the transformer, which owns the
 // span).
 function reporter(stats, transformer) {
-  return (reason) => (reason === undefined ? report(stats) : abortStream(stats, transformer, reason));
+  return (reason) => (reason === undefined ? report(stats, transformer) : abortStream(stats, transformer, reason));
 }
 
 // What the Rust side reads when the span ends or the idle timer fires (one crossing, not one per chunk):
 // [ms the app has not pulled (0 while it waits for data), first chunk (performance ms, -1: none), longest gap,
 //  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, bytes, chunks,
 //  ...stalls as (kind, at, ms)].
-function report(stats) {
-  const idle = stats.waitingForApp ? performance.now() - stats.since : 0;
+function report(stats, transformer) {
+  // The app waits for data while the pump reads, unless it released its reader since it pulled (`transformer` is a
+  // weak reference, see `reporter`).
+  const idle = stats.waitingForApp ? performance.now() - stats.since
+    : transformer.deref()?.readable.locked === false ? performance.now() - stats.pulledAt : 0;
   return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped, stats.bytes,
     stats.chunks, ...stats.stalls];
 }

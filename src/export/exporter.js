@@ -27,7 +27,9 @@ const COUNTERS = ['exported', 'dropped', 'rejected', 'exportFailures', 'retries'
 /** The exporter of one installation; `options` is the `export` member of the normalized options. */
 export class Exporter {
   constructor(fetch, options, prefix, suffix) {
-    this.fetch = fetch;
+    // The script tag's own `fetch` when it gives one: a wrapper the page put on while the module loaded is then
+    // left out of the exports (it may add the app's credentials).
+    this.fetch = options.fetch ?? fetch;
     this.options = options;
     // The request body is `prefix + spans.join(',') + suffix`: the envelope with the resource, encoded once.
     this.prefix = prefix;

@@ -204,6 +204,14 @@ pages['tag-ok.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script>
   window.early = fetch('/api/json?early=1').then((r) => r.json());
   window.atParse = { tracer: fetchspan.tracer, earlyFetches: fetchspan.earlyFetches, stats: fetchspan.stats() };
+  // The page's own interceptor, put on while the module loads: it adds the app's credentials to its requests, and
+  // must not to the exports.
+  const beforeInterceptor = fetch;
+  window.fetch = function fetch(input, init) {
+    const headers = new Headers(init?.headers);
+    headers.set('x-app-auth', 'app-token');
+    return beforeInterceptor.call(this, input, { ...init, headers });
+  };
 </script>
 <p>parsed</p>`;
 
@@ -389,9 +397,9 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   const exported = otlpRequests.flatMap((e) => e.body.resourceSpans);
   const resource = Object.fromEntries((exported[0]?.resource.attributes ?? []).map((a) => [a.key, a.value.stringValue]));
   check(result.flush.exported === 1 && otlpRequests[0]?.headers['x-test'] === 'script-tag'
-    && otlpRequests[0]?.headers.traceparent === undefined
+    && otlpRequests[0]?.headers.traceparent === undefined && otlpRequests[0]?.headers['x-app-auth'] === undefined
     && resource['service.name'] === 'tag-test' && resource['deployment.environment'] === 'test',
-  'script tag: exported (with no traceparent) to data-endpoint with data-headers, data-service-name and data-resource', { flush: result.flush, resource });
+  'script tag: exported (with no traceparent, nor the credentials of an interceptor the page put on meanwhile) to data-endpoint with data-headers, data-service-name and data-resource', { flush: result.flush, resource });
   check(log.errors.length === 0, 'script tag: no console error', log.errors);
   console.log(`script tag: ${JSON.stringify(result.stats)}`);
   check(log.warnings.length === 0, 'script tag: no console warning', log.warnings);

@@ -1421,20 +1421,25 @@ const SCENARIOS = {
     globalThis.fetch = before.fetch;
 
     // An unread response the app keeps across install → uninstall → install → uninstall: the prototype stays
-    // patched while its span is open (the positive control), its span still ends when it is read, and then
-    // nothing of fetchspan is left.
-    const third = traced();
+    // patched while its span is open (the positive control); once no install is left, the span of a response still
+    // unread ends `abandoned` within the idle timeout, and then nothing of fetchspan is left.
+    const third = traced({ idleTimeoutMs: 300 });
     const kept = await fetch(`${SERVER}/bytes?n=5&x=kept`);
     await uninstall(third.tracer);
-    const fourth = traced();
+    const fourth = traced({ idleTimeoutMs: 300 });
+    // (Past the idle timeout of the first uninstall: the install in place leaves the kept response's span open.)
+    await sleep(500);
     await (await fetch(`${SERVER}/bytes?n=2&x=fourth`)).text();
     await spanFor(fourth.spans, 'x=fourth');
+    check(!third.spans.some((s) => s.attributes['url.full'].includes('x=kept')), 'the kept response\'s span stays open while installed');
     await uninstall(fourth.tracer);
     check(globalThis.fetch === before.fetch, 'fetch restored with an unread response alive');
     check(!same(snapshot(), before), 'Response.prototype stays patched while the kept response\'s span is open');
-    equal(await kept.text(), 'abcde', 'the kept response reads');
-    equal((await spanFor(third.spans, 'x=kept')).endReason, 'completed', 'its span ends');
+    const keptSpan = await spanFor(third.spans, 'x=kept', 3000);
+    equal([keptSpan.endReason, keptSpan.attributes['fetchspan.response.decoded_size']], ['abandoned', undefined],
+      'its span ends abandoned within the idle timeout after the last uninstall');
     check(same(snapshot(), before), 'fetch and Response.prototype restored once its span ended');
+    equal(await kept.text(), 'abcde', 'the kept response reads, natively');
 
     // A page that makes restoring `fetch` fail (a frozen global would): uninstall still returns its promise, the
     // failure is counted, and the rest is restored.
@@ -1784,6 +1789,20 @@ const SCENARIOS = {
         await (await fetch(url())).text();
         return { failure, used };
       },
+      // An object method or header value is converted once (its `toString` runs once), with or without our header.
+      methodObjectOnce: async () => {
+        let conversions = 0;
+        const method = { toString: () => { conversions++; return 'POST'; } };
+        const text = await (await fetch(`${SERVER}/echo?x=method-object`, { method, body: 'm' })).text();
+        return { text, conversions };
+      },
+      headerValueOnce: async () => {
+        let conversions = 0;
+        const value = { toString: () => { conversions++; return 'v'; } };
+        const seen = await echo(await fetch(url(), { headers: { 'x-a': value } }));
+        const other = await (await fetch(`${SERVER.replace('127.0.0.1', 'localhost')}/echo?x=value-object`, { method: 'POST', body: 'o', headers: { 'x-a': value } })).text();
+        return { seen, other, conversions };
+      },
       requestPolicyAndEmptyInit: async () => {
         const request = new Request(url(), { referrerPolicy: 'no-referrer' });
         return { seen: await echo(await fetch(request, {})) };
@@ -2061,6 +2080,20 @@ const SCENARIOS = {
       const spans = await sameAsNative(`a streamed upload (${label})`, () => attempt(`${target}?tag=${tag}`, appStream(sizes)), options);
       const size = (await spanFor(spans, tag)).attributes['http.request.body.size'];
       equal(size, streams ? total : undefined, `${label}: http.request.body.size is what was sent (none where nothing streams)`);
+    }
+    // Under a `fetch` wrapper installed before fetchspan that sends later (an interceptor that awaits a token
+    // first, with a copy of the init it got): the same, and counted.
+    const before = globalThis.fetch;
+    globalThis.fetch = function fetch(input, init) {
+      const copy = { ...init };
+      return sleep(10).then(() => before.call(globalThis, input, copy));
+    };
+    try {
+      const tag = id('upload-later');
+      const spans = await sameAsNative('a streamed upload sent later by a wrapper', () => attempt(`${target}?tag=${tag}`, appStream(sizes)));
+      equal((await spanFor(spans, tag)).attributes['http.request.body.size'], streams ? total : undefined, 'sent later: http.request.body.size');
+    } finally {
+      globalThis.fetch = before;
     }
     // The positive control for the comparisons, what a native upload gives: every byte of the stream received
     // (Chromium), the stream's text received (Firefox), or a NotSupportedError (WebKit).
@@ -2552,6 +2585,20 @@ const SCENARIOS = {
     const b = await spanFor(spans, 'end-idle', 3000);
     equal([b.endReason, b.attributes['fetchspan.response.decoded_size']], ['abandoned', idleBytes], 'abandoned by idle');
     await idle.cancel();
+    // Abandoned by an app that released its reader with a read pending: the chunk that arrives after it (1.5 s
+    // later) waits in the stream, received by no one, and the idle timeout runs from the release's pull.
+    const released = (await fetch(`${SERVER}/slow?chunks=3&delayMs=1500&x=end-released`)).body.getReader();
+    const releasedBytes = (await released.read()).value.byteLength;
+    const pendingRead = released.read();
+    await sleep(100);
+    released.releaseLock();
+    const releasedAt = performance.now();
+    equal((await outcome(() => pendingRead)).error?.[1], 'TypeError', 'the read pending at the release');
+    const r = await spanFor(spans, 'end-released', 3000);
+    const after = performance.now() - releasedAt;
+    check(after < 1300, `abandoned before the next chunk arrived: ${after} ms after the release`);
+    equal([r.endReason, r.attributes['fetchspan.response.decoded_size'], r.attributes['fetchspan.response.chunks']],
+      ['abandoned', releasedBytes, 1], 'abandoned after a release with a read pending');
     // Error: the connection resets mid-body. What the app sees is the engine's (WebKit may read a reset as the
     // end), so the expected end follows the same read made with the native fetch.
     const readReset = async (fetcher, tag) => {
