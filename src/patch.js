@@ -43,19 +43,15 @@ export function installPatches(scope, hooks, config) {
   }
   const owner = scope[PATCHED_BY];
   if (owner !== undefined && owner !== THIS_COPY) {
-    throw new Error('fetchspan: another copy of fetchspan has instrumented this global (two bundles, or a bundle and the script tag); uninstall it first');
+    throw new Error('fetchspan: another copy of fetchspan is installed here (two bundles, or a bundle and the script tag)');
   }
   // What `patchPrototype` redefines must be redefinable (a page may have frozen `Response.prototype`): a member that
   // is neither configurable nor writable can't change.
   if (sharedPatch === null || sharedPatch.scope !== scope) {
-    for (const name of ['body', 'bodyUsed', 'clone', ...BODY_READERS]) {
-      const member = Object.getOwnPropertyDescriptor(scope.Response.prototype, name);
-      if (member !== undefined && !member.configurable && !member.writable) {
-        throw new TypeError(`fetchspan: Response.prototype.${name} is read-only, so response bodies cannot be instrumented`);
-      }
-    }
-    if (Object.getOwnPropertyDescriptor(scope.FetchEvent?.prototype ?? {}, 'respondWith')?.writable === false) {
-      throw new TypeError('fetchspan: FetchEvent.prototype.respondWith is read-only, so responses cannot be instrumented');
+    for (const name of ['body', 'bodyUsed', 'clone', ...BODY_READERS, 'respondWith']) {
+      const owner = name === 'respondWith' ? 'FetchEvent' : 'Response';
+      const member = Object.getOwnPropertyDescriptor(scope[owner]?.prototype ?? {}, name);
+      if (member && !member.configurable && !member.writable) throw new TypeError(`fetchspan: ${owner}.prototype.${name} is read-only`);
     }
   }
   const nativeFetch = fetchDescriptor.value;

@@ -59,10 +59,11 @@ bash tests/package.sh || failed+=(package)
 # correlation, header capture and hooks): this check holds the line where it is, so the package can't grow
 # unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
 # data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
-# of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes; see the
-# README's size history).
+# of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes), and to 39 KiB
+# for the review fixes of 2026-11-30's fifth stop (+752: another copy of fetchspan refused, unread responses swept
+# after uninstall, headers handed on in the app's form, chunks counted once received; see the README's size history).
 echo "== size check"
-SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=38912 bash tests/size.sh || failed+=(size)
+SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=39936 bash tests/size.sh || failed+=(size)
 
 echo "== demo check (README command 1, headless)"
 FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check || failed+=(demo)
