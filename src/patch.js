@@ -48,10 +48,13 @@ export function installPatches(scope, hooks, config) {
   // What `patchPrototype` redefines must be redefinable (a page may have frozen `Response.prototype`): a member that
   // is neither configurable nor writable can't change.
   if (sharedPatch === null || sharedPatch.scope !== scope) {
+    // (`respondWith` is assigned: it must be writable.)
     for (const name of ['body', 'bodyUsed', 'clone', ...BODY_READERS, 'respondWith']) {
       const owner = name === 'respondWith' ? 'FetchEvent' : 'Response';
       const member = Object.getOwnPropertyDescriptor(scope[owner]?.prototype ?? {}, name);
-      if (member && !member.configurable && !member.writable) throw new TypeError(`fetchspan: ${owner}.prototype.${name} is read-only`);
+      if (member && !member.writable && (!member.configurable || owner === 'FetchEvent')) {
+        throw new TypeError(`fetchspan: ${owner}.prototype.${name} is read-only`);
+      }
     }
   }
   const nativeFetch = fetchDescriptor.value;
@@ -504,9 +507,12 @@ export function installPatches(scope, hooks, config) {
       const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras,
         performance.now())) {
-        prototype.track(response, {
+        const entry = {
           span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, takeTiming,
-        });
+          seenUnread: false,
+        };
+        // (A response that arrives once fetchspan's patches are gone: nothing could follow its body.)
+        if (!prototype.track(response, entry)) span.collected();
       }
     } catch (error) {
       failed(error);
@@ -919,7 +925,7 @@ function patchPrototype(scope) {
   if (respondWith) fetchEventProto.respondWith = likeNative(respondWith, nativeRespondWith);
 
   function restoreWhenUnused() {
-    if (patch.users > 0 || live > 0) return;
+    if (patch.users > 0 || live > 0 || sharedPatch !== patch) return;
     patch.unswept();
     sharedPatch = null;
     if (scope[PATCHED_BY] === THIS_COPY) delete scope[PATCHED_BY];
@@ -933,35 +939,45 @@ function patchPrototype(scope) {
   }
 
   // Once no install uses the patch, a response whose body the app hasn't taken would keep it in place for as long
-  // as the app keeps the response: every `sweepMs` (the last install's `idleTimeoutMs`), the spans of those still
-  // unread end `abandoned` (at their arrival, as for a response collected unread), and the natives come back once
-  // the bodies that stream end too. `open`: the entries of open spans, by their `state`.
+  // as the app keeps the response: a sweep every `sweepMs` (the last install's `idleTimeoutMs`) ends the spans of
+  // those it finds unread twice in a row `abandoned` (at their arrival, as for a response collected unread), and
+  // stops once none is left; the natives come back once the bodies that stream end too. `open`: the entries of
+  // open spans, by their `state`.
   const open = new Map();
   let sweep = null;
   let sweepMs = 0;
+  const unread = (entry) => entry.stream === null && !entry.native && !entry.state.ended;
   function swept() {
     sweep = null;
+    let left = false;
     for (const entry of [...open.values()]) {
-      if (entry.stream === null && !entry.native && !entry.state.ended) guard(entry, () => entry.span.collected());
+      if (!unread(entry)) continue;
+      if (entry.seenUnread) guard(entry, () => entry.span.collected());
+      else left = entry.seenUnread = true;
     }
-    if (patch.users === 0 && live > 0) sweep = setTimeout(swept, sweepMs);
+    if (left && patch.users === 0) sweep = setTimeout(swept, sweepMs);
   }
 
   const patch = {
     scope,
     users: 1,
-    /** Routes `response`'s body accessors to `entry` until its span ends. */
+    /**
+     * Routes `response`'s body accessors to `entry` until its span ends; false if this patch is no longer in place
+     * (its last install was gone before the response arrived), when nothing would route them.
+     */
     track(response, entry) {
+      if (sharedPatch !== patch) return false;
       live++;
       tracked.set(response, entry);
       open.set(entry.state, entry);
       collected.register(response, entry, entry.state);
       if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
+      return true;
     },
     /** The span of the entry with this `state` ended (called from Rust, once). */
     untrack(state) {
       state.ended = true;
-      open.delete(state);
+      if (!open.delete(state)) return;
       collected.unregister(state);
       live--;
       restoreWhenUnused();
@@ -969,16 +985,15 @@ function patchPrototype(scope) {
     /** An install is done with the patch; `idleMs`, its `idleTimeoutMs`. */
     release(idleMs) {
       patch.users--;
-      if (patch.users === 0 && live > 0) {
-        sweepMs = idleMs;
-        sweep ??= setTimeout(swept, sweepMs);
-      }
+      sweepMs = idleMs;
+      if (patch.users === 0 && live > 0) sweep ??= setTimeout(swept, sweepMs);
       restoreWhenUnused();
     },
-    /** An install uses the patch again: responses are left to their spans. */
+    /** An install uses the patch again (or none is left to): responses are left to their spans. */
     unswept() {
       clearTimeout(sweep);
       sweep = null;
+      for (const entry of open.values()) entry.seenUnread = false;
     },
   };
   sharedPatch = patch;
@@ -1090,19 +1105,22 @@ function headersCopy(value) {
   }
   const iterator = value[Symbol.iterator];
   if (iterator === undefined || iterator === null) {
-    // As `Object.entries` reads it (keys once, then each enumerable member), stopping at a Symbol key.
-    const entries = [];
-    for (const key of Reflect.ownKeys(value)) {
-      if (!Reflect.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
-      if (typeof key === 'symbol') return value;
-      // An object value converted here, once (the native call would run its `toString` once, and so would our own
-      // reads of the copy); an error it throws is the native call's rejection, as natively.
-      const member = value[key];
-      entries.push([key, typeof member === 'object' && member !== null || typeof member === 'function' ? String(member) : member]);
-    }
-    return Object.fromEntries(entries);
+    // Its enumerable keys first (a Symbol key: as given, before any member is read), then each member, as
+    // `Object.entries` reads them.
+    const keys = Reflect.ownKeys(value).filter((key) => Reflect.getOwnPropertyDescriptor(value, key)?.enumerable);
+    if (keys.some((key) => typeof key === 'symbol')) return value;
+    return Object.fromEntries(keys.map((key) => [key, converted(value[key])]));
   }
-  return typeof iterator === 'function' ? Array.from({ [Symbol.iterator]: () => iterator.call(value) }) : value;
+  if (typeof iterator !== 'function') return value;
+  // Each pair copied too, where it is iterable (else the native call refuses it with its own error).
+  return Array.from({ [Symbol.iterator]: () => iterator.call(value) },
+    (pair) => (typeof pair === 'object' && pair !== null && typeof pair[Symbol.iterator] === 'function' ? Array.from(pair, converted) : pair));
+}
+
+// A header value as the native call will take it: an object converted here, once (its `toString` would otherwise
+// run again for our own reads of the copy); an error it throws is the native call's rejection, as natively.
+function converted(value) {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function' ? String(value) : value;
 }
 
 // The name of a method the app gave in `init`: an object's conversion (its `toString`) ran once already, in the
@@ -1335,14 +1353,22 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // Whether the pump waits on the network (a chunk it gets is still to be enqueued); `stats.closed`, whether the
   // source has closed meanwhile.
   let reading = false;
-  // A chunk that arrived after the app released its reader, read pending: it waits in our stream, unreceived, and
-  // counts once the app pulls again, or the stream completes.
-  let unreceived = null;
-  const received = () => {
-    stats.bytes += unreceived.byteLength;
+  // A chunk that arrived after the app released its reader, read pending: the pump keeps it (with its arrival time)
+  // until the app pulls again, and hands it over then, or queues it when the stream completes.
+  let held = null;
+  let heldAt = 0;
+  // Hands `chunk`, arrived `at`, to the app's stream (into its pending read, or its queue) and counts it; false if
+  // the app cancelled meanwhile (handled where its cancel is seen).
+  const deliver = (chunk, at) => {
+    try {
+      controller.enqueue(chunk);
+    } catch (_) {
+      return false;
+    }
+    stats.bytes += chunk.byteLength;
     stats.chunks++;
-    if (scan !== null) scan(unreceived, stats.since);
-    unreceived = null;
+    if (scan !== null) scan(chunk, at);
+    return true;
   };
   const end = (call) => {
     if (ended) return;
@@ -1357,7 +1383,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // (the source closed while the app was not reading), the TransformStream is terminated, which fails that write
   // and ends the pump. Only then: terminating makes an error, which cost 40 µs a body in the benchmark's profile.
   const complete = (probing) => end(() => {
-    if (unreceived !== null) received();
+    if (held !== null) deliver(held, heldAt);
     try {
       if (probing) controller.terminate();
       else writer.close().catch(() => {});
@@ -1427,7 +1453,20 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       if (detached || ended) return;
       read = true;
       if (reader === null && !take()) return;
-      if (unreceived !== null) received();
+      if (held !== null) {
+        // The app pulled again: the chunk kept for it goes into its read, and the round starts over.
+        // It waited for the app meanwhile: that is backpressure.
+        const chunk = held;
+        held = null;
+        if (!deliver(chunk, heldAt)) return;
+        stats.since = performance.now();
+        if (stats.since - heldAt >= stallMs) stall(stats, 'backpressure', heldAt, stats.since - heldAt);
+        if (stats.closed) {
+          complete(false);
+          return;
+        }
+        continue;
+      }
       const pulledAt = stats.pulledAt = performance.now();
       const waited = pulledAt - stats.since;
       if (waited >= stallMs && stats.firstChunkAt >= 0) stall(stats, 'backpressure', stats.since, waited);
@@ -1441,26 +1480,26 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       }
       const at = performance.now();
       const gap = at - pulledAt;
-      // Whether the read the pump answers is still pending: only a reader's release takes it away (with the lock),
-      // leaving the chunk to wait in our stream, with no one waiting for it.
-      const answered = stream.readable.locked;
       if (stats.firstChunkAt < 0) stats.firstChunkAt = at;
-      else if (answered && gap > stats.maxGapMs) stats.maxGapMs = gap;
-      if (answered && gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
+      // Whether the read the pump answers is still pending: only a reader's release takes it away (with the lock).
+      // Then no one waited for this chunk: the pump keeps it until the app pulls again, and the app's idle time
+      // runs on from its last pull.
+      if (!stream.readable.locked) {
+        held = value;
+        heldAt = at;
+        stats.waitingForApp = true;
+        stats.since = pulledAt;
+        if (stats.closed) {
+          complete(false);
+          return;
+        }
+        continue;
+      }
+      if (gap > stats.maxGapMs && stats.chunks > 0) stats.maxGapMs = gap;
+      if (gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
       stats.waitingForApp = true;
       stats.since = at;
-      try {
-        controller.enqueue(value);
-      } catch (_) {
-        return; // the app cancelled meanwhile: handled above
-      }
-      if (!answered) {
-        unreceived = value;
-      } else {
-        stats.bytes += value.byteLength;
-        stats.chunks++;
-        if (scan !== null) scan(value, at);
-      }
+      if (!deliver(value, at)) return;
       // The source closed as this chunk was read (its `closed` reaction runs before the read's).
       if (stats.closed) {
         complete(false);
