@@ -1353,22 +1353,17 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // Whether the pump waits on the network (a chunk it gets is still to be enqueued); `stats.closed`, whether the
   // source has closed meanwhile.
   let reading = false;
-  // A chunk that arrived after the app released its reader, read pending: the pump keeps it (with its arrival time)
-  // until the app pulls again, and hands it over then, or queues it when the stream completes.
-  let held = null;
-  let heldAt = 0;
-  // Hands `chunk`, arrived `at`, to the app's stream (into its pending read, or its queue) and counts it; false if
-  // the app cancelled meanwhile (handled where its cancel is seen).
-  const deliver = (chunk, at) => {
-    try {
-      controller.enqueue(chunk);
-    } catch (_) {
-      return false;
-    }
+  // A chunk that arrived after the app released its reader, read pending, and `queuedAt` its arrival: it waits in
+  // our stream's queue (which keeps the backpressure on), and counts once the app pulls again (so has taken it), or
+  // when the stream completes. (A chunk the app takes with a new reader and then cancels, without another read,
+  // goes uncounted: our stream tells no one of a read its queue answers.)
+  let queued = null;
+  let queuedAt = 0;
+  // Counts `chunk`, arrived `at`, as received.
+  const received = (chunk, at) => {
     stats.bytes += chunk.byteLength;
     stats.chunks++;
     if (scan !== null) scan(chunk, at);
-    return true;
   };
   const end = (call) => {
     if (ended) return;
@@ -1383,7 +1378,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // (the source closed while the app was not reading), the TransformStream is terminated, which fails that write
   // and ends the pump. Only then: terminating makes an error, which cost 40 µs a body in the benchmark's profile.
   const complete = (probing) => end(() => {
-    if (held !== null) deliver(held, heldAt);
+    if (queued !== null) received(queued, queuedAt);
     try {
       if (probing) controller.terminate();
       else writer.close().catch(() => {});
@@ -1453,19 +1448,9 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       if (detached || ended) return;
       read = true;
       if (reader === null && !take()) return;
-      if (held !== null) {
-        // The app pulled again: the chunk kept for it goes into its read, and the round starts over.
-        // It waited for the app meanwhile: that is backpressure.
-        const chunk = held;
-        held = null;
-        if (!deliver(chunk, heldAt)) return;
-        stats.since = performance.now();
-        if (stats.since - heldAt >= stallMs) stall(stats, 'backpressure', heldAt, stats.since - heldAt);
-        if (stats.closed) {
-          complete(false);
-          return;
-        }
-        continue;
+      if (queued !== null) {
+        received(queued, queuedAt);
+        queued = null;
       }
       const pulledAt = stats.pulledAt = performance.now();
       const waited = pulledAt - stats.since;
@@ -1482,24 +1467,25 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       const gap = at - pulledAt;
       if (stats.firstChunkAt < 0) stats.firstChunkAt = at;
       // Whether the read the pump answers is still pending: only a reader's release takes it away (with the lock).
-      // Then no one waited for this chunk: the pump keeps it until the app pulls again, and the app's idle time
-      // runs on from its last pull.
-      if (!stream.readable.locked) {
-        held = value;
-        heldAt = at;
-        stats.waitingForApp = true;
-        stats.since = pulledAt;
-        if (stats.closed) {
-          complete(false);
-          return;
-        }
-        continue;
+      // Then no one waited for this chunk: it waits in our queue, and the app's idle time runs on from its last pull.
+      const answered = stream.readable.locked;
+      if (answered) {
+        if (gap > stats.maxGapMs && stats.chunks > 0) stats.maxGapMs = gap;
+        if (gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
       }
-      if (gap > stats.maxGapMs && stats.chunks > 0) stats.maxGapMs = gap;
-      if (gap >= stallMs) stall(stats, 'stall', pulledAt, gap);
       stats.waitingForApp = true;
-      stats.since = at;
-      if (!deliver(value, at)) return;
+      stats.since = answered ? at : pulledAt;
+      try {
+        controller.enqueue(value);
+      } catch (_) {
+        return; // the app cancelled meanwhile: handled above
+      }
+      if (answered) {
+        received(value, at);
+      } else {
+        queued = value;
+        queuedAt = at;
+      }
       // The source closed as this chunk was read (its `closed` reaction runs before the read's).
       if (stats.closed) {
         complete(false);
