@@ -122,10 +122,9 @@ function readOptions(script) {
       continue;
     }
     const [option, parse] = entry;
-    // `data-headers` may carry an API key: its value is never echoed to the console; nor are an endpoint's user
-    // name and password (all up to the last `@`), query and fragment (as `install` shows an invalid endpoint).
-    const shown = name === 'data-headers' ? name : `${name}=${JSON.stringify(name === 'data-endpoint'
-      ? value.replace(/^[^]*@/, '…@').replace(/([?#])[^]*/, '$1…') : value)}`;
+    // `data-headers` may carry an API key, and `data-endpoint` credentials or a key in its query: their values are
+    // never echoed to the console (`install` shows an invalid endpoint without them).
+    const shown = name === 'data-headers' || name === 'data-endpoint' ? name : `${name}=${JSON.stringify(value)}`;
     try {
       options[option] = parse(value);
     } catch (expected) {

@@ -50,10 +50,10 @@ export function installPatches(scope, hooks, config) {
   if (sharedPatch === null || sharedPatch.scope !== scope) {
     // (`respondWith` is assigned: it must be writable.)
     for (const name of ['body', 'bodyUsed', 'clone', ...BODY_READERS, 'respondWith']) {
-      const owner = name === 'respondWith' ? 'FetchEvent' : 'Response';
-      const member = Object.getOwnPropertyDescriptor(scope[owner]?.prototype ?? {}, name);
-      if (member && !member.writable && (!member.configurable || owner === 'FetchEvent')) {
-        throw new TypeError(`fetchspan: ${owner}.prototype.${name} is read-only`);
+      const holder = name === 'respondWith' ? 'FetchEvent' : 'Response';
+      const member = Object.getOwnPropertyDescriptor(scope[holder]?.prototype ?? {}, name);
+      if (member && !member.writable && (!member.configurable || holder === 'FetchEvent')) {
+        throw new TypeError(`fetchspan: ${holder}.prototype.${name} is read-only`);
       }
     }
   }

@@ -46,9 +46,9 @@ export class Exporter {
     this.timer = null;
     this.keepaliveBytes = 0;
     this.keepaliveRequests = 0;
-    // `performance.now()` before which no scheduled export starts nor a run sends its next batch: the collector's
-    // `Retry-After` on a keepalive request (the run waits out its own batch's in `sendWithRetries`). The unload flush
-    // doesn't wait: the page may be gone by then.
+    // `performance.now()` before which no run starts (`startRun` waits it out) nor sends its next batch: the
+    // collector's `Retry-After` on a keepalive request (the run waits out its own batch's in `sendWithRetries`). The
+    // unload flush doesn't wait: the page may be gone by then.
     this.resumeAt = 0;
     this.closed = false;
     this.stopListening = null;
@@ -77,9 +77,7 @@ export class Exporter {
 
   /** Arms the scheduled export, unless it is armed. */
   schedule() {
-    if (this.timer === null) {
-      this.timer = setTimeout(() => this.startRun(), Math.max(this.options.scheduledDelayMs, this.resumeAt - performance.now()));
-    }
+    if (this.timer === null) this.timer = setTimeout(() => this.startRun(), this.options.scheduledDelayMs);
   }
 
   /** Starts exporting the queue, batch after batch, unless a run is already in flight. */
@@ -346,11 +344,7 @@ export class Exporter {
     const room = this.closed ? 0 : this.options.maxQueueSize - this.queue.length - this.inFlight;
     this.count('dropped', spans.splice(room));
     this.queue = spans.concat(this.queue);
-    if (retryAfterMs > 0) {
-      this.resumeAt = Math.max(this.resumeAt, performance.now() + Math.min(retryAfterMs, MAX_WAIT_MS));
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    if (retryAfterMs > 0) this.resumeAt = Math.max(this.resumeAt, performance.now() + Math.min(retryAfterMs, MAX_WAIT_MS));
     if (!this.closed) this.schedule();
   }
 }
