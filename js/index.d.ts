@@ -31,7 +31,7 @@ export type SizeSource = 'stream' | 'value' | 'content-length' | 'resource-timin
 export interface SpanAttributes {
   /** `GET`, `POST`, …; `_OTHER` for a non-standard method (then see `http.request.method_original`). */
   'http.request.method'?: string;
-  /** The method as the app wrote it, when it differs from `http.request.method`. */
+  /** The method sent on the request line, when it is not `http.request.method` (`PURGE`, `patch`). */
   'http.request.method_original'?: string;
   /** The absolute request URL, credentials redacted. */
   'url.full'?: string;
@@ -47,7 +47,11 @@ export interface SpanAttributes {
   'http.request.body.size'?: number;
   /** Absent when `fetch` rejected before a response. */
   'http.response.status_code'?: number;
-  /** The error's name (`TypeError`, `AbortError`, …), or the status code for 4xx/5xx responses. */
+  /**
+   * The error's name (`TypeError`, `network_error` for a network-error response), the status code for 4xx/5xx
+   * responses, or for an `aborted` span cut short before its response or by a timeout the signal's reason's name
+   * (`AbortError`, `TimeoutError`).
+   */
   'error.type'?: string;
   /** Bytes the app received (decoded); present only when exact. */
   'fetchspan.response.decoded_size'?: number;
@@ -69,6 +73,8 @@ export interface SpanAttributes {
   'fetchspan.sse.events'?: number;
   /** The request went out again without `traceparent` after a `TypeError` (see the README, redirect-safe). */
   'fetchspan.propagation.retried'?: boolean;
+  /** 1 when fetchspan sent the request again without its `traceparent` (see `fetchspan.propagation.retried`). */
+  'http.request.resend_count'?: number;
   /** The server's trace id and span id, from `traceresponse` or `Server-Timing: traceparent`. */
   'fetchspan.server.trace_id'?: string;
   'fetchspan.server.span_id'?: string;

@@ -150,7 +150,7 @@ impl SpanCell {
         self.end_at(reason, now_ms() - ago_ms, |record| {
             self.progress.describe(record);
             if let Some(error) = error {
-                mark_error(record, error_name(error));
+                mark_error(record, error_name(error, "Error"));
             }
         });
     }

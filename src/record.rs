@@ -93,7 +93,6 @@ impl Attributes {
     }
 
     /// The value of `key`, if set.
-    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }

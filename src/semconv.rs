@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 /// `http.request.method`: the normalized method, or `_OTHER`.
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `http.request.method_original`: the method as given, when it isn't a known one.
+/// `http.request.method_original`: the method sent, when it isn't a known one.
 pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
 /// `http.request.body.size`: the request body's size in bytes, when known without reading it, or counted as a
 /// streamed upload went out.
@@ -39,6 +39,8 @@ pub const END_REASON: &str = "fetchspan.end_reason";
 /// The request was sent a second time without our `traceparent`, after the first, with it, failed with a
 /// `TypeError` (a redirect to an origin whose preflight refuses the header).
 pub const PROPAGATION_RETRIED: &str = "fetchspan.propagation.retried";
+/// `http.request.resend_count`: 1 when fetchspan sent the request a second time (see [`PROPAGATION_RETRIED`]).
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
 
 /// The server's trace id, from the response's `traceresponse` or `Server-Timing: traceparent` (lowercase hex).
 pub const SERVER_TRACE_ID: &str = "fetchspan.server.trace_id";
@@ -59,7 +61,8 @@ const KNOWN: [&str; 9] = [
     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
 ];
 
-/// The method as the semantic conventions report it, and the original when that differs.
+/// The method as the semantic conventions report it, and `http.request.method_original` when that differs: the
+/// method on the request line, which fetch upper-cases for the methods it normalizes (`post` goes out as `POST`).
 pub fn method(given: &str) -> (&'static str, Option<String>) {
     let upper = given.to_ascii_uppercase();
     let sent = if NORMALIZED_BY_FETCH.contains(&upper.as_str()) {
@@ -68,9 +71,8 @@ pub fn method(given: &str) -> (&'static str, Option<String>) {
         given
     };
     match KNOWN.iter().find(|known| **known == sent) {
-        Some(known) if sent == given => (known, None),
-        Some(known) => (known, Some(given.to_owned())),
-        None => ("_OTHER", Some(given.to_owned())),
+        Some(known) => (known, None),
+        None => ("_OTHER", Some(sent.to_owned())),
     }
 }
 
@@ -114,7 +116,7 @@ mod tests {
     #[test]
     fn methods_follow_fetch_normalization_then_semconv() {
         assert_eq!(method("GET"), ("GET", None));
-        assert_eq!(method("post"), ("POST", Some("post".into())));
+        assert_eq!(method("post"), ("POST", None));
         assert_eq!(method("PATCH"), ("PATCH", None));
         assert_eq!(method("patch"), ("_OTHER", Some("patch".into())));
         assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));

@@ -121,6 +121,9 @@ impl SpanCell {
         drop(_abort_listener);
         record.end_ms = end_ms;
         record.end_reason = reason;
+        if reason == EndReason::Aborted {
+            self.mark_abort(&mut record);
+        }
         record
             .attributes
             .set(semconv::END_REASON, Value::string(reason.as_str().into()));
@@ -133,12 +136,31 @@ impl SpanCell {
         }
     }
 
+    /// The stable HTTP conventions make a request that was cut short an error (status Error, `error.type`): an
+    /// aborted span is one when its signal fired before the response arrived, or by a timeout (`AbortSignal.timeout`,
+    /// whose reason is a `TimeoutError`) at any time, with `error.type` the reason's name (`AbortError`,
+    /// `TimeoutError`; `AbortError` for a reason without one). An app that aborts a body it has stopped wanting
+    /// (the usual way to stop an SSE feed or an LLM stream) ends it as it would by cancelling it: not an error. A
+    /// status code's `error.type` (a 500 whose body was cut short) stays.
+    fn mark_abort(&self, record: &mut SpanRecord) {
+        let name = self
+            .abort_reason()
+            .map_or_else(|| "AbortError".into(), |reason| error_name(&reason, "AbortError"));
+        let responded = record.attributes.get(semconv::HTTP_RESPONSE_STATUS_CODE).is_some();
+        if !responded || name == "TimeoutError" {
+            record.error = true;
+            record
+                .attributes
+                .set_if_absent(semconv::ERROR_TYPE, Value::string(name));
+        }
+    }
+
     /// Ends the span after a failure: aborted when the signal fired, otherwise an error named after `error`.
     pub(crate) fn end_failed(&self, error: &JsValue) {
         match self.abort_reason() {
             Some(_) => self.end(EndReason::Aborted, |_| {}),
             None => self.end(EndReason::Error, |record| {
-                mark_error(record, error_name(error))
+                mark_error(record, error_name(error, "Error"))
             }),
         }
     }
@@ -176,6 +198,7 @@ fn is_own(key: &str) -> bool {
             HTTP_REQUEST_METHOD
                 | HTTP_REQUEST_METHOD_ORIGINAL
                 | HTTP_REQUEST_BODY_SIZE
+                | HTTP_REQUEST_RESEND_COUNT
                 | HTTP_RESPONSE_BODY_SIZE
                 | HTTP_RESPONSE_STATUS_CODE
                 | URL_FULL
@@ -289,11 +312,13 @@ extern "C" {
     fn after_fetch(signal: &AbortSignal) -> AbortSignal;
 }
 
-pub(crate) fn error_name(error: &JsValue) -> String {
+/// The `name` of `error` (`TypeError`, `AbortError`), or `fallback` when it has none.
+pub(crate) fn error_name(error: &JsValue, fallback: &str) -> String {
     NAME.with(|name| js_sys::Reflect::get(error, name))
         .ok()
         .and_then(|name| name.as_string())
-        .unwrap_or_else(|| "Error".into())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| fallback.into())
 }
 
 pub(crate) fn mark_error(record: &mut SpanRecord, error_type: String) {
@@ -451,7 +476,10 @@ impl RequestSpan {
         self.cell.update(|record| {
             record
                 .attributes
-                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true))
+                .set(semconv::PROPAGATION_RETRIED, Value::Bool(true));
+            record
+                .attributes
+                .set(semconv::HTTP_REQUEST_RESEND_COUNT, Value::Int(1));
         });
     }
 

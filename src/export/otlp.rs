@@ -11,6 +11,13 @@ use crate::record::{
     push_decimal, push_dropped, push_int, push_links, push_string, Attributes, SpanRecord, Value,
 };
 
+/// The semantic conventions' version whose names fetchspan writes (a literal, for `concat!`).
+macro_rules! semconv_schema {
+    () => {
+        "https://opentelemetry.io/schemas/1.26.0"
+    };
+}
+
 /// Bytes reserved up front per span: a typical span encodes to 600–900 bytes.
 const SPAN_CAPACITY: usize = 768;
 
@@ -20,12 +27,19 @@ pub fn envelope(resource: &Attributes) -> [String; 2] {
     let mut prefix = String::with_capacity(256);
     prefix.push_str(r#"{"resourceSpans":[{"resource":{"attributes":"#);
     key_values(&mut prefix, resource);
+    // The resource's and the spans' names follow one version of the semantic conventions, which `schemaUrl` names
+    // (for a collector's schema transforms).
     prefix.push_str(concat!(
         r#"},"scopeSpans":[{"scope":{"name":"fetchspan","version":""#,
         env!("CARGO_PKG_VERSION"),
-        r#""},"spans":["#
+        r#""},"schemaUrl":""#,
+        semconv_schema!(),
+        r#"","spans":["#
     ));
-    [prefix, "]}]}]}".into()]
+    [
+        prefix,
+        concat!(r#"]}],"schemaUrl":""#, semconv_schema!(), r#""}]}"#).into(),
+    ]
 }
 
 /// One span, as an element of the request body's `spans`.
@@ -188,8 +202,9 @@ mod tests {
 
     /// opentelemetry-proto's serde ignores unknown fields; a misspelled one would otherwise pass silently.
     fn assert_no_unknown_fields(value: &serde_json::Value) {
-        const FIELDS: [&str; 24] = [
+        const FIELDS: [&str; 25] = [
             "resourceSpans",
+            "schemaUrl",
             "resource",
             "attributes",
             "scopeSpans",
@@ -245,6 +260,8 @@ mod tests {
             scope.scope.as_ref().unwrap().version,
             env!("CARGO_PKG_VERSION")
         );
+        assert_eq!(scope.schema_url, semconv_schema!());
+        assert_eq!(resource_spans.schema_url, semconv_schema!());
         let span = &scope.spans[0];
         assert_eq!(span.trace_id, vec![0xab; 16]);
         assert_eq!(span.span_id, vec![0x01; 8]);
