@@ -175,7 +175,7 @@ export function installPatches(scope, hooks, config) {
   // The per-request path: kept free of helper closures (try/catch inline), measured in tests/bench.
   // The caller's `init` is read only by the native call, through a Proxy that remembers each member it read (so
   // each is read once, in the native order); what the span needs (method, signal, body size) comes from there.
-  function fetch(input, init) {
+  function traced(input, init) {
     // Without arguments, or called on another object than the global, the native call rejects (before it reads
     // anything); a `Request` of another realm (an iframe's) would read as the URL "[object Request]". All go out
     // untouched.
@@ -527,9 +527,10 @@ export function installPatches(scope, hooks, config) {
       Object.defineProperty(scope, PATCHED_BY, { value: THIS_COPY, configurable: true });
     } catch (_) { /* a global that takes no new member: one copy goes unnoticed by the others */ }
   }
+  const installed = installedFetch(nativeFetch, traced);
   // A writable `fetch` that is not configurable keeps its attributes: only its value may change.
   Object.defineProperty(scope, 'fetch', {
-    value: likeNative(fetch, nativeFetch),
+    value: installed.fetch,
     writable: fetchDescriptor.writable,
     enumerable: fetchDescriptor.enumerable,
     configurable: ownFetch ? ownFetch.configurable : true,
@@ -544,11 +545,12 @@ export function installPatches(scope, hooks, config) {
     restore() {
       if (!active) return;
       active = false;
+      installed.stop();
       // Each step on its own: one the page made fail (a frozen global, a frozen prototype) is counted and leaves
       // the others to run.
       guard(() => {
         const nowFetch = Object.getOwnPropertyDescriptor(scope, 'fetch');
-        if (nowFetch && nowFetch.value === fetch) {
+        if (nowFetch && nowFetch.value === installed.fetch) {
           if (ownFetch) Object.defineProperty(scope, 'fetch', ownFetch);
           else delete scope.fetch;
         }
@@ -826,6 +828,8 @@ function patchPrototype(scope) {
         if (!entry.teed && entry.body.detach()) {
           entry.body = null;
           entry.stream = null;
+          // Unread again, and no longer the idle watch's: the sweep looks at it once no install is left.
+          if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
           return nativeClone.call(this);
         }
         // Only when the native body can't be handed back untouched (its source failed, or closed while the app held
@@ -903,14 +907,23 @@ function patchPrototype(scope) {
 
   const fetchEventProto = scope.FetchEvent?.prototype;
   const nativeRespondWith = fetchEventProto?.respondWith;
+  // The reaction goes on before the native call takes the answer, so it runs first, as before install; it ends the
+  // span only if that call took the answer (one too late, or a second one, throws and responds with nothing: the
+  // worker may still read the response itself). Only a `Response` or a native promise is looked at: a thenable's
+  // `then` would run twice.
   const respondWith = typeof nativeRespondWith === 'function' ? function respondWith(answer) {
+    let taken = false;
     try {
-      Promise.resolve(answer).then((response) => {
-        const entry = entryOf(response);
-        if (entry !== undefined && entry.stream === null) guard(entry, () => entry.span.respondedWith());
-      }, () => {});
-    } catch (_) { /* a thenable that throws: the native call reports it */ }
-    return nativeRespondWith.apply(this, arguments);
+      if (answer instanceof Response || answer instanceof Promise) {
+        Promise.resolve(answer).then((response) => {
+          const entry = taken ? entryOf(response) : undefined;
+          if (entry !== undefined && entry.stream === null) guard(entry, () => entry.span.respondedWith());
+        }, () => {});
+      }
+    } catch (_) { /* a promise whose `constructor` getter throws: the native call reports it */ }
+    const result = nativeRespondWith.apply(this, arguments);
+    taken = true;
+    return result;
   } : undefined;
 
   const saved = {};
@@ -1283,6 +1296,22 @@ async function readThrough(stream, headers, name) {
 
 // Gives a function of ours the `name` and `length` of the native one it stands in for (the minified build would
 // otherwise call `fetch` something like `te`, and our `fetch(input, init)` has length 2 where the native has 1).
+// The function installed as `fetch`: `traced` (the installation's) until `stop()`, then the native fetch alone.
+// Module-level, so that what the page keeps of it after uninstall (a library that took `globalThis.fetch`, a wrapper
+// put on over ours) holds the native function, not the installation (its options, with `onSpanEnd` and the hooks,
+// and its resource timings).
+function installedFetch(nativeFetch, traced) {
+  let impl = traced;
+  return {
+    fetch: likeNative(function fetch(input, init) {
+      return (impl ?? nativeFetch).apply(this, arguments);
+    }, nativeFetch),
+    stop() {
+      impl = null;
+    },
+  };
+}
+
 function likeNative(ours, native) {
   Object.defineProperty(ours, 'name', { value: native.name, configurable: true });
   Object.defineProperty(ours, 'length', { value: native.length, configurable: true });

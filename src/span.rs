@@ -106,7 +106,12 @@ impl SpanCell {
     }
 
     /// Ends the span once, at `end_ms` (epoch milliseconds); later calls do nothing.
-    pub(crate) fn end_at(&self, reason: EndReason, end_ms: f64, finish: impl FnOnce(&mut SpanRecord)) {
+    pub(crate) fn end_at(
+        &self,
+        reason: EndReason,
+        end_ms: f64,
+        finish: impl FnOnce(&mut SpanRecord),
+    ) {
         let Some(open) = self.open.borrow_mut().take() else {
             return;
         };
@@ -140,18 +145,20 @@ impl SpanCell {
     /// aborted span is one when its signal fired before the response arrived, or by a timeout (`AbortSignal.timeout`,
     /// whose reason is a `TimeoutError`) at any time, with `error.type` the reason's name (`AbortError`,
     /// `TimeoutError`; `AbortError` for a reason without one). An app that aborts a body it has stopped wanting
-    /// (the usual way to stop an SSE feed or an LLM stream) ends it as it would by cancelling it: not an error. A
-    /// status code's `error.type` (a 500 whose body was cut short) stays.
+    /// (the usual way to stop an SSE feed or an LLM stream) ends it as it would by cancelling it: not an error.
+    #[inline(never)]
     fn mark_abort(&self, record: &mut SpanRecord) {
-        let name = self
-            .abort_reason()
-            .map_or_else(|| "AbortError".into(), |reason| error_name(&reason, "AbortError"));
-        let responded = record.attributes.get(semconv::HTTP_RESPONSE_STATUS_CODE).is_some();
-        if !responded || name == "TimeoutError" {
-            record.error = true;
-            record
+        let name = error_name(
+            &self.abort_reason().unwrap_or(JsValue::UNDEFINED),
+            "AbortError",
+        );
+        if name == "TimeoutError"
+            || record
                 .attributes
-                .set_if_absent(semconv::ERROR_TYPE, Value::string(name));
+                .get(semconv::HTTP_RESPONSE_STATUS_CODE)
+                .is_none()
+        {
+            mark_error(record, name);
         }
     }
 
@@ -170,11 +177,15 @@ impl SpanCell {
     fn listen_for_abort(self: &Rc<Self>) -> Option<EventListener> {
         let weak: Weak<SpanCell> = Rc::downgrade(self);
         let target = after_fetch(self.signal.as_ref()?);
-        Some(EventListener::new(&target, ABORT.with(JsString::clone), move |_| {
-            if let Some(cell) = weak.upgrade() {
-                cell.body_aborted();
-            }
-        }))
+        Some(EventListener::new(
+            &target,
+            ABORT.with(JsString::clone),
+            move |_| {
+                if let Some(cell) = weak.upgrade() {
+                    cell.body_aborted();
+                }
+            },
+        ))
     }
 }
 

@@ -457,3 +457,34 @@ test('"headers" as a Headers object or a Map is refused; a plain object, even wi
   assert.deepEqual({ ...parseOptions({ endpoint: 'http://collector.test', headers: bare }).export.headers },
     { 'content-type': 'application/json', 'x-key': 'k' });
 });
+
+test('the keepalive budget is the page\'s: an installation after an uninstall shares it with the unload flush\'s requests still in flight', async () => {
+  const held = gate();
+  const fetch = collector((call) => (call.keepalive ? held.promise : 200));
+  const first = exporter(fetch);
+  enqueue(first, 8, 5000);
+  hide();
+  const sentFirst = fetch.calls.filter((c) => c.keepalive).length;
+  assert.ok(sentFirst >= 1, 'the first installation\'s unload flush sent keepalive requests (the control)');
+  await first.shutdown(0);
+  const second = exporter(fetch);
+  enqueue(second, 8, 5000);
+  hide();
+  const bytes = fetch.calls.filter((c) => c.keepalive).reduce((sum, c) => sum + c.spans.length * 5000, 0);
+  assert.ok(bytes <= 60_000, `at most 60,000 bytes of keepalive in flight across both installations, got about ${bytes}`);
+  assert.ok(stats(second).queued > 0, 'what doesn\'t fit in what is left waits for the next export');
+  held.open(200);
+  await until(() => stats(first).keepaliveInFlight === 0, 'the first flush settled');
+});
+
+test('uninstall\'s flush keeps the unload flush on: a page closed during it sends the spans with keepalive', async () => {
+  const fetch = collector((call) => (call.keepalive ? 200 : gate().promise));
+  const e = exporter(fetch);
+  enqueue(e, 3);
+  await until(() => fetch.calls.length === 1, 'the scheduled export in flight');
+  enqueue(e, 2);
+  const shutdown = e.shutdown(200);
+  pagehide();
+  assert.deepEqual(fetch.calls.filter((c) => c.keepalive).map((c) => c.spans.length), [2], 'the queued spans went with keepalive');
+  await shutdown;
+});

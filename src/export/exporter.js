@@ -14,6 +14,9 @@
 // budget (and about 9 requests) across all its keepalive fetches and beacons; this leaves it room.
 const KEEPALIVE_BYTES = 60_000;
 const KEEPALIVE_REQUESTS = 8;
+// What fetchspan's keepalive requests in this global hold in flight: the budget is the page's, and an unload
+// flush's requests may outlive their installation (`shutdown`), so an install after an uninstall shares it with them.
+const keepalive = { bytes: 0, requests: 0 };
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
@@ -44,7 +47,7 @@ export class Exporter {
     // The run in flight: `{ controller, done }`.
     this.run = null;
     this.timer = null;
-    this.keepaliveBytes = 0;
+    // This installation's keepalive requests in flight (for `stats()`; the budget is `keepalive`'s).
     this.keepaliveRequests = 0;
     // `performance.now()` before which no run starts (`startRun` waits it out) nor sends its next batch: the
     // collector's `Retry-After` on a keepalive request (the run waits out its own batch's in `sendWithRetries`). The
@@ -236,9 +239,10 @@ export class Exporter {
    * later) are counted as dropped. Keepalive requests are left to finish (see the top of this file).
    */
   async shutdown(timeoutMs) {
+    // The unload flush stays on while this one runs: the page may be closed meanwhile.
+    const result = await this.forceFlush(timeoutMs);
     this.stopListening?.();
     this.stopListening = null;
-    const result = await this.forceFlush(timeoutMs);
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = null;
@@ -289,8 +293,8 @@ export class Exporter {
       const envelope = encoder.encode(this.body([])).length;
       // The bytes of the span looked at and a comma, once measured: a span that doesn't fit starts the next request.
       let size = -1;
-      while (envelope <= KEEPALIVE_BYTES && this.keepaliveRequests < KEEPALIVE_REQUESTS) {
-        const room = KEEPALIVE_BYTES - this.keepaliveBytes;
+      while (envelope <= KEEPALIVE_BYTES && keepalive.requests < KEEPALIVE_REQUESTS) {
+        const room = KEEPALIVE_BYTES - keepalive.bytes;
         // The request: the first `n` spans queued, and its body's bytes (a comma between two spans).
         let n = 0;
         let bytes = envelope - 1;
@@ -308,7 +312,8 @@ export class Exporter {
         const body = encoder.encode(this.body(this.queue.slice(0, n)));
         const spans = this.queue.splice(0, n);
         unsent -= n;
-        this.keepaliveBytes += body.byteLength;
+        keepalive.bytes += body.byteLength;
+        keepalive.requests++;
         this.keepaliveRequests++;
         // Refused by the browser (the page's keepalive quota), a network error or a retryable status: the spans are
         // queued again for the scheduled export, which retries them if the page lives on.
@@ -319,7 +324,8 @@ export class Exporter {
             else this.failed(spans);
           }, () => this.requeue(spans))
           .finally(() => {
-            this.keepaliveBytes -= body.byteLength;
+            keepalive.bytes -= body.byteLength;
+            keepalive.requests--;
             this.keepaliveRequests--;
           });
       }

@@ -97,9 +97,20 @@ self.addEventListener('fetch', (event) => {
   const { pathname } = new URL(event.request.url);
   if (pathname.startsWith('/api/')) event.respondWith(fetch(event.request));
   if (pathname === '/null-body') event.respondWith(new Response(null));
+  // A respondWith that throws (a second one) takes nothing: the worker reads the response itself.
+  if (pathname === '/api-twice') {
+    event.respondWith(new Response('first'));
+    const response = fetch('/api/json?twice=1');
+    try {
+      event.respondWith(response);
+    } catch (_) { /* InvalidStateError */ }
+    self.twice = response.then((r) => r.text());
+    event.waitUntil(self.twice);
+  }
 });
 self.addEventListener('message', (event) => event.waitUntil((async () => {
   const tracer = await ready;
+  await self.twice;
   const own = await (await fetch('/api/json?sw-own=1')).json();
   const flush = await tracer.forceFlush(3000);
   event.source.postMessage({ spans, own: own.ok, flush, stats: tracer.stats() });
@@ -433,6 +444,7 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   }
   const after = [];
   for (const url of urls) after.push(await seen(url));
+  const twice = await (await fetch('/api-twice')).text();
   const report = await new Promise((done) => {
     navigator.serviceWorker.addEventListener('message', (event) => done(event.data), { once: true });
     navigator.serviceWorker.controller.postMessage('report');
@@ -449,7 +461,7 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const nullBody = { status: empty.status, noBody, text: noBody ? '' : await empty.text(), open: tracer.stats().open,
     spans: pageSpans };
   await tracer.uninstall();
-  window.result = { before, after, report, nullBody };
+  window.result = { before, after, report, nullBody, twice };
 </script>`;
 {
   const exportedBefore = otlpRequests.length;
@@ -464,6 +476,8 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const spans = JSON.stringify(result?.report.spans ?? []);
   check(['["/api/json?sw=1","responded"]', '["/api/chunks?sw=1","responded"]', '["/api/json?sw-own=1","completed"]']
     .every((span) => spans.includes(span)), 'service worker: spans of the proxied requests end as responded, its own as completed', spans);
+  check(result?.twice === 'first' && spans.includes('["/api/json?twice=1","completed"]'),
+    'service worker: a respondWith that throws takes nothing, and the worker\'s own read of the response ends its span', { twice: result?.twice, spans });
   const exported = otlpRequests.slice(exportedBefore).flatMap((e) => e.body.resourceSpans)
     .filter((rs) => rs.resource.attributes.some((a) => a.key === 'service.name' && a.value.stringValue === 'sw-test'));
   const exportedSpans = exported.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));

@@ -1469,7 +1469,7 @@ const SCENARIOS = {
     check(same(snapshot(), before), 'Request and Response.prototype restored all the same');
 
     // What the app keeps of traced requests once their spans ended (a response read whole, a stream it stopped
-    // reading, abandoned by the idle timer) holds nothing of the installation once it is uninstalled: its
+    // reading, abandoned by the idle timer), and the `fetch` a library took while installed, hold nothing of the installation once it is uninstalled: its
     // `onSpanEnd` is collected. The control: the same steps with the installation still in place keep it. (Where
     // the page can force a collection: elsewhere one that didn't happen can't be told from a leak.)
     const hookKept = async (uninstalled) => {
@@ -1486,23 +1486,26 @@ const SCENARIOS = {
         const reader = (await fetch(`${SERVER}/stream?id=${id('held')}`)).body.getReader();
         await reader.read();
         await until(() => tracer.stats().open === 0, 'the stream abandoned by the idle timer', 5000);
+        // A library that took `fetch` while fetchspan was installed (or a wrapper put on over it).
+        const libraryFetch = globalThis.fetch;
         if (uninstalled) {
           await uninstall(tracer);
           tracer = null;
         }
-        return { response, reader };
+        return { response, reader, libraryFetch };
       })();
       for (let i = 0; i < 6 && !collected; i++) {
         await collect();
         await sleep(50);
       }
       await held.reader.cancel();
+      equal(await (await held.libraryFetch(`${SERVER}/bytes?n=3&x=library`)).text(), 'abc', 'the kept fetch works');
       if (tracer) await uninstall(tracer);
       return !collected;
     };
     if (globalThis.gc) {
       equal([await hookKept(false), await hookKept(true)], [true, false],
-        'onSpanEnd kept while installed (the control), and after uninstall by a response and a stream the app keeps');
+        'onSpanEnd kept while installed (the control), and after uninstall by a response, a stream and the fetch the app keeps');
     }
   },
 
