@@ -107,7 +107,8 @@ node -e '
     },
     // index.js only defines `install`; the classic script installs itself when it runs.
     sideEffects: ["./fetchspan.js"],
-    files: ["index.js", "index.d.ts", "fetchspan.js", "fetchspan_bg.wasm"],
+    // (npm adds a file named LICENSE by itself, not these two.)
+    files: ["index.js", "index.d.ts", "fetchspan.js", "fetchspan_bg.wasm", "LICENSE-MIT", "LICENSE-APACHE"],
   });
   fs.writeFileSync("pkg/package.json", JSON.stringify(manifest, null, 2) + "\n");
 '

@@ -134,22 +134,26 @@ export interface Options {
   /** Called with every finished span. A hook that throws is counted in `passthroughFailures`, never propagated. */
   onSpanEnd?: (span: SpanData) => void;
   /**
-   * A streamed body with no activity for this long ends its span as `abandoned`. Milliseconds, greater than 0, at
-   * most 2147483647. Default 300000 (5 minutes).
+   * A streamed body the app holds but has stopped pulling from (no read pending) for this long ends its span as
+   * `abandoned`; a quiet stream the app waits on with a read pending stays open however long it is silent.
+   * Milliseconds, greater than 0, at most 2147483647. Default 300000 (5 minutes).
    */
   idleTimeoutMs?: number;
   /**
    * Requests not to trace: URL prefixes (non-empty strings, matched against the request's absolute URL: one with
-   * a scheme as written, one without resolved against the page) or RegExps (tested on it). Default `[]`.
+   * a scheme, `http`, `https`, `data`, `blob` or `file`, as written; one without resolved against the page, which
+   * must start with `/`, `.`, `?` or `#`, so a bare host such as `analytics.example.com` is refused; no `*`) or
+   * RegExps (tested on it). Default `[]`.
    */
-  ignoreUrls?: (string | RegExp)[];
+  ignoreUrls?: readonly (string | RegExp)[];
   /**
-   * Cross-origin URLs that get a W3C `traceparent` (same-origin requests always do): absolute http(s) URL prefixes,
+   * Cross-origin URLs that get a W3C `traceparent` (same-origin requests always do): absolute http(s) URL prefixes
+   * (no `*`),
    * matched against the normalized URL up to a boundary (`https://api.example.com` matches
    * `https://api.example.com/v1`, not `https://api.example.com.evil.io`), or RegExps tested on it. The other origin
    * must allow the header in its CORS preflight. Default `[]`.
    */
-  propagateTo?: (string | RegExp)[];
+  propagateTo?: readonly (string | RegExp)[];
   /**
    * Share of requests traced, from 0 to 1. The sampled flag of the `traceparent` sent follows it; unsampled
    * requests still send one (flag `00`) but produce no span. A request with the app's own `traceparent` follows
@@ -165,13 +169,13 @@ export interface Options {
    * `X-Amz-Credential`, `X-Amz-Security-Token`, `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`,
    * `api_key`, `apikey`, `password`, `key`, `auth`, `auth_token`. `[]` turns redaction off.
    */
-  redactQueryParams?: string[];
+  redactQueryParams?: readonly string[];
   /**
    * Header values to record, by name (case-insensitive): `http.request.header.<name>` and
    * `http.response.header.<name>`. No header value is recorded otherwise. `authorization`, `cookie`, `set-cookie`
    * and `proxy-authorization` also need `captureSensitiveHeaders: true`. Default none.
    */
-  captureHeaders?: { request?: string[]; response?: string[] };
+  captureHeaders?: { request?: readonly string[]; response?: readonly string[] };
   /** Allows the sensitive headers in `captureHeaders`. Default `false`. */
   captureSensitiveHeaders?: boolean;
   /**
@@ -240,7 +244,10 @@ export interface Stats {
   ended: number;
   /** Spans in flight: `started - ended`. */
   open: number;
-  /** Requests that went on uninstrumented because something of fetchspan's failed, plus `onSpanEnd` calls that threw. */
+  /**
+   * Requests that went on uninstrumented because something of fetchspan's failed, plus `onSpanEnd` calls that threw
+   * and attribute hooks that failed (threw, returned something other than attributes, or gave a key fetchspan sets).
+   */
   passthroughFailures: number;
   /** Spans the collector accepted. */
   exported: number;
@@ -342,7 +349,11 @@ export interface ScriptTagApi {
   readonly earlyFetches: number;
   /** The tracer's counters (all 0 until it is installed) plus `earlyFetches`. */
   stats(): Stats & { earlyFetches: number };
-  /** Waits for `ready`, then `tracer.forceFlush(timeoutMs)`. */
+  /**
+   * `tracer.forceFlush(timeoutMs)` once `ready`, by a deadline that runs from the call, the module's loading included
+   * (default: `exportTimeoutMs`). Nothing is traced before `ready`, so a deadline that passes first resolves to
+   * `{ exported: 0, dropped: 0, timedOut: true }`, and a failed install to the same with `timedOut: false`.
+   */
   forceFlush(timeoutMs?: number): Promise<FlushResult>;
   /** Uninstalls (see `Tracer.uninstall`); before `ready`, cancels the install instead. */
   uninstall(timeoutMs?: number): Promise<void>;

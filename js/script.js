@@ -76,7 +76,8 @@ function urlList(value) {
     let regex = /^\/(.+)\/([dgimsuvy]*)$/.exec(item);
     if (regex && !/[\\^$*+?()[\]{}|]/.test(regex[1])) regex = null;
     if (!regex) {
-      if (/^[a-z][a-z\d+.-]*:/i.test(item)) return item;
+      // Absolute, or something else than a path (`analytics.example.com`): install checks it as given.
+      if (/^[a-z][a-z\d+.-]*:/i.test(item) || !/^[/?#.]/.test(item)) return item;
       try {
         return new URL(item, document.baseURI).href;
       } catch {
@@ -171,12 +172,24 @@ function start() {
       stats.earlyFetches = early;
       return stats;
     },
+    // The deadline runs from the call, the module's loading included (the default one is the export timeout's):
+    // nothing was traced before `ready`, so one that passes first, or a failed install, flushes nothing.
     async forceFlush(timeoutMs) {
-      return (await api.ready).forceFlush(timeoutMs);
+      const start = performance.now();
+      const ms = timeoutMs ?? options?.exportTimeoutMs ?? 10000;
+      // (A bad one: the tracer's own error says what is wrong with it.)
+      if (typeof ms !== 'number' || !(ms >= 0 && ms <= 2147483647)) return (await api.ready).forceFlush(timeoutMs);
+      let timer;
+      const installed = await Promise.race([api.ready.catch(() => null),
+        new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+      clearTimeout(timer);
+      if (!installed) return { exported: 0, dropped: 0, timedOut: installed === undefined };
+      return installed.forceFlush(Math.max(0, ms - (performance.now() - start)));
     },
     async uninstall(timeoutMs) {
       uninstallAsked = true;
       const installed = await api.ready.catch(() => null);
+      traced = null;
       if (installed) await installed.uninstall(timeoutMs);
     },
   };
@@ -194,25 +207,34 @@ function start() {
     return;
   }
 
-  // Until the module is ready: the native fetch, counted.
+  // Until the module is ready: the native fetch, counted. Once installed, the code that took this function
+  // meanwhile (a library that keeps `globalThis.fetch` when it loads) is traced too: it calls the installed fetch,
+  // when fetchspan patched the native fetch it put back (not a wrapper the page put on over this one, which calls
+  // this one: that would loop), until `uninstall()` through `window.fetchspan`.
+  let traced = null;
   function fetchBeforeReady() {
+    if (traced !== null) return Reflect.apply(traced, this, arguments);
     if (waiting) early += 1;
     return Reflect.apply(nativeFetch, this, arguments);
   }
+  // Whether the native fetch went back in place of this script's.
   const restoreFetch = () => {
     waiting = false;
-    if (globalThis.fetch === fetchBeforeReady) globalThis.fetch = nativeFetch;
+    if (globalThis.fetch !== fetchBeforeReady) return false;
+    globalThis.fetch = nativeFetch;
+    return true;
   };
   if (typeof nativeFetch === 'function') globalThis.fetch = fetchBeforeReady;
 
   const wasmUrl = new URL('fetchspan_bg.wasm', script?.src || document.baseURI);
   api.ready = loadWasm(wasmUrl, nativeFetch).then(() => {
-    restoreFetch();
+    const restored = restoreFetch();
     if (uninstallAsked) throw new Error('fetchspan: uninstall() was called before install finished');
     try {
       // The exports go through the page's fetch as it was before this script, not through a wrapper the page may
       // have put on while the module loaded (an auth interceptor would send the app's credentials to the collector).
       tracer = installNow({ ...options, [Symbol.for('fetchspan.exportFetch')]: nativeFetch });
+      if (restored) traced = globalThis.fetch;
       return tracer;
     } catch (error) {
       // The option the message is about, or else another one it names (a limit set by another attribute).

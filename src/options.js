@@ -79,6 +79,11 @@ export function parseOptions(value) {
 
   const serviceName = string('serviceName', 'unknown_service');
   const resource = entries(get, 'resource').map(([key, v]) => {
+    // fetchspan writes these itself: one given here would be overwritten, or say something else than `serviceName`.
+    if (key === '' || key === 'service.name' || key.startsWith('telemetry.sdk.')) {
+      fail(`option "resource" must not set ${key === '' ? 'an empty key' : `"${key}"`}${key === 'service.name'
+        ? ': use the serviceName option' : key ? ': fetchspan sets it' : ''}`);
+    }
     const ok = typeof v === 'string' || typeof v === 'boolean' || (Number.isInteger(v) && Math.abs(v) < 9e15);
     if (!ok) invalid(`resource.${key}`, 'a string, an integer or a boolean', v);
     return [key, v];
@@ -100,6 +105,10 @@ export function parseOptions(value) {
       new Headers([[name, v]]);
     } catch {
       fail(`option "headers.${name}" must be a valid header value (Latin-1 text without line breaks)`);
+    }
+    // The body is OTLP JSON: another type (`text/plain`, to spare a CORS preflight) has the collector refuse it.
+    if (name.toLowerCase() === 'content-type' && !/^application\/json\s*(;|$)/i.test(v)) {
+      fail('option "headers.content-type" must be application/json: the body is OTLP JSON');
     }
     headers[name.toLowerCase()] = v;
   }
@@ -136,6 +145,13 @@ export function parseOptions(value) {
   // origin's, `HTTPS://A.example:443/x` is `https://a.example/x`), unless it may stop within the host
   // (`https://www.google-analytics`): then its origin, if it parses as one, else its lower case.
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
+    // One that can never match a URL `fetch` requests: a host without a scheme (`analytics.example.com`, read as a
+    // path of the page) or with a port (`localhost:3000`, read as a scheme).
+    const scheme = /^([a-z][a-z\d+.-]*):/i.exec(item)?.[1].toLowerCase();
+    if (scheme === undefined ? !/^[/?#.]/.test(item) : !['http', 'https', 'data', 'blob', 'file'].includes(scheme)) {
+      invalid(name, 'a URL prefix, absolute with its scheme ("https://analytics.example.com") or relative to the page '
+        + '("/health", "./api", "?debug"), or a RegExp', item);
+    }
     if (/^[a-z][a-z\d+.-]*:(\/\/[^/?#\\]*)?$/i.test(item)) {
       // A whole origin (`https://A.example:443`, an international name) as `fetch` writes it.
       try {
@@ -242,6 +258,10 @@ function urlPatterns(get, name, prefix) {
     // A RegExp is copied: the app's own keeps its `lastIndex` (which matching resets), and may be frozen.
     if (Object.prototype.toString.call(item) === '[object RegExp]') return new RegExp(item.source, item.flags);
     if (typeof item !== 'string' || item === '') invalid(`${name}[${i}]`, 'a non-empty string or a RegExp', item);
+    // A string is matched as written: a wildcard is a RegExp's job.
+    if (item.includes('*')) {
+      invalid(`${name}[${i}]`, 'a URL prefix without "*" (for a pattern, a RegExp such as /^https:\\/\\/[^/]+\\.example\\.com\\//)', item);
+    }
     return prefix(item, `${name}[${i}]`);
   });
 }

@@ -1,5 +1,5 @@
 // A consumer of the published types (tests/package.sh runs `tsc --strict` on it against the installed tarball).
-// Uses every option, every stats() counter, forceFlush's result and the span object; the @ts-expect-error lines
+// Uses every option (and readonly lists), every stats() counter, forceFlush's result and the span object; the @ts-expect-error lines
 // pin what the types must refuse.
 import { install } from 'fetchspan';
 import type { EndReason, FlushResult, Options, ScriptTagApi, SpanData, Stats, Tracer } from 'fetchspan';
@@ -33,11 +33,29 @@ const options: Options = {
   scheduledDelayMs: 1000,
   exportTimeoutMs: 10_000,
   unloadFlush: true,
+  stallThresholdMs: 2000,
+  sse: true,
+  propagateTo: ['https://api.example.com', /\.example\.org\//],
+  sampleRate: 0.5,
+  tracestate: 'vendor=value',
+  redactQueryParams: ['token', 'sig'],
+  captureHeaders: { request: ['x-request-id'], response: ['x-cache'] },
+  captureSensitiveHeaders: false,
+  requestAttributes: (request) => ({ 'app.route': new URL(request.url).pathname, 'app.get': request.method === 'GET' }),
+  responseAttributes: (response) => (response.redirected ? { 'app.redirected': true, 'app.status': response.status } : undefined),
+  maxAttributeLength: 1024,
 };
+
+// Lists kept as constants (`as const`, `ReadonlyArray`) are taken as they are.
+const ignored = ['https://analytics.example.com', /\/health$/] as const;
+const names: ReadonlyArray<string> = ['x-request-id'];
+const readonlyLists: Options = { ignoreUrls: ignored, propagateTo: ignored, redactQueryParams: names,
+  captureHeaders: { request: names } };
 
 export async function main(): Promise<void> {
   const tracer: Tracer = await install(options);
   await install();
+  await install(readonlyLists);
   const stats: Stats = tracer.stats();
   const counters: number[] = [stats.started, stats.ended, stats.open, stats.passthroughFailures, stats.exported,
     stats.dropped, stats.rejected, stats.exportFailures, stats.retries, stats.queued, stats.exportInFlight,

@@ -417,6 +417,38 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   await page.close();
 }
 
+// The script tag with a library that keeps the fetch it finds as it loads (ky, ofetch, an SDK client do), before
+// the module is ready: its requests are traced once installed, and untouched again after uninstall.
+pages['tag-kept.html'] = `<!doctype html><meta charset="utf-8">
+<script>window.fetchspanConfig = { onSpanEnd: (span) => (window.spans ??= []).push(span.attributes['url.full']) };</script>
+<script src="/slow-pkg/fetchspan.js"></script>
+<script>
+  const libraryFetch = globalThis.fetch;
+  // A deadline that passes while the module loads (1.5 s here).
+  const earlyFlush = fetchspan.forceFlush(100);
+  window.run = async () => {
+    const tracer = await fetchspan.ready;
+    const kept = await (await libraryFetch('/api/json?kept=1')).json();
+    for (let i = 0; i < 50 && (window.spans ?? []).length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
+    const spans = [...(window.spans ?? [])];
+    await fetchspan.uninstall();
+    const after = await (await libraryFetch('/api/json?kept=2')).json();
+    return { spans, sent: [kept.traceparent, after.traceparent], later: (window.spans ?? []).length,
+      stats: tracer.stats(), earlyFetches: fetchspan.earlyFetches, earlyFlush: await earlyFlush };
+  };
+</script>`;
+{
+  const { page, log } = await open('/pages/tag-kept.html');
+  const result = await page.evaluate(() => window.run());
+  check(JSON.stringify(result.spans) === JSON.stringify([`${origin}/api/json?kept=1`]) && result.sent[0] !== undefined
+    && result.sent[1] === undefined && result.later === 1 && result.earlyFetches === 0,
+  'script tag: a fetch a library took before the module was ready is traced once installed, and untouched after uninstall', result);
+  check(JSON.stringify(result.earlyFlush) === '{"exported":0,"dropped":0,"timedOut":true}',
+    'script tag: forceFlush keeps its deadline while the module loads', result.earlyFlush);
+  check(log.errors.length === 0 && log.warnings.length === 0, 'script tag, a kept fetch: no console error or warning', log);
+  await page.close();
+}
+
 // A service worker that installs fetchspan and proxies the page's requests with respondWith(fetch(request)).
 pages['sw.html'] = `<!doctype html><meta charset="utf-8">
 <script type="module">
@@ -503,9 +535,10 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
     const outcome = await fetchspan.ready.then(() => 'installed', (error) => error.message);
     await new Promise((r) => setTimeout(r, 50));
     return { outcome, untouched: window.untouched(), pageFetch: await (await fetch('/api/json?page=1')).json(),
-      error: fetchspan.error?.message, earlyFetches: fetchspan.earlyFetches };
+      error: fetchspan.error?.message, earlyFetches: fetchspan.earlyFetches, flush: await fetchspan.forceFlush() };
   });
   check(result.outcome.includes(attribute) && result.error === result.outcome, `${name}: ready rejects naming ${attribute}`, result);
+  check(JSON.stringify(result.flush) === '{"exported":0,"dropped":0,"timedOut":false}', `${name}: forceFlush flushes nothing`, result.flush);
   check(result.untouched, `${name}: nothing patched`, result);
   check(result.pageFetch.ok, `${name}: the page's own fetch keeps working`, result);
   check(ours(log).length === 1 && ours(log)[0].includes(attribute), `${name}: exactly one console error of ours, naming ${attribute}`, log.errors);

@@ -49,7 +49,7 @@ check(manifest.exports?.['./fetchspan.js'] === './fetchspan.js' && manifest.expo
   'exports: the script tag and the wasm module are reachable (to copy or host them)', manifest.exports);
 check(JSON.stringify(manifest.sideEffects) === JSON.stringify(['./fetchspan.js']),
   'sideEffects: only the self-installing script tag', manifest.sideEffects);
-check(JSON.stringify([...manifest.files].sort()) === JSON.stringify(['fetchspan.js', 'fetchspan_bg.wasm', 'index.d.ts', 'index.js']),
+check(JSON.stringify([...manifest.files].sort()) === JSON.stringify(['LICENSE-APACHE', 'LICENSE-MIT', 'fetchspan.js', 'fetchspan_bg.wasm', 'index.d.ts', 'index.js']),
   'files', manifest.files);
 check(!manifest.dependencies && !manifest.scripts, 'no dependencies, no install scripts', manifest);
 

@@ -1547,6 +1547,17 @@ const SCENARIOS = {
     rejects({ captureHeaders: { body: [] } }, /option "captureHeaders" must be an object/);
     rejects({ requestAttributes: {} }, /option "requestAttributes" must be a function/);
     rejects({ maxAttributeLength: 8 }, /option "maxAttributeLength" must be a whole number of bytes from 16 to 65536, got 8/);
+    // Patterns that could never match: a host without a scheme (a path of the page), a host and port (a scheme),
+    // a wildcard (matched as written).
+    rejects({ ignoreUrls: ['/health', 'analytics.example.com'] }, /option "ignoreUrls\[1\]" must be a URL prefix, absolute with its scheme .*got "analytics.example.com"/);
+    rejects({ ignoreUrls: ['localhost:3000'] }, /option "ignoreUrls\[0\]" must be a URL prefix, absolute with its scheme/);
+    rejects({ ignoreUrls: ['https://*.example.com'] }, /option "ignoreUrls\[0\]" must be a URL prefix without "\*"/);
+    rejects({ propagateTo: ['https://*.example.com'] }, /option "propagateTo\[0\]" must be a URL prefix without "\*"/);
+    // What fetchspan sets itself, or what the collector would refuse.
+    rejects({ resource: { 'service.name': 'shop' } }, /option "resource" must not set "service.name": use the serviceName option/);
+    rejects({ resource: { 'telemetry.sdk.name': 'x' } }, /option "resource" must not set "telemetry.sdk.name"/);
+    rejects({ resource: { '': 'x' } }, /option "resource" must not set an empty key/);
+    rejects({ endpoint: 'http://127.0.0.1:1', headers: { 'Content-Type': 'text/plain' } }, /option "headers.content-type" must be application\/json/);
     // The default batch size (512) follows a smaller queue; a simple tracestate key of 256 characters is valid;
     // null-prototype objects are options bags like any other.
     const bare = (fields) => Object.assign(Object.create(null), fields);
