@@ -163,11 +163,14 @@ export interface Options {
   /** A W3C `tracestate` value sent with every `traceparent` (unless the request has its own). Default none. */
   tracestate?: string;
   /**
-   * Parameters whose values `url.full` shows as `REDACTED`, in the query and the fragment (names compared
-   * percent-decoded and ignoring case, as a server reads them: `%74oken` is `token`). Replaces the
-   * default list: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, `X-Goog-Credential`, `X-Amz-Signature`,
-   * `X-Amz-Credential`, `X-Amz-Security-Token`, `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`,
-   * `api_key`, `apikey`, `password`, `key`, `auth`, `auth_token`. `[]` turns redaction off.
+   * Parameters whose values `url.full` shows as `REDACTED`, in the query (split at `&` and `;`), the fragment and
+   * a path's `;` parameters (names compared percent-decoded and ignoring case, whole or up to a `[`, as a server
+   * reads them: `%74oken` and `token[]` are `token`). Replaces the default list: `AWSAccessKeyId`, `Signature`,
+   * `sig`, `X-Goog-Signature`, `X-Goog-Credential`, `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`,
+   * `token`, `access_token`, `refresh_token`, `id_token`, `client_secret`, `api_key`, `apikey`, `password`, `key`,
+   * `auth`, `auth_token`, `jwt`, `oauth_token`, `oauth_signature`, `private_token`, `session`, `sessionid`,
+   * `session_id`, `sid`, `jsessionid`, `phpsessid`, `x-algolia-api-key`, `hdnts`, `__token__`, `auth_key`,
+   * `q-signature`, `security-token`. `[]` turns redaction off.
    */
   redactQueryParams?: readonly string[];
   /**
@@ -180,8 +183,8 @@ export interface Options {
   captureSensitiveHeaders?: boolean;
   /**
    * Extra attributes for a request's span, from a frozen view of it (a copy of its headers; never its body). Must
-   * return synchronously an object of strings, booleans and finite numbers (integers stay numbers, others become
-   * their decimal text), at most 32. A hook that throws or returns anything else adds nothing and is counted in
+   * return synchronously an object of strings, booleans and finite numbers (safe integers exported as OTLP
+   * `intValue`, others as `doubleValue`), at most 32; an empty key is left out and counted as a failure. A hook that throws or returns anything else adds nothing and is counted in
    * `passthroughFailures`; the request is never affected. A key fetchspan sets itself, even on some spans only
    * (`url.full`, `http.request.method`, `http.response.status_code`, `error.type`, `fetchspan.*`, …), is left out
    * and counted the same way.

@@ -30,10 +30,15 @@ const KNOWN = [
 // Headers `captureHeaders` records only with `captureSensitiveHeaders: true`.
 const SENSITIVE_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Query parameters whose values `url.full` redacts unless `redactQueryParams` says otherwise (compared ignoring case).
+// Parameters whose values `url.full` redacts unless `redactQueryParams` says otherwise (compared ignoring case):
+// signed-URL signatures (S3, GCS, Azure SAS, Akamai, Alibaba and Tencent CDNs and stores), OAuth and API tokens and
+// keys, session ids (in the query, or a servlet's `;jsessionid=` path parameter). Not `code` (an OAuth code is short-
+// lived, and the name is a common one of apps' own).
 const REDACTED_QUERY_PARAMS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential',
   'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token',
-  'client_secret', 'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token'];
+  'client_secret', 'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token', 'jwt', 'oauth_token',
+  'oauth_signature', 'private_token', 'session', 'sessionid', 'session_id', 'sid', 'jsessionid', 'phpsessid',
+  'x-algolia-api-key', 'hdnts', '__token__', 'auth_key', 'q-signature', 'security-token'];
 // One W3C `tracestate` list member: a key (simple, starting with a letter, or `tenant@system`), `=`, and a value of
 // printable ASCII without `,` or `=` that doesn't end in a space.
 const TRACESTATE_MEMBER = /^([a-z][a-z0-9_\-*\/]{0,255}|[a-z0-9][a-z0-9_\-*\/]{0,240}@[a-z][a-z0-9_\-*\/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;

@@ -144,7 +144,7 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Appends what an attributes hook returns to `out`: a plain object of strings, booleans and finite numbers
-  // (integers as numbers, others as their decimal text). Anything else (a throw, a promise, another value) adds
+  // (safe integers become integer attributes, others doubles). Anything else (a throw, a promise, another value) adds
   // nothing and is counted as a failure of ours. (A key fetchspan sets itself is left out and counted in Rust:
   // `is_own` in src/span.rs.)
   function hookAttributes(hook, view, out) {
@@ -159,8 +159,7 @@ export function installPatches(scope, hooks, config) {
       const found = [];
       for (const [key, value] of Object.entries(result)) {
         if (typeof value === 'string') found.push(bound(key), bound(value));
-        else if (typeof value === 'boolean' || Number.isSafeInteger(value)) found.push(bound(key), value);
-        else if (Number.isFinite(value)) found.push(bound(key), String(value));
+        else if (typeof value === 'boolean' || Number.isFinite(value)) found.push(bound(key), value);
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
       }
       out.push(...found);

@@ -147,42 +147,60 @@ fn redact_data(url: String) -> String {
     redacted
 }
 
-/// The values of parameters named in `names` (lower case) become `REDACTED`: signed-URL signatures, tokens and keys
-/// stay out of `url.full`. A name matches as a server reads it: percent-decoded, `+` as a space, ignoring ASCII
-/// case (`%74oken` is `token`). Parameters are the query's `&`-separated pairs, and the fragment's, split at `&` and
-/// `?` (an OAuth implicit grant's `#access_token=…`, a hash route's `#/path?token=…`).
+/// The values of parameters named in `names` (lower case) become `REDACTED`: signed-URL signatures, tokens, keys and
+/// session ids stay out of `url.full`. A name matches as a server reads it: percent-decoded, `+` as a space, ignoring
+/// ASCII case (`%74oken` is `token`), and with what follows a `[` left out as well (`access_token[]`, `auth[token]`,
+/// as PHP, Rails and `qs` read them). Parameters are the query's pairs, split at `&` and `;` (which some servers
+/// split at too), the fragment's, split at `&`, `;` and `?` (an OAuth implicit grant's `#access_token=…`, a hash
+/// route's `#/path?token=…`), and the path's parameters after a `;` (a servlet's `/cart;jsessionid=…`).
 fn redact_query(url: String, names: &[String]) -> String {
-    let Some(query_start) = first_byte(&url, |b| b == b'?' || b == b'#').map(|i| i + 1) else {
+    // The path starts after `scheme://authority` (or at once, without one).
+    let authority = url
+        .as_bytes()
+        .windows(3)
+        .position(|three| three == b"://")
+        .map_or(0, |at| at + 3);
+    let Some(start) = url
+        .get(authority..)
+        .and_then(|rest| first_byte(rest, |b| b == b'/' || b == b'?' || b == b'#'))
+        .map(|at| at + authority)
+    else {
         return url;
     };
     let mut redacted = String::with_capacity(url.len());
-    redacted.push_str(url.get(..query_start).unwrap_or_default());
+    redacted.push_str(url.get(..start).unwrap_or_default());
     let mut changed = false;
-    // The pairs, as `split` gives them (empty ones included); in the fragment, `?` separates pairs too.
-    let mut in_fragment = url.as_bytes()[query_start - 1] == b'#';
-    let mut rest = url.get(query_start..).unwrap_or_default();
-    loop {
-        let end = first_byte(rest, |b| {
-            b == b'&' || if in_fragment { b == b'?' } else { b == b'#' }
+    // The part a piece is in, by what started it: `/` the path, `?` the query, `#` the fragment.
+    let mut part = b'/';
+    let mut rest = url.get(start..).unwrap_or_default();
+    while let Some(&separator) = rest.as_bytes().first() {
+        // The first `?` ends the path, the first `#` starts the fragment; later ones are characters of a piece (or,
+        // in the fragment, a `?` separates its pairs).
+        if (separator == b'?' && part == b'/') || (separator == b'#' && part != b'#') {
+            part = separator;
+        }
+        redacted.push(separator as char);
+        rest = rest.get(1..).unwrap_or_default();
+        let end = first_byte(rest, |b| match part {
+            b'/' => b == b'/' || b == b';' || b == b'?' || b == b'#',
+            b'?' => b == b'&' || b == b';' || b == b'#',
+            _ => b == b'&' || b == b';' || b == b'?',
         })
         .unwrap_or(rest.len());
-        let pair = rest.get(..end).unwrap_or_default();
-        let name = first_byte(pair, |b| b == b'=').and_then(|eq| pair.get(..eq));
+        let piece = rest.get(..end).unwrap_or_default();
+        // In the path, only a parameter after a `;` (a segment `token=x` is a name of the app's).
+        let name = (part != b'/' || separator == b';')
+            .then(|| first_byte(piece, |b| b == b'=').and_then(|eq| piece.get(..eq)))
+            .flatten();
         match name {
-            Some(name) if pair.len() > name.len() + 1 && is_named(name, names) => {
+            Some(name) if piece.len() > name.len() + 1 && is_named(name, names) => {
                 redacted.push_str(name);
                 redacted.push_str("=REDACTED");
                 changed = true;
             }
-            _ => redacted.push_str(pair),
+            _ => redacted.push_str(piece),
         }
-        let Some(&separator) = rest.as_bytes().get(end) else {
-            break;
-        };
-        // The first `#` starts the fragment; a later one is a character of a pair.
-        in_fragment |= separator == b'#';
-        redacted.push(separator as char);
-        rest = rest.get(end + 1..).unwrap_or_default();
+        rest = rest.get(end..).unwrap_or_default();
     }
     if changed {
         redacted
@@ -192,7 +210,8 @@ fn redact_query(url: String, names: &[String]) -> String {
 }
 
 /// Whether the raw parameter name `raw` is one of `names` (lower case) once percent-decoded, with `+` as a space
-/// and ASCII case ignored. A `%` not followed by two hex digits stays as it is, as `URLSearchParams` reads it.
+/// and ASCII case ignored, whole or up to a `[`. A `%` not followed by two hex digits stays as it is, as
+/// `URLSearchParams` reads it.
 fn is_named(raw: &str, names: &[String]) -> bool {
     let raw = raw.as_bytes();
     let mut decoded = Vec::with_capacity(raw.len());
@@ -210,9 +229,14 @@ fn is_named(raw: &str, names: &[String]) -> bool {
         }
         decoded.push(byte);
     }
-    names
+    let base = decoded
         .iter()
-        .any(|name| name.as_bytes().eq_ignore_ascii_case(&decoded))
+        .position(|&byte| byte == b'[')
+        .and_then(|bracket| decoded.get(..bracket))
+        .unwrap_or(&decoded);
+    names.iter().any(|name| {
+        name.as_bytes().eq_ignore_ascii_case(&decoded) || name.as_bytes().eq_ignore_ascii_case(base)
+    })
 }
 
 /// The value of an ASCII hex digit.
@@ -321,6 +345,20 @@ mod tests {
             "https://h/p?&token=REDACTED&&token=&token=REDACTED&"
         );
         assert_eq!(redact_query("https://h/p?".into(), &names), "https://h/p?");
+        // `;` between pairs, a name with brackets, a servlet's path parameter; a path segment is left alone.
+        let more = ["token".to_owned(), "auth".to_owned(), "jsessionid".to_owned()];
+        assert_eq!(
+            redact_query(
+                "https://h/a;jsessionid=S1/cart;JSESSIONID=S2?x=1;token=t&token[]=u&auth[token]=v#k;token=w".into(),
+                &more
+            ),
+            "https://h/a;jsessionid=REDACTED/cart;JSESSIONID=REDACTED?x=1;token=REDACTED&token[]=REDACTED&auth[token]=REDACTED#k;token=REDACTED"
+        );
+        assert_eq!(
+            redact_query("https://h/token=t/x;y?z".into(), &more),
+            "https://h/token=t/x;y?z"
+        );
+        assert_eq!(redact_query("about:blank".into(), &more), "about:blank");
     }
 
     #[test]

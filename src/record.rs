@@ -35,6 +35,9 @@ pub enum Value {
     Int(i64),
     /// A boolean.
     Bool(bool),
+    /// A finite number that is not a safe integer, as JS writes it (`Number.prototype.toString`, which JSON reads
+    /// back): no float formatting in the wasm.
+    Double(String),
     /// An array of one string, at most `maxAttributeLength` bytes: a captured header's value (repeated values
     /// comma-joined), which the HTTP semantic conventions type `string[]`.
     OneStr(String),
@@ -359,6 +362,7 @@ fn push_object(out: &mut String, attributes: &Attributes) {
             Value::Str(text) => push_string(out, text),
             Value::Int(number) => push_int(out, *number),
             Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+            Value::Double(text) => out.push_str(text),
             Value::OneStr(text) => {
                 out.push('[');
                 push_string(out, text);

@@ -197,6 +197,9 @@ impl Drop for SpanCell {
     }
 }
 
+/// The largest integer a JS number holds exactly: a hook's number beyond it is a double.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
 /// Attributes taken from one `[key, value, …]` list at most (the request's, the response's).
 const MAX_EXTRA_ATTRIBUTES: u32 = 32;
 
@@ -234,7 +237,8 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
         let Some(Value::Str(key)) = extra.get(index * 2).as_string().map(Value::string) else {
             continue;
         };
-        if is_own(&key) {
+        // (An empty key is no attribute key at all.)
+        if key.is_empty() || is_own(&key) {
             tracer.stats.count_failure();
             continue;
         }
@@ -249,7 +253,14 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
                 Value::one_string(text)
             }
             (Some(text), _, _) => Value::string(text),
-            (_, Some(number), _) => Value::Int(number as i64),
+            (_, Some(number), _) if number.abs() <= MAX_SAFE_INTEGER && number as i64 as f64 == number => {
+                Value::Int(number as i64)
+            }
+            // (Finite: `patch.js` passes no other number.)
+            (_, Some(_), _) => match value.unchecked_ref::<js_sys::Number>().to_string_with_radix(10) {
+                Ok(text) => Value::Double(text.into()),
+                Err(_) => continue,
+            },
             (_, _, Some(flag)) => Value::Bool(flag),
             _ => continue,
         };

@@ -115,6 +115,10 @@ fn key_values(out: &mut String, attributes: &Attributes) {
                 out.push_str(r#","value":{"boolValue":"#);
                 out.push_str(if *flag { "true" } else { "false" });
             }
+            Value::Double(text) => {
+                out.push_str(r#","value":{"doubleValue":"#);
+                out.push_str(text);
+            }
             Value::OneStr(text) => {
                 out.push_str(r#","value":{"arrayValue":{"values":[{"stringValue":"#);
                 push_string(out, text);
@@ -229,7 +233,7 @@ mod tests {
             "value",
             "stringValue",
         ];
-        const VALUE_FIELDS: [&str; 4] = ["intValue", "boolValue", "arrayValue", "values"];
+        const VALUE_FIELDS: [&str; 5] = ["intValue", "boolValue", "doubleValue", "arrayValue", "values"];
         match value {
             serde_json::Value::Object(object) => {
                 for (key, value) in object {
@@ -380,6 +384,22 @@ mod tests {
             assert_eq!(
                 n.value.as_ref().unwrap().value,
                 Some(any_value::Value::IntValue(number))
+            );
+        }
+    }
+
+    #[test]
+    fn doubles_are_json_numbers() {
+        // As `Number.prototype.toString` writes them.
+        for (text, number) in [("1.5", 1.5), ("-0.25", -0.25), ("1e+21", 1e21), ("5e-7", 5e-7)] {
+            let mut span = record(false);
+            span.attributes.set("d", Value::Double(text.into()));
+            let decoded = decode(&encode(&Attributes::default(), &[span]));
+            let span = &decoded.resource_spans[0].scope_spans[0].spans[0];
+            let d = span.attributes.iter().find(|kv| kv.key == "d").unwrap();
+            assert_eq!(
+                d.value.as_ref().unwrap().value,
+                Some(any_value::Value::DoubleValue(number))
             );
         }
     }

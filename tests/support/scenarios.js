@@ -2214,7 +2214,7 @@ const SCENARIOS = {
       [['1'], undefined, [response.headers.get('content-type')], ['POST']], 'captured headers (string arrays, names in lower case, absent ones left out)');
     check(!JSON.stringify(span).includes('secret'), 'an unlisted header value never reaches the span');
     equal([a['app.route'], a['app.ratio'], a['app.flag'], a['app.count'], a['app.status'], a['app.has_body']],
-      ['POST /echo', '1.5', true, 3, 200, false], 'hook attributes');
+      ['POST /echo', 1.5, true, 3, 200, false], 'hook attributes');
     check(views.every(Object.isFrozen), 'the hooks get frozen views');
     equal(tracer.stats().passthroughFailures, 0, 'no failure');
     await uninstall(tracer);
@@ -2242,7 +2242,7 @@ const SCENARIOS = {
     ({ spans, tracer } = traced({
       requestAttributes: () => ({ 'url.full': 'https://evil.example/?token=leaked', 'http.request.method': 'PUT',
         'error.type': 'app', 'fetchspan.end_reason': 'app', ...many }),
-      responseAttributes: () => ({ 'http.response.status_code': 999, 'app.late': 1 }),
+      responseAttributes: () => ({ 'http.response.status_code': 999, 'app.late': 1, '': 'no key' }),
     }));
     await (await fetch(`${SERVER}/bytes?n=1&x=many&token=t`)).text();
     const capped = (await spanFor(spans, 'x=many')).attributes;
@@ -2252,7 +2252,8 @@ const SCENARIOS = {
       capped['fetchspan.end_reason'], capped['app.late']],
     [`${SERVER}/bytes?n=1&x=many&token=REDACTED`, 'GET', 200, undefined, 'completed', 1],
     'a hook never gives fetchspan\'s own attributes');
-    equal(tracer.stats().passthroughFailures, 5, 'each refused key counted');
+    equal(capped[''], undefined, 'nor an empty key');
+    equal(tracer.stats().passthroughFailures, 6, 'each refused key counted');
     await uninstall(tracer);
     // A key that its cut makes one of fetchspan's own is refused all the same (a FormData body's size is unknown,
     // so the span would otherwise have taken the hook's).
@@ -2346,7 +2347,9 @@ const SCENARIOS = {
     // Every name of the default list, in another case than the list's.
     const defaults = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature', 'X-Goog-Credential', 'X-Amz-Signature',
       'X-Amz-Credential', 'X-Amz-Security-Token', 'token', 'access_token', 'refresh_token', 'id_token', 'client_secret',
-      'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token'];
+      'api_key', 'apikey', 'password', 'key', 'auth', 'auth_token', 'jwt', 'oauth_token', 'oauth_signature',
+      'private_token', 'session', 'sessionid', 'session_id', 'sid', 'jsessionid', 'phpsessid', 'x-algolia-api-key',
+      'hdnts', '__token__', 'auth_key', 'q-signature', 'security-token'];
     const query = defaults.map((name, i) => `${i % 2 ? name.toUpperCase() : name.toLowerCase()}=v${i}`).join('&');
     await (await fetch(`${SERVER}/bytes?n=1&x=all&${query}&signatures=kept`)).text();
     equal((await spanFor(spans, 'x=all')).attributes['url.full'],
@@ -2356,6 +2359,12 @@ const SCENARIOS = {
     equal((await spanFor(spans, 'x=encoded')).attributes['url.full'],
       `${SERVER}/bytes?n=1&x=encoded&%74oken=REDACTED&sig%6Eature=REDACTED#access_token=REDACTED&state=1`,
       'percent-encoded names and the fragment');
+    // Pairs split at `;` too, names read up to a `[` (as PHP, Rails and qs read them), a servlet's session id as a
+    // path parameter.
+    await (await fetch(`${SERVER}/bytes;jsessionid=S1?n=1&x=split;sid=s&access_token[]=a&auth[token]=b&keep=1`)).text();
+    equal((await spanFor(spans, 'x=split')).attributes['url.full'],
+      `${SERVER}/bytes;jsessionid=REDACTED?n=1&x=split;sid=REDACTED&access_token[]=REDACTED&auth[token]=REDACTED&keep=1`,
+      'pairs split at ;, bracketed names, a path parameter');
     // A URL fetch can't parse (`pa/ss` is no port): recorded as given, but for what may be credentials.
     for (const [given, recorded] of [['https://user:pa/ss@unparsable.invalid/x', 'https://REDACTED:REDACTED@unparsable.invalid/x'],
       [' https:\\u:pa#ss@unparsable-2.invalid/x', 'https:\\REDACTED:REDACTED@unparsable-2.invalid/x'],
