@@ -1499,7 +1499,8 @@ const SCENARIOS = {
         await sleep(50);
       }
       await held.reader.cancel();
-      equal(await (await held.libraryFetch(`${SERVER}/bytes?n=3&x=library`)).text(), 'abc', 'the kept fetch works');
+      const { libraryFetch } = held;
+      equal(await (await libraryFetch(`${SERVER}/bytes?n=3&x=library`)).text(), 'abc', 'the kept fetch works');
       if (tracer) await uninstall(tracer);
       return !collected;
     };
