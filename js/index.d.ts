@@ -67,7 +67,7 @@ export interface SpanAttributes {
   'fetchspan.response.time_to_first_chunk_ms'?: number;
   /** The longest wait between two chunks of a streamed body while the app had a read pending, in ms. */
   'fetchspan.response.max_gap_ms'?: number;
-  /** `stall` and `backpressure` events on a streamed body (8 are kept as events; this counts them all). */
+  /** `fetchspan.stall` and `fetchspan.backpressure` events on a streamed body (8 are kept as events; this counts them all). */
   'fetchspan.response.stalls'?: number;
   /** Server-sent events the app received (`text/event-stream` bodies, option `sse`). */
   'fetchspan.sse.events'?: number;
@@ -84,13 +84,13 @@ export interface SpanAttributes {
 /** A span event. */
 export interface SpanEvent {
   /**
-   * `response.headers` (the response's headers arrived), `response.first_byte` (the first body chunk reached a
-   * streamed body), `sse.first_event`, `stall` / `backpressure` (with `fetchspan.stall.cause` and
+   * `fetchspan.response.headers` (the response's headers arrived), `fetchspan.response.first_byte` (the first body chunk reached a
+   * streamed body), `fetchspan.sse.first_event`, `fetchspan.stall` / `fetchspan.backpressure` (with `fetchspan.stall.cause` and
    * `fetchspan.stall.duration_ms`), and the resource-timing phases `fetchspan.timing.dns`, `.connect`, `.tls`,
    * `.request`, `.response` (each at its start, with `fetchspan.timing.duration_us`).
    */
   name:
-    | 'response.headers' | 'response.first_byte' | 'sse.first_event' | 'stall' | 'backpressure'
+    | 'fetchspan.response.headers' | 'fetchspan.response.first_byte' | 'fetchspan.sse.first_event' | 'fetchspan.stall' | 'fetchspan.backpressure'
     | 'fetchspan.timing.dns' | 'fetchspan.timing.connect' | 'fetchspan.timing.tls' | 'fetchspan.timing.request'
     | 'fetchspan.timing.response' | (string & {});
   /** Epoch milliseconds (fractional). */
@@ -131,7 +131,7 @@ export interface SpanData {
  * naming the field, and nothing is patched.
  */
 export interface Options {
-  /** Called with every finished span. A hook that throws is counted in `passthroughFailures`, never propagated. */
+  /** Called with every finished span. A hook that throws is counted in `hookFailures`, never propagated. */
   onSpanEnd?: (span: SpanData) => void;
   /**
    * A streamed body the app holds but has stopped pulling from (no read pending) for this long ends its span as
@@ -185,7 +185,7 @@ export interface Options {
    * Extra attributes for a request's span, from a frozen view of it (a copy of its headers; never its body). Must
    * return synchronously an object of strings, booleans and finite numbers (safe integers exported as OTLP
    * `intValue`, others as `doubleValue`), at most 32; an empty key is left out and counted as a failure. A hook that throws or returns anything else adds nothing and is counted in
-   * `passthroughFailures`; the request is never affected. A key fetchspan sets itself, even on some spans only
+   * `hookFailures`; the request is never affected. A key fetchspan sets itself, even on some spans only
    * (`url.full`, `http.request.method`, `http.response.status_code`, `error.type`, `fetchspan.*`, …), is left out
    * and counted the same way.
    */
@@ -199,7 +199,7 @@ export interface Options {
   maxAttributeLength?: number;
   /**
    * A wait on a streamed body this long (the app waiting for the network, or chunks waiting for the app) is
-   * recorded as a `stall` or `backpressure` event. Milliseconds, greater than 0. Default 2000.
+   * recorded as a `fetchspan.stall` or `fetchspan.backpressure` event. Milliseconds, greater than 0. Default 2000.
    */
   stallThresholdMs?: number;
   /** Count server-sent events in `text/event-stream` bodies (`fetchspan.sse.events`). Default `true`. */
@@ -247,11 +247,13 @@ export interface Stats {
   ended: number;
   /** Spans in flight: `started - ended`. */
   open: number;
-  /**
-   * Requests that went on uninstrumented because something of fetchspan's failed, plus `onSpanEnd` calls that threw
-   * and attribute hooks that failed (threw, returned something other than attributes, or gave a key fetchspan sets).
-   */
+  /** Requests that went on uninstrumented because something of fetchspan's own failed: what to alert on. */
   passthroughFailures: number;
+  /**
+   * The app's hooks that failed, never propagated: `onSpanEnd` calls that threw, and attributes hooks that threw,
+   * returned something other than attributes, or gave a key fetchspan sets (or an empty one).
+   */
+  hookFailures: number;
   /** Spans the collector accepted. */
   exported: number;
   /**

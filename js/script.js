@@ -33,7 +33,7 @@ const ATTRIBUTES = {
   'data-stall-threshold-ms': ['stallThresholdMs', number],
   'data-sse': ['sse', boolean],
 };
-const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'exported', 'dropped', 'rejected',
+const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'hookFailures', 'exported', 'dropped', 'rejected',
   'exportFailures', 'retries', 'queued', 'exportInFlight', 'keepaliveInFlight'];
 
 function text(value) {

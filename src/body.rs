@@ -157,7 +157,7 @@ impl SpanCell {
 
     /// Ends the span as `abandoned` where the request stopped, not when fetchspan noticed (the idle timeout, the
     /// collector): a streamed body at the app's last pull, a response dropped unread at its arrival (its first
-    /// event, `response.headers`).
+    /// event, `fetchspan.response.headers`).
     pub(crate) fn abandon(&self) {
         if self.progress.streaming() {
             self.end_body(EndReason::Abandoned, None, self.progress.app_idle_ms());

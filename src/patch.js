@@ -145,8 +145,8 @@ export function installPatches(scope, hooks, config) {
 
   // Appends what an attributes hook returns to `out`: a plain object of strings, booleans and finite numbers
   // (safe integers become integer attributes, others doubles). Anything else (a throw, a promise, another value) adds
-  // nothing and is counted as a failure of ours. (A key fetchspan sets itself is left out and counted in Rust:
-  // `is_own` in src/span.rs.)
+  // nothing and is counted in `hookFailures`. (A key fetchspan sets itself, or an empty one, is left out and counted
+  // in Rust: `add_extra` in src/span.rs.)
   function hookAttributes(hook, view, out) {
     try {
       const result = hook(view);
@@ -163,8 +163,8 @@ export function installPatches(scope, hooks, config) {
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
       }
       out.push(...found);
-    } catch (error) {
-      failed(error);
+    } catch (_) {
+      try { hooks.hookFailed(); } catch (__) { /* the counter itself is gone: nothing left to tell */ }
     }
   }
   const origin = scope.location?.origin;
@@ -518,9 +518,18 @@ export function installPatches(scope, hooks, config) {
     }
   }
 
-  // Everything is prepared; from here on nothing can fail halfway.
-  const requests = patchRequest(scope);
-  const prototype = patchPrototype(scope);
+  // Everything is prepared; from here on nothing can fail halfway, but a prototype a page changed in a way the checks
+  // above don't foresee: then what was done is undone, and install fails.
+  let requests;
+  let prototype;
+  try {
+    requests = patchRequest(scope);
+    prototype = patchPrototype(scope);
+  } catch (error) {
+    requests?.restore();
+    observer?.disconnect();
+    throw error;
+  }
   if (owner === undefined) {
     try {
       Object.defineProperty(scope, PATCHED_BY, { value: THIS_COPY, configurable: true });
@@ -666,6 +675,8 @@ function patchRequest(scope) {
   const ownConstructor = Object.getOwnPropertyDescriptor(proto, 'constructor');
   if (typeof nativeClone !== 'function' || !ownConstructor?.writable) return undefined;
   const ownClone = Object.getOwnPropertyDescriptor(proto, 'clone');
+  // (A `clone` the page made read-only for good can't be replaced: no size is known then.)
+  if (!ownClone || (!ownClone.writable && !ownClone.configurable)) return undefined;
   const sizes = new WeakMap();
   let on = true;
   const Request = new Proxy(Native, {

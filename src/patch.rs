@@ -128,6 +128,14 @@ impl FetchHooks {
             tracer.stats.count_failure();
         }
     }
+
+    /// An attributes hook of the app's failed (threw, or returned what isn't attributes); the request went on.
+    #[wasm_bindgen(js_name = hookFailed)]
+    pub fn hook_failed(&self) {
+        if let Some(tracer) = self.tracer.upgrade() {
+            tracer.stats.count_hook_failure();
+        }
+    }
 }
 
 /// A `data:` URL's payload, which is the response body itself (`fetch(canvas.toDataURL())`, a file's bytes), and

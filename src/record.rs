@@ -109,7 +109,7 @@ impl Attributes {
 /// A timestamped event on a span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    /// `response.headers`, `response.first_byte`, `stall`, `backpressure`, `sse.first_event`, or one of
+    /// `fetchspan.response.headers`, `fetchspan.response.first_byte`, `fetchspan.stall`, `fetchspan.backpressure`, `fetchspan.sse.first_event`, or one of
     /// resource timing's `fetchspan.timing.*` phases.
     pub name: &'static str,
     /// Epoch milliseconds.
@@ -451,7 +451,7 @@ mod tests {
             attributes,
             dropped_attributes: 0,
             dropped_events: 0,
-            events: vec![Event::at("response.headers", 1_700_000_000_124.25)],
+            events: vec![Event::at("fetchspan.response.headers", 1_700_000_000_124.25)],
             links: vec![Link {
                 trace_id: [4; 16],
                 span_id: [5; 8],

@@ -49,10 +49,10 @@ pub const SERVER_SPAN_ID: &str = "fetchspan.server.span_id";
 /// Prefix of a `Server-Timing` metric's attribute: `fetchspan.server_timing.<name>.duration_us`.
 pub const SERVER_TIMING_PREFIX: &str = "fetchspan.server_timing.";
 
-/// The `response.headers` event: the response's headers arrived.
-pub const EVENT_HEADERS: &str = "response.headers";
-/// The `response.first_byte` event: the first body chunk came in for the app's stream.
-pub const EVENT_FIRST_BYTE: &str = "response.first_byte";
+/// The `fetchspan.response.headers` event: the response's headers arrived.
+pub const EVENT_HEADERS: &str = "fetchspan.response.headers";
+/// The `fetchspan.response.first_byte` event: the first body chunk came in for the app's stream.
+pub const EVENT_FIRST_BYTE: &str = "fetchspan.response.first_byte";
 
 /// Methods the fetch spec upper-cases whatever case they come in.
 const NORMALIZED_BY_FETCH: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
@@ -80,16 +80,16 @@ pub fn method(given: &str) -> (&'static str, Option<String>) {
 pub const TIME_TO_FIRST_CHUNK: &str = "fetchspan.response.time_to_first_chunk_ms";
 /// The longest wait between two chunks while the app had a read pending, in milliseconds.
 pub const MAX_GAP: &str = "fetchspan.response.max_gap_ms";
-/// Stalls (`stall` and `backpressure` events) on a streamed body.
+/// Stalls (`fetchspan.stall` and `fetchspan.backpressure` events) on a streamed body.
 pub const STALLS: &str = "fetchspan.response.stalls";
 /// Server-sent events the app received (`text/event-stream` bodies).
 pub const SSE_EVENTS: &str = "fetchspan.sse.events";
 /// Event: no chunk arrived for the stall threshold while the app waited (cause `network`).
-pub const EVENT_STALL: &str = "stall";
+pub const EVENT_STALL: &str = "fetchspan.stall";
 /// Event: chunks waited for the app for the stall threshold (cause `consumer`).
-pub const EVENT_BACKPRESSURE: &str = "backpressure";
+pub const EVENT_BACKPRESSURE: &str = "fetchspan.backpressure";
 /// Event: the first server-sent event reached the app.
-pub const EVENT_SSE_FIRST: &str = "sse.first_event";
+pub const EVENT_SSE_FIRST: &str = "fetchspan.sse.first_event";
 /// Event attribute: what a stall waited on, `network` or `consumer`.
 pub const STALL_CAUSE: &str = "fetchspan.stall.cause";
 /// Event attribute: how long a stall lasted, in milliseconds.

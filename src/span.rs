@@ -78,7 +78,7 @@ impl SpanCell {
         Some(self.open.borrow().as_ref()?.tracer.clone())
     }
 
-    /// When the response arrived (its first event, `response.headers`), in epoch milliseconds, while the span is open.
+    /// When the response arrived (its first event, `fetchspan.response.headers`), in epoch milliseconds, while the span is open.
     pub(crate) fn arrived_ms(&self) -> Option<f64> {
         Some(self.open.borrow().as_ref()?.record.events.first()?.time_ms)
     }
@@ -223,8 +223,8 @@ fn is_own(key: &str) -> bool {
 }
 
 /// Adds `[key, value, …]` to `record`: at most [`MAX_EXTRA_ATTRIBUTES`], the pairs after them counted as dropped
-/// (not read). A key fetchspan sets itself ([`is_own`]) is left out, whether or not this span has it, and counted
-/// as a failure.
+/// (not read). A key fetchspan sets itself ([`is_own`]), whether or not this span has it, and an empty key are left
+/// out and counted as the hook's failures.
 fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
     let pairs = extra.length() / 2;
     let mut kept = 0;
@@ -239,7 +239,7 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
         };
         // (An empty key is no attribute key at all.)
         if key.is_empty() || is_own(&key) {
-            tracer.stats.count_failure();
+            tracer.stats.count_hook_failure();
             continue;
         }
         kept += 1;
@@ -428,7 +428,7 @@ impl RequestSpan {
 
 #[wasm_bindgen]
 impl RequestSpan {
-    /// The response arrived. Records status and the `response.headers` event. Returns whether its body is to be
+    /// The response arrived. Records status and the `fetchspan.response.headers` event. Returns whether its body is to be
     /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
     /// `on_untracked` is called once when a tracked response's span ends. `server` is what `patch.js` read of the
     /// server's trace context and timings, when the response has any (see [`describe_server`]); `extra`, the

@@ -31,8 +31,10 @@ pub struct Stats {
     pub started: Cell<u64>,
     /// Spans ended.
     pub ended: Cell<u64>,
-    /// Requests that went on uninstrumented because something of ours failed, and hooks that threw.
+    /// Requests that went on uninstrumented because something of ours failed.
     pub passthrough_failures: Cell<u64>,
+    /// The app's hooks that failed: `onSpanEnd` threw, an attributes hook threw or gave what isn't attributes.
+    pub hook_failures: Cell<u64>,
 }
 
 impl Stats {
@@ -40,6 +42,11 @@ impl Stats {
     pub fn count_failure(&self) {
         self.passthrough_failures
             .set(self.passthrough_failures.get() + 1);
+    }
+
+    /// Counts one failure of the app's hooks.
+    pub fn count_hook_failure(&self) {
+        self.hook_failures.set(self.hook_failures.get() + 1);
     }
 }
 
@@ -63,7 +70,7 @@ impl TracerCore {
         record.shift(self.wall_clock.update());
         if let Some(hook) = &self.options.on_span_end {
             if hook.call1(&JsValue::UNDEFINED, &record.to_js()).is_err() {
-                self.stats.count_failure();
+                self.stats.count_hook_failure();
             }
         }
         if let Some(exporter) = &self.exporter {
@@ -127,14 +134,15 @@ pub struct Tracer {
 
 #[wasm_bindgen]
 impl Tracer {
-    /// `{ started, ended, open, passthroughFailures, exported, dropped, rejected, exportFailures, retries, queued,
-    /// exportInFlight, keepaliveInFlight }`.
+    /// `{ started, ended, open, passthroughFailures, hookFailures, exported, dropped, rejected, exportFailures,
+    /// retries, queued, exportInFlight, keepaliveInFlight }`.
     pub fn stats(&self) -> Object {
         let stats = &self.core.stats;
         export::tracer_stats(
             stats.started.get() as f64,
             stats.ended.get() as f64,
             stats.passthrough_failures.get() as f64,
+            stats.hook_failures.get() as f64,
             self.core.exporter.as_ref(),
         )
     }

@@ -105,7 +105,7 @@ const span = (pad = 0) => JSON.stringify({ id: nextId++, pad: 'x'.repeat(pad) })
 const enqueue = (e, n, pad) => {
   for (let i = 0; i < n; i++) e.enqueue(span(pad));
 };
-const stats = (e) => tracerStats(0, 0, 0, e);
+const stats = (e) => tracerStats(0, 0, 0, 0, e);
 const ids = (calls) => calls.flatMap((call) => call.spans);
 
 afterEach(async () => {

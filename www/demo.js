@@ -93,8 +93,8 @@ function showSpan(span) {
   if (row) pending.delete(url);
   else row = $('#spans tbody').insertRow(0);
   row.className = 'fresh';
-  const firstByte = span.events.find((e) => e.name === 'response.first_byte')
-    ?? span.events.find((e) => e.name === 'response.headers');
+  const firstByte = span.events.find((e) => e.name === 'fetchspan.response.first_byte')
+    ?? span.events.find((e) => e.name === 'fetchspan.response.headers');
   const status = span.attributes['http.response.status_code'];
   const size = span.attributes['fetchspan.response.decoded_size'];
   cells(row, [

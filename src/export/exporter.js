@@ -359,8 +359,8 @@ export class Exporter {
  * `tracer.stats()`: the span counters the Rust side keeps, then the export counters of `exporter`, or zeros
  * without one. Built here: as `Reflect.set` calls from the wasm it weighed more.
  */
-export function tracerStats(started, ended, passthroughFailures, exporter) {
-  const into = { started, ended, open: started - ended, passthroughFailures };
+export function tracerStats(started, ended, passthroughFailures, hookFailures, exporter) {
+  const into = { started, ended, open: started - ended, passthroughFailures, hookFailures };
   for (const name of COUNTERS) into[name] = exporter?.counts[name] ?? 0;
   // A batch waiting between retries is queued, not in flight: no request of it is (nor of one the unload flush took).
   into.queued = exporter ? exporter.queue.length + (exporter.waiting?.length ?? 0) : 0;

@@ -35,6 +35,7 @@ extern "C" {
         started: f64,
         ended: f64,
         passthrough_failures: f64,
+        hook_failures: f64,
         exporter: Option<&Exporter>,
     ) -> Object;
 

@@ -174,9 +174,9 @@ mod tests {
             end_reason: EndReason::Completed,
             attributes,
             events: vec![
-                SpanEvent::at("response.headers", 1_700_000_000_124.0),
+                SpanEvent::at("fetchspan.response.headers", 1_700_000_000_124.0),
                 SpanEvent {
-                    name: "stall",
+                    name: "fetchspan.stall",
                     time_ms: 1_700_000_000_200.0,
                     attributes: {
                         let mut attributes = Attributes::default();
@@ -292,10 +292,10 @@ mod tests {
             (0, 0)
         );
         assert_eq!(json.matches("droppedAttributesCount").count(), 1);
-        assert_eq!(span.events[0].name, "response.headers");
+        assert_eq!(span.events[0].name, "fetchspan.response.headers");
         assert_eq!(span.events[0].time_unix_nano, 1_700_000_000_124_000_000);
         assert!(span.events[0].attributes.is_empty());
-        assert_eq!(span.events[1].name, "stall");
+        assert_eq!(span.events[1].name, "fetchspan.stall");
         assert_eq!(span.events[1].attributes.len(), 2);
         assert_eq!(span.events[1].attributes[0].key, "fetchspan.stall.cause");
         let value = |key: &str| {

@@ -15,7 +15,7 @@ const options: Options = {
       span.attributes['fetchspan.response.size_source'];
     const url: string | undefined = span.attributes['url.full'];
     const status: number | undefined = span.attributes['http.response.status_code'];
-    const firstByte = span.events.find((event) => event.name === 'response.first_byte');
+    const firstByte = span.events.find((event) => event.name === 'fetchspan.response.first_byte');
     const ids: string = span.traceId + span.spanId;
     const times: number = span.startTime + span.endTime + span.durationMs + (firstByte?.time ?? 0);
     const kind: 'client' = span.kind;
@@ -57,7 +57,7 @@ export async function main(): Promise<void> {
   await install();
   await install(readonlyLists);
   const stats: Stats = tracer.stats();
-  const counters: number[] = [stats.started, stats.ended, stats.open, stats.passthroughFailures, stats.exported,
+  const counters: number[] = [stats.started, stats.ended, stats.open, stats.passthroughFailures, stats.hookFailures, stats.exported,
     stats.dropped, stats.rejected, stats.exportFailures, stats.retries, stats.queued, stats.exportInFlight,
     stats.keepaliveInFlight];
   const flushed: FlushResult = await tracer.forceFlush();

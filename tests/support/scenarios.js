@@ -392,7 +392,7 @@ const SCENARIOS = {
     equal(attribute(two, 'http.response.status_code'), { intValue: '200' }, 'status code as an OTLP int');
     equal(attribute(two, 'fetchspan.response.decoded_size'), { intValue: '2048' }, 'decoded size');
     equal(attribute(two, 'http.request.method'), { stringValue: 'GET' }, 'method');
-    equal(two.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['response.headers', 'response.first_byte'], 'events (resource-timing phases aside)');
+    equal(two.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['fetchspan.response.headers', 'fetchspan.response.first_byte'], 'events (resource-timing phases aside)');
     check(/^\d{19}$/.test(two.startTimeUnixNano) && BigInt(two.endTimeUnixNano) >= BigInt(two.startTimeUnixNano), 'nanosecond times');
     const three = got.find((s) => s.attributes.some((a) => a.key === 'url.full' && a.value.stringValue.includes('x=three')));
     equal(three.status.code, 2, 'an error span has status ERROR');
@@ -1324,7 +1324,7 @@ const SCENARIOS = {
     const dropped = await spanFor(long.spans, 'x=dropped', 3000);
     equal(dropped.endReason, 'abandoned', 'a response dropped unread');
     // It ends where the response arrived (its last event), not when the collector found it.
-    equal(dropped.endTime, dropped.events.find((e) => e.name === 'response.headers').time, 'the dropped response\'s end');
+    equal(dropped.endTime, dropped.events.find((e) => e.name === 'fetchspan.response.headers').time, 'the dropped response\'s end');
     await uninstall(long.tracer);
     // A stream taken, then dropped with its response, unread: the engine keeps an unread network body (and so our
     // pump) alive, so this span ends by the idle timeout, as abandoned.
@@ -1585,7 +1585,7 @@ const SCENARIOS = {
     const { tracer } = traced({ onSpanEnd: () => { throw new Error('hook broke'); } });
     equal(await (await fetch(`${SERVER}/bytes?n=12`)).text(), 'abcdefghijkl', 'body with a throwing hook');
     await until(() => tracer.stats().ended === 1, 'the span ended');
-    equal(tracer.stats().passthroughFailures, 1, 'a throwing hook is counted');
+    equal([tracer.stats().hookFailures, tracer.stats().passthroughFailures], [1, 0], 'a throwing hook is counted as the hook\'s failure');
 
     // Page code patched over `Headers.prototype.get` after the response came never runs on a `body` read: the body
     // is read as natively (fetchspan reads the content type with the native getters).
@@ -2217,7 +2217,7 @@ const SCENARIOS = {
     equal([a['app.route'], a['app.ratio'], a['app.flag'], a['app.count'], a['app.status'], a['app.has_body']],
       ['POST /echo', 1.5, true, 3, 200, false], 'hook attributes');
     check(views.every(Object.isFrozen), 'the hooks get frozen views');
-    equal(tracer.stats().passthroughFailures, 0, 'no failure');
+    equal([tracer.stats().passthroughFailures, tracer.stats().hookFailures], [0, 0], 'no failure');
     await uninstall(tracer);
     // Hooks that fail: each is counted, adds nothing, and the request goes on untouched.
     const bad = [() => { throw new Error('hook broke'); }, async () => ({ a: 1 }), () => 'garbage', () => ({ nested: { a: 1 } }),
@@ -2228,7 +2228,8 @@ const SCENARIOS = {
       const a2 = (await spanFor(spans, `bytes?n=${n}`)).attributes;
       check(!Object.keys(a2).some((k) => ['a', 'nested', '0'].includes(k)), `hook ${n} added nothing`);
     }
-    equal(tracer.stats().passthroughFailures, 2 * bad.length, 'every failing hook counted (request and response side)');
+    equal([tracer.stats().hookFailures, tracer.stats().passthroughFailures], [2 * bad.length, 0],
+      'every failing hook counted (request and response side), as the hook\'s failure');
     await uninstall(tracer);
     // maxAttributeLength cuts every recorded string (at a character boundary), fetchspan's own and the hooks'.
     ({ spans, tracer } = traced({ maxAttributeLength: 24, requestAttributes: () => ({ 'app.long': 'é'.repeat(40) }) }));
@@ -2254,7 +2255,7 @@ const SCENARIOS = {
     [`${SERVER}/bytes?n=1&x=many&token=REDACTED`, 'GET', 200, undefined, 'completed', 1],
     'a hook never gives fetchspan\'s own attributes');
     equal(capped[''], undefined, 'nor an empty key');
-    equal(tracer.stats().passthroughFailures, 6, 'each refused key counted');
+    equal(tracer.stats().hookFailures, 6, 'each refused key counted');
     await uninstall(tracer);
     // A key that its cut makes one of fetchspan's own is refused all the same (a FormData body's size is unknown,
     // so the span would otherwise have taken the hook's).
@@ -2263,7 +2264,7 @@ const SCENARIOS = {
     form.append('a', 'b');
     await (await fetch(`${SERVER}/echo?x=cut-key`, { method: 'POST', body: form })).text();
     await until(() => spans.length === 1, 'the span');
-    equal([spans[0].attributes['http.request.body.size'], tracer.stats().passthroughFailures], [undefined, 1],
+    equal([spans[0].attributes['http.request.body.size'], tracer.stats().hookFailures], [undefined, 1],
       'a hook key cut into one of fetchspan\'s own');
     await uninstall(tracer);
     // The default bound is 2048 bytes.
@@ -2468,7 +2469,7 @@ const SCENARIOS = {
     equal(span.attributes['http.response.status_code'], 200, 'status code');
     check(chunksRead >= 1, 'read chunks');
     equal(span.attributes['fetchspan.response.chunks'], chunksRead, 'chunks, as the app read them');
-    equal(span.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['response.headers', 'response.first_byte'], 'events (resource-timing phases aside)');
+    equal(span.events.map((e) => e.name).filter((n) => !n.startsWith('fetchspan.timing.')), ['fetchspan.response.headers', 'fetchspan.response.first_byte'], 'events (resource-timing phases aside)');
     check(span.startTime <= span.events[0].time && span.events[1].time <= span.endTime, 'event times inside the span');
     check(Math.abs(span.startTime - Date.now()) < 60_000, 'epoch milliseconds');
     // Times are at microsecond resolution; epoch milliseconds as doubles subtract with up to 0.25 µs of rounding.
@@ -2516,16 +2517,16 @@ const SCENARIOS = {
     equal(span.attributes['fetchspan.response.decoded_size'], bytes, 'bytes');
     equal(span.attributes['fetchspan.sse.events'], text.split('\n\n').length - 1, 'SSE events, as the app got them');
     equal(span.attributes['fetchspan.sse.events'], 4, 'SSE events');
-    const stalls = span.events.filter((e) => e.name === 'stall');
+    const stalls = span.events.filter((e) => e.name === 'fetchspan.stall');
     equal(stalls.length, 1, `one network stall: ${JSON.stringify(span.events)}`);
     equal(stalls[0].attributes['fetchspan.stall.cause'], 'network', 'cause');
     check(stalls[0].attributes['fetchspan.stall.duration_ms'] >= 900, `stall duration ${stalls[0].attributes['fetchspan.stall.duration_ms']}`);
-    equal(span.events.filter((e) => e.name === 'backpressure').length, 0, 'no backpressure');
+    equal(span.events.filter((e) => e.name === 'fetchspan.backpressure').length, 0, 'no backpressure');
     equal(span.attributes['fetchspan.response.stalls'], 1, 'stalls');
     check(span.attributes['fetchspan.response.max_gap_ms'] >= 900, 'max gap');
     check(span.attributes['fetchspan.response.time_to_first_chunk_ms'] >= 0, 'time to first chunk');
-    const first = span.events.find((e) => e.name === 'sse.first_event');
-    check(first && first.time >= span.startTime && first.time <= span.endTime, 'sse.first_event');
+    const first = span.events.find((e) => e.name === 'fetchspan.sse.first_event');
+    check(first && first.time >= span.startTime && first.time <= span.endTime, 'fetchspan.sse.first_event');
   },
 
   async slowConsumerRecordsBackpressureNotAStall() {
@@ -2541,11 +2542,11 @@ const SCENARIOS = {
     }
     const span = await spanFor(spans, 'x=lazy-reader');
     equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], ['completed', bytes], 'span');
-    const waits = span.events.filter((e) => e.name === 'backpressure');
+    const waits = span.events.filter((e) => e.name === 'fetchspan.backpressure');
     equal(waits.length, 1, `one backpressure event: ${JSON.stringify(span.events)}`);
     equal(waits[0].attributes['fetchspan.stall.cause'], 'consumer', 'cause');
     check(waits[0].attributes['fetchspan.stall.duration_ms'] >= 500, 'duration');
-    equal(span.events.filter((e) => e.name === 'stall').length, 0, 'no network stall');
+    equal(span.events.filter((e) => e.name === 'fetchspan.stall').length, 0, 'no network stall');
     check(!('fetchspan.sse.events' in span.attributes), 'a non-SSE body has no SSE fields');
   },
 
