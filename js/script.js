@@ -32,6 +32,9 @@ const ATTRIBUTES = {
   'data-redact-query-params': ['redactQueryParams', names],
   'data-stall-threshold-ms': ['stallThresholdMs', number],
   'data-sse': ['sse', boolean],
+  'data-max-attribute-length': ['maxAttributeLength', number],
+  'data-capture-headers': ['captureHeaders', jsonObject],
+  'data-capture-sensitive-headers': ['captureSensitiveHeaders', boolean],
 };
 const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'hookFailures', 'exported', 'dropped', 'rejected',
   'exportFailures', 'retries', 'queued', 'exportInFlight', 'keepaliveInFlight'];

@@ -207,7 +207,8 @@ const ALL_ATTRIBUTES = `data-endpoint="/otlp" data-service-name="tag-test" data-
   data-idle-timeout-ms="5000" data-scheduled-delay-ms="200" data-export-timeout-ms="3000" data-max-queue-size="100"
   data-max-export-batch-size="10" data-unload-flush="false" data-headers='{"x-test":"script-tag"}'
   data-resource='{"deployment.environment":"test"}' data-propagate-to="https://api.example.com /example\\.org/"
-  data-sample-rate="1"`;
+  data-sample-rate="1" data-stall-threshold-ms="1500" data-sse="true" data-max-attribute-length="4096"
+  data-capture-headers='{"response":["content-type"]}' data-capture-sensitive-headers="false"`;
 
 pages['tag-ok.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script>window.fetchspanConfig = { onSpanEnd: (span) => (window.spans ??= []).push(span) };</script>
@@ -394,7 +395,8 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     const flush = await fetchspan.forceFlush(3000);
     return { atParse, early, earlyDoneBeforeReady, sameTracer: tracer === fetchspan.tracer, patched, flush,
       stats: fetchspan.stats(), spans: (window.spans ?? []).map((s) => [s.attributes['url.full'], s.endReason]),
-      sent, ids: (window.spans ?? []).map((s) => `00-${s.traceId}-${s.spanId}-01`) };
+      sent, ids: (window.spans ?? []).map((s) => `00-${s.traceId}-${s.spanId}-01`),
+      captured: window.spans?.[0]?.attributes['http.response.header.content-type'] };
   });
   check(result.atParse.tracer === null && result.atParse.earlyFetches === 1 && result.atParse.stats.started === 0,
     'script tag: the page parsed on while the module loaded, and the early fetch was counted', result.atParse);
@@ -403,6 +405,7 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   check(JSON.stringify(result.spans) === JSON.stringify([[`${origin}/api/json?after=1`, 'completed']]),
     'script tag: one span, for the fetch after ready (the early, ignored prefix and ignored regexp ones have none)', result.spans);
   check(result.stats.earlyFetches === 1 && result.stats.started === 1, 'script tag: stats() has earlyFetches', result.stats);
+  check(/^application\/json/.test(result.captured?.[0]), 'script tag: data-capture-headers', result.captured);
   check(JSON.stringify(result.sent) === JSON.stringify([result.ids[0], undefined, undefined]),
     'script tag: a same-origin request carries the traceparent of its span by default, ignored ones none', result);
   const exported = otlpRequests.flatMap((e) => e.body.resourceSpans);
