@@ -339,7 +339,6 @@ pub(crate) fn error_name(error: &JsValue, fallback: &str) -> String {
     NAME.with(|name| js_sys::Reflect::get(error, name))
         .ok()
         .and_then(|name| name.as_string())
-        .filter(|name| !name.is_empty())
         .unwrap_or_else(|| fallback.into())
 }
 
