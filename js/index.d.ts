@@ -141,9 +141,9 @@ export interface Options {
   idleTimeoutMs?: number;
   /**
    * Requests not to trace: URL prefixes (non-empty strings, matched against the request's absolute URL: one with
-   * a scheme, `http`, `https`, `data`, `blob` or `file`, as written; one without resolved against the page, which
-   * must start with `/`, `.`, `?` or `#`, so a bare host such as `analytics.example.com` is refused; no `*`) or
-   * RegExps (tested on it). Default `[]`.
+   * a scheme as written, where a `host:port` such as `localhost:3000` is refused; one without resolved against the
+   * page, which must start with `/`, `.`, `?` or `#`, so a bare host such as `analytics.example.com` is refused; no
+   * `*`) or RegExps (tested on it). Default `[]`.
    */
   ignoreUrls?: readonly (string | RegExp)[];
   /**

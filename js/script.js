@@ -155,6 +155,8 @@ function start() {
   let early = 0;
   let waiting = true;
   let uninstallAsked = false;
+  // The installed fetch, for what took `fetchBeforeReady` meanwhile (see there).
+  let traced = null;
   const api = {
     /** Resolves to the tracer once installed; rejects (already reported on the console) if install failed. */
     ready: null,
@@ -180,14 +182,14 @@ function start() {
     async forceFlush(timeoutMs) {
       const start = performance.now();
       const ms = timeoutMs ?? options?.exportTimeoutMs ?? 10000;
-      // (A bad one: the tracer's own error says what is wrong with it.)
-      if (typeof ms !== 'number' || !(ms >= 0 && ms <= 2147483647)) return (await api.ready).forceFlush(timeoutMs);
+      const valid = typeof ms === 'number' && ms >= 0 && ms <= 2147483647;
       let timer;
       const installed = await Promise.race([api.ready.catch(() => null),
-        new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+        ...(valid ? [new Promise((resolve) => { timer = setTimeout(resolve, ms); })] : [])]);
       clearTimeout(timer);
       if (!installed) return { exported: 0, dropped: 0, timedOut: installed === undefined };
-      return installed.forceFlush(Math.max(0, ms - (performance.now() - start)));
+      // (A bad one goes as given: the tracer's own error says what is wrong with it.)
+      return installed.forceFlush(valid ? Math.max(0, ms - (performance.now() - start)) : timeoutMs);
     },
     async uninstall(timeoutMs) {
       uninstallAsked = true;
@@ -214,7 +216,6 @@ function start() {
   // meanwhile (a library that keeps `globalThis.fetch` when it loads) is traced too: it calls the installed fetch,
   // when fetchspan patched the native fetch it put back (not a wrapper the page put on over this one, which calls
   // this one: that would loop), until `uninstall()` through `window.fetchspan`.
-  let traced = null;
   function fetchBeforeReady() {
     if (traced !== null) return Reflect.apply(traced, this, arguments);
     if (waiting) early += 1;

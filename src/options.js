@@ -151,9 +151,9 @@ export function parseOptions(value) {
   // (`https://www.google-analytics`): then its origin, if it parses as one, else its lower case.
   const ignoreUrls = urlPatterns(get, 'ignoreUrls', (item, name) => {
     // One that can never match a URL `fetch` requests: a host without a scheme (`analytics.example.com`, read as a
-    // path of the page) or with a port (`localhost:3000`, read as a scheme).
-    const scheme = /^([a-z][a-z\d+.-]*):/i.exec(item)?.[1].toLowerCase();
-    if (scheme === undefined ? !/^[/?#.]/.test(item) : !['http', 'https', 'data', 'blob', 'file'].includes(scheme)) {
+    // path of the page) or with a port (`localhost:3000`, read as a scheme). Any other scheme is one a page may
+    // fetch (`capacitor://localhost`, `chrome-extension://…`).
+    if (/^[a-z][a-z\d+.-]*:/i.test(item) ? /^[^:/?#]+:\d/.test(item) : !/^[/?#.]/.test(item)) {
       invalid(name, 'a URL prefix, absolute with its scheme ("https://analytics.example.com") or relative to the page '
         + '("/health", "./api", "?debug"), or a RegExp', item);
     }

@@ -21,6 +21,8 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
 const RECENT_ENTRIES = 256;
 // Where a streamed upload's record goes in what `fetch` read of `init` (a Symbol: no init member can collide).
 const UPLOAD = Symbol('upload');
+// The engine's own `then` of its promises (an async function's result is one, whatever the global `Promise` is).
+const PROMISE_THEN = Object.getPrototypeOf((async () => {})()).then;
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
@@ -838,7 +840,9 @@ function patchPrototype(scope) {
         if (!entry.teed && entry.body.detach()) {
           entry.body = null;
           entry.stream = null;
-          // Unread again, and no longer the idle watch's: the sweep looks at it once no install is left.
+          // Unread again, and no longer the idle watch's: the sweep looks at it (twice, from now) once no install is
+          // left.
+          entry.seenUnread = false;
           if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
           return nativeClone.call(this);
         }
@@ -919,18 +923,16 @@ function patchPrototype(scope) {
   const nativeRespondWith = fetchEventProto?.respondWith;
   // The reaction goes on before the native call takes the answer, so it runs first, as before install; it ends the
   // span only if that call took the answer (one too late, or a second one, throws and responds with nothing: the
-  // worker may still read the response itself). Only a `Response` or a native promise is looked at: a thenable's
-  // `then` would run twice.
+  // worker may still read the response itself). Only a `Response` or a genuine promise is looked at (the engine's
+  // own `then` refuses anything else, whatever the global `Promise` is): a thenable's `then` would run twice.
   const respondWith = typeof nativeRespondWith === 'function' ? function respondWith(answer) {
     let taken = false;
     try {
-      if (answer instanceof Response || answer instanceof Promise) {
-        Promise.resolve(answer).then((response) => {
-          const entry = taken ? entryOf(response) : undefined;
-          if (entry !== undefined && entry.stream === null) guard(entry, () => entry.span.respondedWith());
-        }, () => {});
-      }
-    } catch (_) { /* a promise whose `constructor` getter throws: the native call reports it */ }
+      PROMISE_THEN.call(answer instanceof Response ? (async () => answer)() : answer, (response) => {
+        const entry = taken ? entryOf(response) : undefined;
+        if (entry !== undefined && entry.stream === null) guard(entry, () => entry.span.respondedWith());
+      }, () => {});
+    } catch (_) { /* not a promise, or one whose `constructor` getter throws: the native call reports it */ }
     const result = nativeRespondWith.apply(this, arguments);
     taken = true;
     return result;

@@ -197,6 +197,12 @@ impl Drop for SpanCell {
     }
 }
 
+/// Whether `text` (as `Number.prototype.toString` writes a finite number) is made of a JSON number's characters
+/// only, so that it can go into the span's JSON as it is.
+fn is_json_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e'))
+}
+
 /// The largest integer a JS number holds exactly: a hook's number beyond it is a double.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
@@ -257,9 +263,14 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
                 Value::Int(number as i64)
             }
             // (Finite: `patch.js` passes no other number.)
-            (_, Some(_), _) => match value.unchecked_ref::<js_sys::Number>().to_string_with_radix(10) {
-                Ok(text) => Value::Double(text.into()),
-                Err(_) => continue,
+            // (Its text as a JSON number: a page may have patched `Number.prototype.toString`.)
+            (_, Some(_), _) => match value
+                .unchecked_ref::<js_sys::Number>()
+                .to_string_with_radix(10)
+                .map(String::from)
+            {
+                Ok(text) if is_json_number(&text) => Value::Double(text),
+                _ => continue,
             },
             (_, _, Some(flag)) => Value::Bool(flag),
             _ => continue,

@@ -538,10 +538,12 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
     const outcome = await fetchspan.ready.then(() => 'installed', (error) => error.message);
     await new Promise((r) => setTimeout(r, 50));
     return { outcome, untouched: window.untouched(), pageFetch: await (await fetch('/api/json?page=1')).json(),
-      error: fetchspan.error?.message, earlyFetches: fetchspan.earlyFetches, flush: await fetchspan.forceFlush() };
+      error: fetchspan.error?.message, earlyFetches: fetchspan.earlyFetches, flush: await fetchspan.forceFlush(),
+      uninstall: await fetchspan.uninstall().then(() => 'resolved', (error) => `rejected: ${error}`) };
   });
   check(result.outcome.includes(attribute) && result.error === result.outcome, `${name}: ready rejects naming ${attribute}`, result);
   check(JSON.stringify(result.flush) === '{"exported":0,"dropped":0,"timedOut":false}', `${name}: forceFlush flushes nothing`, result.flush);
+  check(result.uninstall === 'resolved', `${name}: uninstall resolves`, result.uninstall);
   check(result.untouched, `${name}: nothing patched`, result);
   check(result.pageFetch.ok, `${name}: the page's own fetch keeps working`, result);
   check(ours(log).length === 1 && ours(log)[0].includes(attribute), `${name}: exactly one console error of ours, naming ${attribute}`, log.errors);
