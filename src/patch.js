@@ -1306,8 +1306,6 @@ async function readThrough(stream, headers, name) {
   return new Response(whole, { headers })[name]();
 }
 
-// Gives a function of ours the `name` and `length` of the native one it stands in for (the minified build would
-// otherwise call `fetch` something like `te`, and our `fetch(input, init)` has length 2 where the native has 1).
 // The function installed as `fetch`: `traced` (the installation's) until `stop()`, then the native fetch alone.
 // Module-level, so that what the page keeps of it after uninstall (a library that took `globalThis.fetch`, a wrapper
 // put on over ours) holds the native function, not the installation (its options, with `onSpanEnd` and the hooks,
@@ -1324,6 +1322,8 @@ function installedFetch(nativeFetch, traced) {
   };
 }
 
+// Gives a function of ours the `name` and `length` of the native one it stands in for (the minified build would
+// otherwise call `fetch` something like `te`, and our `fetch(input, init)` has length 2 where the native has 1).
 function likeNative(ours, native) {
   Object.defineProperty(ours, 'name', { value: native.name, configurable: true });
   Object.defineProperty(ours, 'length', { value: native.length, configurable: true });
