@@ -85,10 +85,9 @@ export function parseOptions(value) {
   const serviceName = string('serviceName', 'unknown_service');
   const resource = entries(get, 'resource').map(([key, v]) => {
     // fetchspan writes these itself: one given here would be overwritten, or say something else than `serviceName`.
-    if (key === '' || key === 'service.name' || key.startsWith('telemetry.sdk.')) {
-      fail(`option "resource" must not set ${key === '' ? 'an empty key' : `"${key}"`}${key === 'service.name'
-        ? ': use the serviceName option' : key ? ': fetchspan sets it' : ''}`);
-    }
+    if (key === '') fail('option "resource" must not set an empty key');
+    if (key === 'service.name') fail('option "resource" must not set "service.name": use the serviceName option');
+    if (key.startsWith('telemetry.sdk.')) fail(`option "resource" must not set "${key}": fetchspan sets it`);
     const ok = typeof v === 'string' || typeof v === 'boolean' || (Number.isInteger(v) && Math.abs(v) < 9e15);
     if (!ok) invalid(`resource.${key}`, 'a string, an integer or a boolean', v);
     return [key, v];

@@ -65,7 +65,8 @@ export function installPatches(scope, hooks, config) {
   const uploadsStream = canStreamUploads();
   let active = true;
 
-  const failed = failureCounter(hooks);
+  const failed = failureCounter(hooks, 'failed');
+  const hookFailed = failureCounter(hooks, 'hookFailed');
 
   function guard(call, fallback) {
     try {
@@ -165,8 +166,8 @@ export function installPatches(scope, hooks, config) {
         else throw new TypeError(`fetchspan: attribute "${key}" from a hook must be a string, a finite number or a boolean`);
       }
       out.push(...found);
-    } catch (_) {
-      try { hooks.hookFailed(); } catch (__) { /* the counter itself is gone: nothing left to tell */ }
+    } catch (error) {
+      hookFailed(error);
     }
   }
   const origin = scope.location?.origin;
@@ -572,12 +573,13 @@ export function installPatches(scope, hooks, config) {
   };
 }
 
-// Counts a failure of ours on `hooks` (the Rust `FetchHooks`, which holds its tracer weakly). Module-level, like
-// `resourceTimings`, so that what a response's entry or a stream the app keeps holds of an installation is these
-// closures alone, not the installation's scope (its options, with `onSpanEnd` and the attribute hooks).
-function failureCounter(hooks) {
+// Counts a failure on `hooks` (the Rust `FetchHooks`, which holds its tracer weakly) with its method `count`:
+// `failed` (ours) or `hookFailed` (an attributes hook of the app's). Module-level, like `resourceTimings`, so that
+// what a response's entry or a stream the app keeps holds of an installation is these closures alone, not the
+// installation's scope (its options, with `onSpanEnd` and the attribute hooks).
+function failureCounter(hooks, count) {
   return (error) => {
-    try { hooks.failed(error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
+    try { hooks[count](error); } catch (_) { /* the counter itself is gone: nothing left to tell */ }
   };
 }
 

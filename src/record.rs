@@ -109,8 +109,8 @@ impl Attributes {
 /// A timestamped event on a span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    /// `fetchspan.response.headers`, `fetchspan.response.first_byte`, `fetchspan.stall`, `fetchspan.backpressure`, `fetchspan.sse.first_event`, or one of
-    /// resource timing's `fetchspan.timing.*` phases.
+    /// `fetchspan.response.headers`, `fetchspan.response.first_byte`, `fetchspan.stall`, `fetchspan.backpressure`,
+    /// `fetchspan.sse.first_event`, or one of resource timing's `fetchspan.timing.*` phases.
     pub name: &'static str,
     /// Epoch milliseconds.
     pub time_ms: f64,

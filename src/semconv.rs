@@ -64,15 +64,13 @@ const KNOWN: [&str; 9] = [
 /// The method as the semantic conventions report it, and `http.request.method_original` when that differs: the
 /// method on the request line, which fetch upper-cases for the methods it normalizes (`post` goes out as `POST`).
 pub fn method(given: &str) -> (&'static str, Option<String>) {
-    let upper = given.to_ascii_uppercase();
-    let sent = if NORMALIZED_BY_FETCH.contains(&upper.as_str()) {
-        upper.as_str()
-    } else {
-        given
-    };
-    match KNOWN.iter().find(|known| **known == sent) {
+    let known = NORMALIZED_BY_FETCH
+        .iter()
+        .find(|normalized| normalized.eq_ignore_ascii_case(given))
+        .or_else(|| KNOWN.iter().find(|known| **known == given));
+    match known {
         Some(known) => (known, None),
-        None => ("_OTHER", Some(sent.to_owned())),
+        None => ("_OTHER", Some(given.to_owned())),
     }
 }
 

@@ -78,7 +78,8 @@ impl SpanCell {
         Some(self.open.borrow().as_ref()?.tracer.clone())
     }
 
-    /// When the response arrived (its first event, `fetchspan.response.headers`), in epoch milliseconds, while the span is open.
+    /// When the response arrived (its first event, `fetchspan.response.headers`), in epoch milliseconds, while the
+    /// span is open.
     pub(crate) fn arrived_ms(&self) -> Option<f64> {
         Some(self.open.borrow().as_ref()?.record.events.first()?.time_ms)
     }
@@ -262,8 +263,7 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
             (_, Some(number), _) if number.abs() <= MAX_SAFE_INTEGER && number as i64 as f64 == number => {
                 Value::Int(number as i64)
             }
-            // (Finite: `patch.js` passes no other number.)
-            // (Its text as a JSON number: a page may have patched `Number.prototype.toString`.)
+            // (Finite: `patch.js` passes no other number. Its text checked: a page may patch `Number.prototype.toString`.)
             (_, Some(_), _) => match value
                 .unchecked_ref::<js_sys::Number>()
                 .to_string_with_radix(10)
@@ -438,8 +438,8 @@ impl RequestSpan {
 
 #[wasm_bindgen]
 impl RequestSpan {
-    /// The response arrived. Records status and the `fetchspan.response.headers` event. Returns whether its body is to be
-    /// tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
+    /// The response arrived. Records status and the `fetchspan.response.headers` event. Returns whether its body is
+    /// to be tracked; if not (HEAD, a null-body status, an opaque or error response), the span ends now as `no-body`.
     /// `on_untracked` is called once when a tracked response's span ends. `server` is what `patch.js` read of the
     /// server's trace context and timings, when the response has any (see [`describe_server`]); `extra`, the
     /// response's captured headers and `responseAttributes`. `at` is when it arrived, as `performance.now()` (read
