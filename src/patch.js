@@ -447,6 +447,13 @@ export function installPatches(scope, hooks, config) {
       if (key === 'body') return (answered.body = countedUpload(given, value));
       if (key !== 'headers') return (answered[key] = member(key, value));
       try {
+        // No headers of the app's (an `init` such as `{ signal }`): ours go as a record, as for a URL alone, which
+        // the native call converts for about half what two `Headers` copies cost (10 µs against 21 a call in
+        // Chromium 156, `new Request` with each, hot), and which a wrapper that spreads `init.headers` keeps.
+        if (value === undefined && request === undefined) {
+          outgoing.resend = (self) => nativeFetch.call(self, input, answered);
+          return Object.fromEntries(ourTraceHeaders(outgoing, undefined));
+        }
         const base = new Headers(value !== undefined ? value : request?.headers);
         outgoing.headers = base;
         const added = traceHeaders(outgoing, base);

@@ -1858,6 +1858,8 @@ const SCENARIOS = {
       record: () => fetch(url(), { headers: { 'x-a': '1' } }),
       recordOtherOrigin: () => fetch(`${other}/trace-echo?id=${id('other')}`, { headers: { 'x-a': '1' } }),
       noInit: () => fetch(url()),
+      // An init without headers: ours go as a record the wrapper's spread keeps.
+      noHeaders: () => fetch(url(), { signal: new AbortController().signal }),
       // (Refused natively: the wrapper's spread keeps the Symbol key.)
       symbolKey: () => fetch(url(), { headers: { 'x-a': '1', [Symbol('key')]: 'x' } }),
     };
