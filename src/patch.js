@@ -186,6 +186,8 @@ export function installPatches(scope, hooks, config) {
     }
     // The span starts when fetch was called, as the resource-timing entry does.
     const startedAt = performance.now();
+    // What the app passed after `init`, for a `fetch` wrapper installed before us (a timeout, say).
+    const extra = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : undefined;
     let url;
     let request;
     let outgoing;
@@ -197,31 +199,31 @@ export function installPatches(scope, hooks, config) {
         try {
           input = `${input}`;
         } catch (_) {
-          return nativeFetch.call(this, input, init);
+          return send(this, input, init, extra);
         }
         url = absoluteUrl(input);
       } else {
         url = request && capped(requestUrl.call(request));
       }
       if (url === undefined || matchesAny(ignoreUrls, url, false)) url = undefined;
-      else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init);
+      else if (url.startsWith(originPrefix) || matchesAny(propagateTo, url, true)) outgoing = propagate(request, input, init, extra);
     } catch (error) {
       failed(error);
       url = undefined;
     }
-    if (url === undefined) return nativeFetch.call(this, input, init);
+    if (url === undefined) return send(this, input, init, extra);
     // What the native call read of `init`, member by member, so that nothing is read twice (see `propagate` for a
     // request that gets a trace header).
     let read;
     let pending;
     if (outgoing !== undefined) {
       read = outgoing.given;
-      pending = nativeFetch.call(this, outgoing.input, outgoing.init);
+      pending = send(this, outgoing.input, outgoing.init, extra);
     } else if (init !== null && typeof init === 'object') {
       read = {};
-      pending = nativeFetch.call(this, input, initView({ init, answer: recorder(read) }));
+      pending = send(this, input, initView({ init, answer: recorder(read) }), extra);
     } else {
-      pending = nativeFetch.call(this, input, init);
+      pending = send(this, input, init, extra);
     }
     const upload = read?.[UPLOAD];
     if (upload !== undefined) {
@@ -298,6 +300,14 @@ export function installPatches(scope, hooks, config) {
     }
   }
 
+  // Whether the `fetch` we call is the engine's own: then nothing but it sees what we answer for `init`.
+  const fetchIsNative = isNative(nativeFetch);
+
+  // The native call (or a `fetch` wrapper installed before us), given what the app passed after `init` too.
+  function send(self, input, init, extra) {
+    return extra === undefined ? nativeFetch.call(self, input, init) : nativeFetch.call(self, input, init, ...extra);
+  }
+
   // Whether a request that failed with `error` goes out once more without our header: a TypeError of a request
   // that went out with it (see `afterSending`; a getter of `init` that threw stopped it, even where a wrapper
   // installed before us delays the rejection, and an abort is no header's fault), safe to send twice (GET or HEAD,
@@ -348,18 +358,20 @@ export function installPatches(scope, hooks, config) {
   // `http.request.body.size` (a cancelled or failed upload gives none). High-water mark 0: a chunk is read from the
   // app's stream only when the browser asks for one, so nothing is buffered, copied or read ahead, and the app's
   // stream sees the native backpressure; cancel and errors pass through both ways. `read[UPLOAD]` keeps `{ stream,
-  // reader, bytes, span }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new Response`
-  // tells without locking it), and any other body, goes out as given.
+  // reader, bytes, span, source }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new
+  // Response` tells without locking it), and any other body, goes out as given. The same body read again (by a
+  // `fetch` wrapper installed before us, then by the native call) gets the same pull source.
   function countedUpload(read, body) {
     if (!uploadsStream) return body;
     try {
       if (!(body instanceof ReadableStream)) return body;
+      if (read[UPLOAD]?.source === body) return read[UPLOAD].stream;
       try {
         new Response(body);
       } catch (_) {
         return body;
       }
-      const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined };
+      const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined, source: body };
       let cancelled = false;
       upload.stream = new ReadableStream({
         pull(controller) {
@@ -408,7 +420,7 @@ export function installPatches(scope, hooks, config) {
   //   (nothing is read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice, not
   //   `no-cors`) that went out and failed with a TypeError (`resendable`), since that may be a cross-origin
   //   redirect whose preflight refuses the header.
-  function propagate(request, input, init) {
+  function propagate(request, input, init, extra) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
@@ -427,7 +439,7 @@ export function installPatches(scope, hooks, config) {
         // installed before us most likely expects (`{ ...init.headers }`).
         outgoing.init = { headers: Object.fromEntries(ourTraceHeaders(outgoing, undefined)) };
       }
-      outgoing.resend = (self) => nativeFetch.call(self, input);
+      outgoing.resend = (self) => (extra === undefined ? nativeFetch.call(self, input) : send(self, input, undefined, extra));
       return outgoing;
     }
     // A navigation's request (a service worker's `event.request`) keeps its mode only with an empty `init`, which
@@ -449,10 +461,12 @@ export function installPatches(scope, hooks, config) {
       try {
         // No headers of the app's (an `init` such as `{ signal }`): ours go as a record, as for a URL alone, which
         // the native call converts for about half what two `Headers` copies cost (10 µs against 21 a call in
-        // Chromium 156, `new Request` with each, hot), and which a wrapper that spreads `init.headers` keeps.
+        // Chromium 156, `new Request` with each, hot). A `fetch` wrapper installed before us gets a `Headers`, which
+        // it may `append` to, with ours as its own members too, which its spread of `init.headers` keeps.
         if (value === undefined && request === undefined) {
-          outgoing.resend = (self) => nativeFetch.call(self, input, answered);
-          return Object.fromEntries(ourTraceHeaders(outgoing, undefined));
+          outgoing.resend = (self) => send(self, input, answered, extra);
+          const added = ourTraceHeaders(outgoing, undefined);
+          return fetchIsNative ? Object.fromEntries(added) : headersWithMembers(added);
         }
         const base = new Headers(value !== undefined ? value : request?.headers);
         outgoing.headers = base;
@@ -469,7 +483,7 @@ export function installPatches(scope, hooks, config) {
           for (const [name, header] of added) sent.set(name, header);
         }
         answered.headers = base;
-        outgoing.resend = (self) => nativeFetch.call(self, input, answered);
+        outgoing.resend = (self) => send(self, input, answered, extra);
         return sent;
       } catch (_) {
         // Headers the native call rejects with its own error (or a failure of ours): sent as given.
@@ -934,7 +948,7 @@ function patchPrototype(scope) {
   // span only if that call took the answer (one too late, or a second one, throws and responds with nothing: the
   // worker may still read the response itself). Only a `Response` or a genuine promise is looked at (the engine's
   // own `then` refuses anything else, whatever the global `Promise` is): a thenable's `then` would run twice.
-  const respondWith = typeof nativeRespondWith === 'function' ? function respondWith(answer) {
+  const respondWith = typeof nativeRespondWith === 'function' ? { respondWith(answer) {
     let taken = false;
     try {
       PROMISE_THEN.call(answer instanceof Response ? (async () => answer)() : answer, (response) => {
@@ -945,7 +959,7 @@ function patchPrototype(scope) {
     const result = nativeRespondWith.apply(this, arguments);
     taken = true;
     return result;
-  } : undefined;
+  } }.respondWith : undefined;
 
   const saved = {};
   for (const name of Object.keys(patched)) {
@@ -1107,15 +1121,28 @@ const INIT_VIEW = {
       view.threw = true;
       throw error;
     }
-    return view.answer(key, value);
+    if (key !== 'headers') return view.answer(key, value);
+    // `headers` read again (by a `fetch` wrapper installed before us, then by the native call) and still the same:
+    // the same answer, with what the wrapper did to it (an `append`, a member set on a record).
+    const last = view.headers;
+    if (last !== undefined && last.value === value) {
+      if (MEMBERED.has(last.answer)) foldMembers(last.answer);
+      return last.answer;
+    }
+    const answer = view.answer(key, value);
+    view.headers = { value, answer };
+    return answer;
   },
   // A view can't be made non-extensible (its target would then have to show our own members), nor get a
   // non-configurable member (which its target would have to hold): both fail, leaving the app's object as it is.
   preventExtensions: () => false,
   defineProperty: (view, key, descriptor) => descriptor.configurable !== false
     && Reflect.defineProperty(view.init, key, descriptor),
-  // (Without the Proxy as the receiver, which would define the member on the target.)
-  set: (view, key, value) => Reflect.set(view.init, key, value),
+  // (Without the Proxy as the receiver, which would define the member on the target.) Our answer for `headers`
+  // written back (`init.headers = init.headers || {}`) is not: the app's object keeps its own, never ours with
+  // our `traceparent` (an `init` used again would send it again), and the next read answers the same.
+  set: (view, key, value) => (key === 'headers' && view.headers !== undefined && view.headers.answer === value)
+    || Reflect.set(view.init, key, value),
   getOwnPropertyDescriptor(view, key) {
     const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
     if (descriptor !== undefined) descriptor.configurable = true;
@@ -1124,6 +1151,37 @@ const INIT_VIEW = {
 };
 for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
+}
+
+// The `Headers` answered to a `fetch` wrapper installed before us for an `init` without headers (see `propagate`),
+// and the helpers for it.
+const MEMBERED = new WeakSet();
+
+// A `Headers` of `pairs` that has them as its own members too: a wrapper's spread of it keeps them.
+function headersWithMembers(pairs) {
+  const headers = new Headers(pairs);
+  for (const [name, value] of pairs) headers[name] = value;
+  MEMBERED.add(headers);
+  return headers;
+}
+
+// Members set on such a `Headers` (`init.headers['x-csrf'] = token`, as on a record) become headers.
+function foldMembers(headers) {
+  for (const name of Object.keys(headers)) {
+    try {
+      const value = `${headers[name]}`;
+      if (headers.get(name) !== value) headers.set(name, value);
+    } catch (_) { /* not a header name or value: left out, as the native call would refuse it */ }
+  }
+}
+
+// Whether `f` prints as the engine's own code (a bound function does too).
+function isNative(f) {
+  try {
+    return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f));
+  } catch (_) {
+    return false;
+  }
 }
 
 // The app's `init.headers`, read once the way the native call reads them (a sequence through the iterator it has,
@@ -1322,9 +1380,12 @@ async function readThrough(stream, headers, name) {
 function installedFetch(nativeFetch, traced) {
   let impl = traced;
   return {
-    fetch: likeNative(function fetch(input, init) {
-      return (impl ?? nativeFetch).apply(this, arguments);
-    }, nativeFetch),
+    // A method, as the native `fetch` is no constructor: `new fetch()` throws, and it has no `prototype`.
+    fetch: likeNative({
+      fetch(input, init) {
+        return (impl ?? nativeFetch).apply(this, arguments);
+      },
+    }.fetch, nativeFetch),
     stop() {
       impl = null;
     },
@@ -1630,7 +1691,7 @@ export function afterFetch(signal) {
 const nativeAny = (() => {
   try {
     const any = typeof AbortSignal === 'function' ? AbortSignal.any : undefined;
-    return typeof any === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(any)) ? any : null;
+    return typeof any === 'function' && isNative(any) ? any : null;
   } catch (_) {
     return null;
   }

@@ -475,7 +475,9 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
         .get("quietMs")
         .map(|_| Duration::from_millis(request.number("quietMs", 0)));
     let pack = request.number("pack", 1).max(1);
-    let split = request.query.contains_key("split");
+    // `split`: each write goes out in two chunks, cut in its middle, or with `split=cr` between the CR and the LF
+    // that end it (the blank line that dispatches the last event).
+    let split = request.query.get("split").map(String::as_str);
     let newline = if request.query.contains_key("crlf") {
         "\r\n"
     } else {
@@ -501,8 +503,9 @@ fn serve_sse(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
             continue;
         }
         let bytes = std::mem::take(&mut pending).into_bytes();
-        if split {
-            let (head, tail) = bytes.split_at(bytes.len() / 2);
+        if let Some(how) = split {
+            let at = if how == "cr" { bytes.len() - 1 } else { bytes.len() / 2 };
+            let (head, tail) = bytes.split_at(at);
             write_chunk(stream, head)?;
             stream.flush()?;
             thread::sleep(Duration::from_millis(5));
