@@ -68,9 +68,62 @@ mod tracer;
 pub use tracer::{install, Tracer};
 
 /// The global allocator: talc, smaller than Rust's default dlmalloc by 2.5 KB gzipped (see `Cargo.toml`).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "fault-injection")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// In the tests' build, the same allocator counting the bytes it has handed out and not got back: the wasm memory's
+/// size is a high-water mark that a leak hides under until the free space runs out; this is not.
+#[cfg(all(target_arch = "wasm32", feature = "fault-injection"))]
+#[global_allocator]
+static ALLOCATOR: test_heap::Counting = test_heap::Counting(talc::wasm::new_wasm_dynamic_allocator());
+
+#[cfg(feature = "fault-injection")]
+pub use test_heap::live_heap_bytes;
+
+/// The tests' counting allocator (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+mod test_heap {
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Bytes allocated in the wasm heap and not freed yet (0 outside wasm).
+    #[doc(hidden)]
+    pub fn live_heap_bytes() -> usize {
+        LIVE.load(Relaxed)
+    }
+
+    /// talc, counting the bytes it has live.
+    #[cfg(target_arch = "wasm32")]
+    pub struct Counting(pub talc::wasm::WasmDynamicTalc);
+
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: every call is passed on to the wrapped allocator unchanged; only the count is added.
+    unsafe impl core::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+            let pointer = self.0.alloc(layout);
+            if !pointer.is_null() {
+                LIVE.fetch_add(layout.size(), Relaxed);
+            }
+            pointer
+        }
+
+        unsafe fn dealloc(&self, pointer: *mut u8, layout: core::alloc::Layout) {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            self.0.dealloc(pointer, layout);
+        }
+
+        unsafe fn realloc(&self, pointer: *mut u8, layout: core::alloc::Layout, size: usize) -> *mut u8 {
+            let moved = self.0.realloc(pointer, layout, size);
+            if !moved.is_null() {
+                LIVE.fetch_add(size, Relaxed);
+                LIVE.fetch_sub(layout.size(), Relaxed);
+            }
+            moved
+        }
+    }
+}
 
 /// Without std (the shipped build), a panic traps at once: nothing is formatted, so neither std's panic machinery nor
 /// `core::fmt` is in the wasm. `patch.js` catches the trap as it catches any failure of ours.

@@ -11,6 +11,7 @@ extern "C" {
         name: &str,
         install: &js_sys::Function,
         memory: &JsValue,
+        heap: &js_sys::Function,
     ) -> Result<JsValue, JsValue>;
 }
 
@@ -19,10 +20,13 @@ pub async fn run(name: &str) {
     let install = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(|options| {
         fetchspan::install(options).map(JsValue::from)
     });
+    // The wasm heap's live bytes (the tests' build counts them: feature `fault-injection`).
+    let heap = Closure::<dyn FnMut() -> f64>::new(|| fetchspan::live_heap_bytes() as f64);
     if let Err(error) = run_scenario(
         name,
         install.as_ref().unchecked_ref(),
         &wasm_bindgen::memory(),
+        heap.as_ref().unchecked_ref(),
     )
     .await
     {
