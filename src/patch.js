@@ -221,7 +221,7 @@ export function installPatches(scope, hooks, config) {
       pending = send(this, outgoing.input, outgoing.init, extra);
     } else if (init !== null && typeof init === 'object') {
       read = {};
-      pending = send(this, input, initView({ init, answer: recorder(read) }), extra);
+      pending = send(this, input, initView(newView(init, recorder(read), undefined)), extra);
     } else {
       pending = send(this, input, init, extra);
     }
@@ -300,8 +300,10 @@ export function installPatches(scope, hooks, config) {
     }
   }
 
-  // Whether the `fetch` we call is the engine's own: then nothing but it sees what we answer for `init`.
-  const fetchIsNative = isNative(nativeFetch);
+  // Whether the `fetch` we call is the engine's own: then nothing but it sees what we answer for `init`. Not a bound
+  // function (which prints as native code too), nor under a page's `Function.prototype.toString` (a library's that
+  // shows its wrappers as native).
+  const fetchIsNative = isNative(nativeFetch, 'fetch') && isNative(Function.prototype.toString);
 
   // The native call (or a `fetch` wrapper installed before us), given what the app passed after `init` too.
   function send(self, input, init, extra) {
@@ -403,9 +405,9 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, sent, view }` (`headers`:
-  // the app's, copied; `sent`: see `afterSending`; `view`: see `initView`) to send instead of the caller's
-  // arguments, or undefined to send those untouched. The caller's
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, added, sent, view }`
+  // (`headers`: the app's, copied; `added`: the trace headers we add, as pairs; `sent`: see `afterSending`; `view`:
+  // see `initView`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
   // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -424,7 +426,7 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined, sent: false, view: undefined,
+      given, resend: undefined, headers: undefined, added: undefined, sent: false, view: undefined,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -453,7 +455,7 @@ export function installPatches(scope, hooks, config) {
     // What the native call got for each member, which a resend gets again (`headers` without ours), as own
     // members: a `fetch` wrapper installed before us may copy the `init` it gets.
     const answered = {};
-    outgoing.view = { init, threw: false, answer: (key, value) => {
+    const answer = (key, value) => {
       if (key === 'headers') value = headersCopy(value);
       given[key] = value;
       if (key === 'body') return (answered.body = countedUpload(given, value));
@@ -465,12 +467,12 @@ export function installPatches(scope, hooks, config) {
         // it may `append` to, with ours as its own members too, which its spread of `init.headers` keeps.
         if (value === undefined && request === undefined) {
           outgoing.resend = (self) => send(self, input, answered, extra);
-          const added = ourTraceHeaders(outgoing, undefined);
+          const added = outgoing.added = ourTraceHeaders(outgoing, undefined);
           return fetchIsNative ? Object.fromEntries(added) : headersWithMembers(added);
         }
         const base = new Headers(value !== undefined ? value : request?.headers);
         outgoing.headers = base;
-        const added = traceHeaders(outgoing, base);
+        const added = outgoing.added = traceHeaders(outgoing, base);
         // The app's own `traceparent`: its headers go out as given.
         if (added === undefined) return value;
         // In the app's own form (a copy), for a `fetch` wrapper installed before us: a record or a sequence gets ours
@@ -489,7 +491,9 @@ export function installPatches(scope, hooks, config) {
         // Headers the native call rejects with its own error (or a failure of ours): sent as given.
         return value;
       }
-    } };
+    };
+    const strip = (headers) => (outgoing.added === undefined ? headers : withoutPairs(headers, outgoing.added));
+    outgoing.view = newView(init, answer, strip);
     outgoing.init = initView(outgoing.view);
     return outgoing;
   }
@@ -1124,25 +1128,38 @@ const INIT_VIEW = {
     if (key !== 'headers') return view.answer(key, value);
     // `headers` read again (by a `fetch` wrapper installed before us, then by the native call) and still the same:
     // the same answer, with what the wrapper did to it (an `append`, a member set on a record).
-    const last = view.headers;
-    if (last !== undefined && last.value === value) {
-      if (MEMBERED.has(last.answer)) foldMembers(last.answer);
-      return last.answer;
+    if (view.headersRead && view.headersValue === value) {
+      foldMembers(view.headersAnswer);
+      return view.headersAnswer;
     }
-    const answer = view.answer(key, value);
-    view.headers = { value, answer };
-    return answer;
+    view.headersRead = true;
+    view.headersValue = value;
+    return (view.headersAnswer = view.answer(key, value));
   },
   // A view can't be made non-extensible (its target would then have to show our own members), nor get a
   // non-configurable member (which its target would have to hold): both fail, leaving the app's object as it is.
   preventExtensions: () => false,
   defineProperty: (view, key, descriptor) => descriptor.configurable !== false
     && Reflect.defineProperty(view.init, key, descriptor),
-  // (Without the Proxy as the receiver, which would define the member on the target.) Our answer for `headers`
-  // written back (`init.headers = init.headers || {}`) is not: the app's object keeps its own, never ours with
-  // our `traceparent` (an `init` used again would send it again), and the next read answers the same.
-  set: (view, key, value) => (key === 'headers' && view.headers !== undefined && view.headers.answer === value)
-    || Reflect.set(view.init, key, value),
+  // (Without the Proxy as the receiver, which would define the member on the target.) The app's object never gets
+  // our trace headers (an `init` used again would send them again, a span's parent would be itself):
+  // - our copy of `headers` written back (`init.headers = init.headers || {}`) is not stored, and the next read
+  //   answers that copy again;
+  // - headers made from it (`init.headers = { ...init.headers, x }`) are stored without ours, and the next read
+  //   answers them as written.
+  set(view, key, value) {
+    if (key !== 'headers' || !view.headersRead) return Reflect.set(view.init, key, value);
+    if (value === view.headersAnswer && value !== view.headersValue) {
+      // (Succeeds or fails as the write would: a frozen `init` refuses it.)
+      return view.headersValue === undefined ? Object.isExtensible(view.init)
+        : Reflect.set(view.init, key, view.headersValue);
+    }
+    const stripped = view.strip === undefined ? value : view.strip(value);
+    if (stripped === value || !Reflect.set(view.init, key, stripped)) return Reflect.set(view.init, key, value);
+    view.headersValue = stripped;
+    view.headersAnswer = value;
+    return true;
+  },
   getOwnPropertyDescriptor(view, key) {
     const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
     if (descriptor !== undefined) descriptor.configurable = true;
@@ -1153,32 +1170,73 @@ for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }
 
+// An `init` view (see `initView`): `answer(key, value)` answers each member read; `strip(headers)`, if set, gives
+// headers without the trace headers we added (or `headers` itself when it has none of them).
+function newView(init, answer, strip) {
+  return { init, threw: false, answer, strip, headersRead: false, headersValue: undefined, headersAnswer: undefined };
+}
+
+// `headers` (in any form the app may give them) without the `added` pairs, `[[name, value]]`, where they have them
+// with those very values; `headers` itself when they have none.
+function withoutPairs(headers, added) {
+  const ours = (name, value) => typeof name === 'string' && typeof value === 'string'
+    && added.some(([n, v]) => n === name.toLowerCase() && v === value);
+  if (headers instanceof Headers) {
+    if (!added.some(([name, value]) => headers.get(name) === value)) return headers;
+    const copy = new Headers(headers);
+    for (const [name, value] of added) if (copy.get(name) === value) copy.delete(name);
+    return copy;
+  }
+  if (Array.isArray(headers)) {
+    const kept = headers.filter((pair) => !(Array.isArray(pair) && ours(pair[0], pair[1])));
+    return kept.length === headers.length ? headers : kept;
+  }
+  if (headers === null || typeof headers !== 'object') return headers;
+  const names = Object.keys(headers).filter((name) => ours(name, headers[name]));
+  if (names.length === 0) return headers;
+  const copy = { ...headers };
+  for (const name of names) delete copy[name];
+  return copy;
+}
+
 // The `Headers` answered to a `fetch` wrapper installed before us for an `init` without headers (see `propagate`),
-// and the helpers for it.
-const MEMBERED = new WeakSet();
+// each with the members we gave it and their values.
+const MEMBERED = new WeakMap();
 
 // A `Headers` of `pairs` that has them as its own members too: a wrapper's spread of it keeps them.
 function headersWithMembers(pairs) {
   const headers = new Headers(pairs);
   for (const [name, value] of pairs) headers[name] = value;
-  MEMBERED.add(headers);
+  MEMBERED.set(headers, new Map(pairs));
   return headers;
 }
 
-// Members set on such a `Headers` (`init.headers['x-csrf'] = token`, as on a record) become headers.
+// What a wrapper did to the members of such a `Headers`, as on a record, done to its headers: a member set
+// (`init.headers['x-csrf'] = token`) or changed becomes a header, one of ours deleted takes its header along. A
+// header changed through the `Headers` methods is left as it is.
 function foldMembers(headers) {
+  const members = MEMBERED.get(headers);
+  if (members === undefined) return;
   for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (members.get(name) === value) continue;
+    members.set(name, value);
     try {
-      const value = `${headers[name]}`;
-      if (headers.get(name) !== value) headers.set(name, value);
+      headers.set(name, `${value}`);
     } catch (_) { /* not a header name or value: left out, as the native call would refuse it */ }
+  }
+  for (const name of members.keys()) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) {
+      members.delete(name);
+      headers.delete(name);
+    }
   }
 }
 
-// Whether `f` prints as the engine's own code (a bound function does too).
-function isNative(f) {
+// Whether `f` prints as the engine's own code (a bound function does too), and is named `name` if given.
+function isNative(f, name) {
   try {
-    return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f));
+    return (name === undefined || f.name === name) && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f));
   } catch (_) {
     return false;
   }

@@ -1953,15 +1953,20 @@ const SCENARIOS = {
       }
     }
     // Wrappers of other kinds, each with the app's `init` without headers, with a record and with a `Headers`: one
-    // that appends to `init.headers` (or a `Headers` of its own), one that sets a member on `init.headers` in place
-    // and passes `init` on, and one that takes a third argument. What the server gets is as natively, our header
-    // aside; so is what the wrapper got.
+    // that appends to `init.headers` (or a `Headers` of its own), the same bound (which prints as native code), ones
+    // that set a header or a member on `init.headers` in place and pass `init` on, and one that takes a third
+    // argument. What the server gets is as natively, our header aside.
     const kinds = {
       appends: function fetch(input, init = {}) {
         const headers = init.headers || new Headers();
         headers.append('x-b', 'wrapper');
         return before.call(this, input, { ...init, headers });
       },
+      appendsBound: function fetch(input, init = {}) {
+        const headers = init.headers || new Headers();
+        headers.append('x-b', 'wrapper');
+        return before.call(this, input, { ...init, headers });
+      }.bind(globalThis),
       inPlace: function fetch(input, init = {}) {
         init.headers = init.headers || {};
         if (init.headers instanceof Headers) init.headers.set('x-b', 'wrapper');
@@ -2002,17 +2007,58 @@ const SCENARIOS = {
         }
       }
     }
-    // An `init` the app sends twice through a wrapper that writes `init.headers` back: the second request is a trace
-    // of its own, not a child of the first (our header never lands in the app's object).
-    globalThis.fetch = kinds.inPlace;
+    // An `init` the app sends twice through a wrapper that writes `init.headers` back (what it read, a spread of it,
+    // a `Headers` made from it): the second request is a trace of its own, not a child of the first, and the app's
+    // object never holds our header.
+    const writesBack = {
+      inPlace: kinds.inPlace,
+      spread: function fetch(input, init = {}) {
+        init.headers = { ...init.headers, 'x-b': 'wrapper' };
+        return before.call(this, input, init);
+      },
+      newHeaders: function fetch(input, init = {}) {
+        const headers = new Headers(init.headers);
+        headers.set('x-b', 'wrapper');
+        init.headers = headers;
+        return before.call(this, input, init);
+      },
+    };
+    for (const [kind, wrapper] of Object.entries(writesBack)) {
+      globalThis.fetch = wrapper;
+      try {
+        const { tracer, spans } = traced({ propagateTo: [SERVER] });
+        const shared = { cache: 'no-store' };
+        const tags = [id(`reused-a-${kind}`), id(`reused-b-${kind}`)];
+        const seen = [];
+        for (const tag of tags) seen.push(await (await fetch(`${SERVER}/trace-echo?id=${tag}`, shared)).json());
+        const [a, b] = [await spanFor(spans, tags[0]), await spanFor(spans, tags[1])];
+        const kept = new Headers(shared.headers);
+        // (Our copy written back is not stored: the app's object then lacks the wrapper's header too. README.)
+        equal([a.parentSpanId, b.parentSpanId, b.traceId === a.traceId, kept.has('traceparent'), kept.get('x-b')],
+          [undefined, undefined, false, false, kind === 'inPlace' ? null : 'wrapper'],
+          `${kind}: parents, a trace of its own, the app's object without our header (with the wrapper's)`);
+        equal(seen.map((echoed) => [echoed['x-b'], echoed.traceparent?.split('-')[2]]), [['wrapper', a.spanId], ['wrapper', b.spanId]],
+          `${kind}: what went out, each request with its own span's header`);
+        await uninstall(tracer);
+      } finally {
+        globalThis.fetch = before;
+      }
+    }
+    // A wrapper that sends a `traceparent` of its own (another tracer installed first), set on the `init.headers` it
+    // gets: that one goes out, as natively.
+    const theirs = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    globalThis.fetch = function fetch(input, init = {}) {
+      const headers = init.headers || new Headers();
+      if (headers instanceof Headers) headers.set('traceparent', theirs);
+      else headers.traceparent = theirs;
+      return before.call(this, input, { ...init, headers });
+    };
     try {
-      const { tracer, spans } = traced({ propagateTo: [SERVER] });
-      const shared = { cache: 'no-store' };
-      const tags = [id('reused-a'), id('reused-b')];
-      for (const tag of tags) await (await fetch(`${SERVER}/trace-echo?id=${tag}`, shared)).json();
-      const [a, b] = [await spanFor(spans, tags[0]), await spanFor(spans, tags[1])];
-      equal([b.parentSpanId, b.traceId === a.traceId, 'traceparent' in (shared.headers ?? {})], [undefined, false, false],
-        'the second request of a reused init: no parent, its own trace, the app\'s object without our header');
+      const { tracer } = traced({ propagateTo: [SERVER] });
+      for (const [form, init] of Object.entries(inits)) {
+        const echoed = await (await fetch(`${SERVER}/trace-echo?id=${id(`theirs-${form}`)}`, init())).json();
+        equal(echoed.traceparent, theirs, `a wrapper's own traceparent, init with ${form}`);
+      }
       await uninstall(tracer);
     } finally {
       globalThis.fetch = before;
@@ -2429,7 +2475,9 @@ const SCENARIOS = {
   },
 
   async resourceTimingIsTakenAtTheEndWithoutSwappingEntries() {
-    // How many entries the page's timeline had for each span's URL when the span ended.
+    // How many entries the page's timeline had for each span's URL when the span ended (its buffer emptied first:
+    // earlier scenarios filled it, and a full one takes no more).
+    performance.clearResourceTimings();
     const entriesAtEnd = new Map();
     const spans = [];
     traced({
