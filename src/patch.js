@@ -360,20 +360,20 @@ export function installPatches(scope, hooks, config) {
   // `http.request.body.size` (a cancelled or failed upload gives none). High-water mark 0: a chunk is read from the
   // app's stream only when the browser asks for one, so nothing is buffered, copied or read ahead, and the app's
   // stream sees the native backpressure; cancel and errors pass through both ways. `read[UPLOAD]` keeps `{ stream,
-  // reader, bytes, span, source }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new
+  // reader, bytes, span, appStream }` for `fetch`. A stream the native call would refuse (locked or disturbed: `new
   // Response` tells without locking it), and any other body, goes out as given. The same body read again (by a
   // `fetch` wrapper installed before us, then by the native call) gets the same pull source.
   function countedUpload(read, body) {
     if (!uploadsStream) return body;
     try {
       if (!(body instanceof ReadableStream)) return body;
-      if (read[UPLOAD]?.source === body) return read[UPLOAD].stream;
+      if (read[UPLOAD]?.appStream === body) return read[UPLOAD].stream;
       try {
         new Response(body);
       } catch (_) {
         return body;
       }
-      const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined, source: body };
+      const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined, appStream: body };
       let cancelled = false;
       upload.stream = new ReadableStream({
         pull(controller) {
