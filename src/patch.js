@@ -1154,7 +1154,10 @@ const INIT_VIEW = {
       return view.headersValue === undefined ? Object.isExtensible(view.init)
         : Reflect.set(view.init, key, view.headersValue);
     }
-    const stripped = view.strip === undefined ? value : view.strip(value);
+    let stripped = value;
+    try {
+      if (view.strip !== undefined) stripped = view.strip(value);
+    } catch (_) { /* headers we can't look into (a getter that throws): stored as written */ }
     if (stripped === value || !Reflect.set(view.init, key, stripped)) return Reflect.set(view.init, key, value);
     view.headersValue = stripped;
     view.headersAnswer = value;
