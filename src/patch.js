@@ -366,7 +366,7 @@ export function installPatches(scope, hooks, config) {
   function countedUpload(read, body) {
     if (!uploadsStream) return body;
     try {
-      if (!(body instanceof ReadableStream)) return body;
+      if (NativeReadableStream === null || !(body instanceof NativeReadableStream)) return body;
       if (read[UPLOAD]?.appStream === body) return read[UPLOAD].stream;
       try {
         new Response(body);
@@ -375,7 +375,7 @@ export function installPatches(scope, hooks, config) {
       }
       const upload = { stream: undefined, reader: body.getReader(), bytes: 0, span: undefined, appStream: body };
       let cancelled = false;
-      upload.stream = new ReadableStream({
+      upload.stream = new NativeReadableStream({
         pull(controller) {
           // Locked again if `fetch` gave it back (see there): a `fetch` wrapper installed before us may send later.
           upload.reader ??= body.getReader();
@@ -811,7 +811,8 @@ function patchPrototype(scope) {
   function streamOf(response, entry) {
     if (entry.stream === null) {
       const source = nativeBody.call(response);
-      if (source === null || source.locked) {
+      // (Without the engine's own `TransformStream`, the body stays native: see `NativeTransformStream`.)
+      if (source === null || source.locked || NativeTransformStream === null) {
         entry.native = true;
         if (source === null) guard(entry, () => entry.span.noBody());
         return source;
@@ -1485,6 +1486,21 @@ function findDescriptor(object, name) {
 // response's own, for `cache.put`, `respondWith` and `WebAssembly.compileStreaming`), copies chunk bytes into wasm,
 // or lets a failure of its own reach the app (`onFailure` counts it).
 
+// The engine's own `TransformStream` and `ReadableStream`, taken when fetchspan loads. Where a page replaced them
+// before (a streams polyfill's global variant), a stream of ours would be the polyfill's, which the engine's
+// `pipeThrough`, `new Response`, whole-body reads and `fetch` don't take as a stream: there, response bodies stay
+// native (their spans end without a byte count, as a body the platform took does) and uploads go out as given.
+const NativeTransformStream = nativeGlobal('TransformStream');
+const NativeReadableStream = nativeGlobal('ReadableStream');
+
+function nativeGlobal(name) {
+  try {
+    return isNative(globalThis[name], name) ? globalThis[name] : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 // Stall events kept per span at most.
 const MAX_STALLS = 8;
 const LF = 10;
@@ -1514,7 +1530,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   transformer.start = (c) => { controller = transformer.controller = c; };
   transformer.transform = probed;
   transformer.cancel = () => { stats.cancelled = true; };
-  const stream = new TransformStream(transformer);
+  const stream = new NativeTransformStream(transformer);
   const writer = transformer.writer = stream.writable.getWriter();
   transformer.readable = stream.readable;
   const scan = sse ? eventScanner(stats) : null;
@@ -1597,7 +1613,9 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   // The app cancelled our readable: the writable errors, so the network read is cancelled too, with its reason
   // (the native body itself, if the app cancelled before reading).
   writer.closed.then(null, (reason) => {
-    if (detached || sourceFailed || ended) return;
+    // (An abort that failed our stream first, before fetch's own abort steps failed the source, where a page
+    // replaced `AbortSignal.any`: `failed` ends it, as aborted.)
+    if (detached || sourceFailed || ended || stats.aborted) return;
     (reader ?? source).cancel(reason).catch(() => {});
     end(() => transformer.cancelled());
   });
