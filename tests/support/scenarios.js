@@ -2048,10 +2048,10 @@ const SCENARIOS = {
     // gets: that one goes out, as natively.
     const theirs = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
     globalThis.fetch = function fetch(input, init = {}) {
-      const headers = init.headers || new Headers();
-      if (headers instanceof Headers) headers.set('traceparent', theirs);
-      else headers.traceparent = theirs;
-      return before.call(this, input, { ...init, headers });
+      init.headers = init.headers || new Headers();
+      if (init.headers instanceof Headers) init.headers.set('traceparent', theirs);
+      else init.headers.traceparent = theirs;
+      return before.call(this, input, init);
     };
     try {
       const { tracer } = traced({ propagateTo: [SERVER] });
