@@ -23,6 +23,13 @@ const RECENT_ENTRIES = 256;
 const UPLOAD = Symbol('upload');
 // The engine's own `then` of its promises (an async function's result is one, whatever the global `Promise` is).
 const PROMISE_THEN = Object.getPrototypeOf((async () => {})()).then;
+// The engine's own `TransformStream` (the body stage's) and `ReadableStream` (a counted upload's), taken when
+// fetchspan loads. Where a page replaced them before (a streams polyfill's global variant), a stream of ours would be
+// the polyfill's, which the engine's `pipeThrough`, `new Response`, whole-body reads and `fetch` don't take as a
+// stream: there, response bodies stay native (their spans end without a byte count, as a body the platform took
+// does) and uploads go out as given.
+const NativeTransformStream = nativeGlobal('TransformStream');
+const NativeReadableStream = nativeGlobal('ReadableStream');
 
 /**
  * Patches `scope.fetch` and `scope.Response.prototype`. `hooks` is the Rust `FetchHooks`: `start(method, url,
@@ -492,8 +499,7 @@ export function installPatches(scope, hooks, config) {
         return value;
       }
     };
-    const strip = (headers) => (outgoing.added === undefined ? headers : withoutPairs(headers, outgoing.added));
-    outgoing.view = newView(init, answer, strip);
+    outgoing.view = newView(init, answer, outgoing);
     outgoing.init = initView(outgoing.view);
     return outgoing;
   }
@@ -1155,9 +1161,10 @@ const INIT_VIEW = {
       return view.headersValue === undefined ? Object.isExtensible(view.init)
         : Reflect.set(view.init, key, view.headersValue);
     }
+    const added = view.outgoing?.added;
     let stripped = value;
     try {
-      if (view.strip !== undefined) stripped = view.strip(value);
+      if (added !== undefined) stripped = withoutPairs(value, added);
     } catch (_) { /* headers we can't look into (a getter that throws): stored as written */ }
     if (stripped === value || !Reflect.set(view.init, key, stripped)) return Reflect.set(view.init, key, value);
     view.headersValue = stripped;
@@ -1174,10 +1181,10 @@ for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }
 
-// An `init` view (see `initView`): `answer(key, value)` answers each member read; `strip(headers)`, if set, gives
-// headers without the trace headers we added (or `headers` itself when it has none of them).
-function newView(init, answer, strip) {
-  return { init, threw: false, answer, strip, headersRead: false, headersValue: undefined, headersAnswer: undefined };
+// An `init` view (see `initView`): `answer(key, value)` answers each member read; `outgoing`, where the request gets
+// our trace headers (see `propagate`), has them as `added`.
+function newView(init, answer, outgoing) {
+  return { init, threw: false, answer, outgoing, headersRead: false, headersValue: undefined, headersAnswer: undefined };
 }
 
 // `headers` (in any form the app may give them) without the `added` pairs, `[[name, value]]`, where they have them
@@ -1234,6 +1241,15 @@ function foldMembers(headers) {
       members.delete(name);
       headers.delete(name);
     }
+  }
+}
+
+// The global `name` if it is the engine's own, else null.
+function nativeGlobal(name) {
+  try {
+    return isNative(globalThis[name], name) ? globalThis[name] : null;
+  } catch (_) {
+    return null;
   }
 }
 
@@ -1485,21 +1501,6 @@ function findDescriptor(object, name) {
 // the native body before the app asks for one, locks it before then either (a body the app only looked at stays the
 // response's own, for `cache.put`, `respondWith` and `WebAssembly.compileStreaming`), copies chunk bytes into wasm,
 // or lets a failure of its own reach the app (`onFailure` counts it).
-
-// The engine's own `TransformStream` and `ReadableStream`, taken when fetchspan loads. Where a page replaced them
-// before (a streams polyfill's global variant), a stream of ours would be the polyfill's, which the engine's
-// `pipeThrough`, `new Response`, whole-body reads and `fetch` don't take as a stream: there, response bodies stay
-// native (their spans end without a byte count, as a body the platform took does) and uploads go out as given.
-const NativeTransformStream = nativeGlobal('TransformStream');
-const NativeReadableStream = nativeGlobal('ReadableStream');
-
-function nativeGlobal(name) {
-  try {
-    return isNative(globalThis[name], name) ? globalThis[name] : null;
-  } catch (_) {
-    return null;
-  }
-}
 
 // Stall events kept per span at most.
 const MAX_STALLS = 8;

@@ -2295,34 +2295,32 @@ const SCENARIOS = {
       const size = (await spanFor(spans, tag)).attributes['http.request.body.size'];
       equal(size, streams ? total : undefined, `${label}: http.request.body.size is what was sent (none where nothing streams)`);
     }
-    // Under a `fetch` wrapper installed before fetchspan that sends later (an interceptor that awaits a token
-    // first, with a copy of the init it got): the same, and counted.
+    // Under `fetch` wrappers installed before fetchspan: one that sends later (an interceptor that awaits a token
+    // first, with a copy of the init it got), and one that looks at `init.body` (a logger) and passes the `init` it
+    // got on, so that the native call reads the body a second time. The same, and counted.
     const before = globalThis.fetch;
-    globalThis.fetch = function fetch(input, init) {
-      const copy = { ...init };
-      return sleep(10).then(() => before.call(globalThis, input, copy));
+    let looked = 0;
+    const wrappers = {
+      'sent later': function fetch(input, init) {
+        const copy = { ...init };
+        return sleep(10).then(() => before.call(globalThis, input, copy));
+      },
+      'looked at': function fetch(input, init) {
+        if (init && init.body) looked++;
+        return before.call(this, input, init);
+      },
     };
-    try {
-      const tag = id('upload-later');
-      const spans = await sameAsNative('a streamed upload sent later by a wrapper', () => attempt(`${target}?tag=${tag}`, appStream(sizes)));
-      equal((await spanFor(spans, tag)).attributes['http.request.body.size'], streams ? total : undefined, 'sent later: http.request.body.size');
-    } finally {
-      globalThis.fetch = before;
+    for (const [label, wrapper] of Object.entries(wrappers)) {
+      globalThis.fetch = wrapper;
+      try {
+        const tag = id(`upload-${label.replace(' ', '-')}`);
+        const spans = await sameAsNative(`a streamed upload through a wrapper (${label})`, () => attempt(`${target}?tag=${tag}`, appStream(sizes)));
+        equal((await spanFor(spans, tag)).attributes['http.request.body.size'], streams ? total : undefined, `${label}: http.request.body.size`);
+      } finally {
+        globalThis.fetch = before;
+      }
     }
-    // Under one that looks at `init.body` (a logging wrapper) and passes the `init` it got on: the native call
-    // reads the body a second time, and gets the same.
-    globalThis.fetch = function fetch(input, init) {
-      if (init && init.body) globalThis.lastBodyKind = typeof init.body;
-      return before.call(this, input, init);
-    };
-    try {
-      const tag = id('upload-looked-at');
-      const spans = await sameAsNative('a streamed upload a wrapper looked at', () => attempt(`${target}?tag=${tag}`, appStream(sizes)));
-      equal((await spanFor(spans, tag)).attributes['http.request.body.size'], streams ? total : undefined, 'looked at: http.request.body.size');
-    } finally {
-      globalThis.fetch = before;
-      delete globalThis.lastBodyKind;
-    }
+    equal(looked, 2, 'the logging wrapper looked at the body, natively and through fetchspan');
     // The positive control for the comparisons, what a native upload gives: every byte of the stream received
     // (Chromium), the stream's text received (Firefox), or a NotSupportedError (WebKit).
     const control = await attempt(target, appStream(sizes));
