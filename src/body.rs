@@ -166,6 +166,15 @@ impl SpanCell {
         }
     }
 
+    /// Hands the ended span's `record` to `tracer`, or to its [`TimingWait`] when the body completed before its
+    /// resource-timing entry came.
+    pub(crate) fn deliver(&self, tracer: &Rc<TracerCore>, record: SpanRecord) {
+        match self.progress.awaiting_timing.take() {
+            Some(lookup) => TimingWait::park(tracer, record, lookup),
+            None => tracer.finish(record),
+        }
+    }
+
     /// The request's signal aborted after the response arrived (the span's abort listener).
     pub(crate) fn body_aborted(&self) {
         if !self.progress.streaming() {
@@ -286,8 +295,11 @@ pub struct BodyProgress {
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
     /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `patch.js`).
     report: RefCell<Option<Function>>,
-    /// Returns the request's resource-timing entry, packed, or undefined; called once, when the span ends.
+    /// Returns the request's resource-timing entry, packed, null when none will come, or undefined when none has
+    /// come yet; called when the span ends.
     timing: RefCell<Option<Function>>,
+    /// That lookup, when the body completed before its entry came: the span waits for it ([`TimingWait`]).
+    awaiting_timing: RefCell<Option<Function>>,
 }
 
 impl BodyProgress {
@@ -327,12 +339,13 @@ impl BodyProgress {
 
     /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
-        let timing = self
-            .timing
-            .take()
-            .and_then(|timing| timing.call0(&JsValue::UNDEFINED).ok());
-        if let Ok(timing) = timing.unwrap_or_default().dyn_into::<Array>() {
-            ResourceTiming::new(timing).describe(record);
+        if let Some(lookup) = self.timing.take() {
+            let timing = lookup.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::NULL);
+            if timing.is_undefined() && record.end_reason == EndReason::Completed {
+                self.awaiting_timing.replace(Some(lookup));
+            } else if let Ok(timing) = timing.dyn_into::<Array>() {
+                ResourceTiming::new(timing).describe(record);
+            }
         }
         let report = self.pump_report();
         let number = |index: u32| report.get(index).as_f64().unwrap_or(-1.0);
@@ -482,6 +495,100 @@ impl IdleWatch {
         // streams kept may time out sooner.
         if any {
             IdleWatch::arm(tracer, next_ms.min(idle_ms));
+        }
+    }
+}
+
+/// Records that wait for their entry at most: past it, a completed body's span goes on without one.
+const MAX_PARKED: usize = 256;
+/// How long a record waits for its entry at most, in milliseconds: Chromium queues it 0 to 4 ms after the body's
+/// end on this project's 2-core test machine; one that never comes (a response a `fetch` wrapper made up, say)
+/// delays its span by this much.
+const MAX_TIMING_WAIT_MS: f64 = 250.0;
+
+/// Spans of streamed bodies that completed before the engine queued their resource-timing entry, waiting for it:
+/// Chromium queues a fetch's entry a task after the body's end, so an app that reads a stream as it arrives (an SSE
+/// feed, an LLM's tokens, any small body) ends it first. Their records reach `onSpanEnd` and the exporter once the
+/// entry has come, with the network timings and sizes every other span has, ended when the body did. One timer per
+/// tracer for all of them, looking again after 0, 1, 2, 4 … ms, for at most 250 ms (an entry that never comes);
+/// `forceFlush`, `uninstall` and the exporter's unload flush deliver them at once, with the entry if it has come.
+#[derive(Default)]
+pub struct TimingWait {
+    parked: RefCell<Vec<Parked>>,
+    timer: RefCell<Option<Timeout>>,
+    /// The last wait's length, doubled for the next.
+    delay_ms: Cell<f64>,
+}
+
+/// A record waiting for its entry: `lookup` returns it (see [`BodyProgress::timing`]) until `until_ms` (epoch).
+struct Parked {
+    record: SpanRecord,
+    lookup: Function,
+    until_ms: f64,
+}
+
+impl TimingWait {
+    fn park(tracer: &Rc<TracerCore>, record: SpanRecord, lookup: Function) {
+        let wait = &tracer.timing;
+        if wait.parked.borrow().len() >= MAX_PARKED {
+            tracer.finish(record);
+            return;
+        }
+        let until_ms = now_ms() + MAX_TIMING_WAIT_MS;
+        wait.parked.borrow_mut().push(Parked {
+            record,
+            lookup,
+            until_ms,
+        });
+        if wait.timer.borrow().is_none() {
+            wait.delay_ms.set(0.0);
+            TimingWait::arm(tracer, 0.0);
+        }
+    }
+
+    fn arm(tracer: &Rc<TracerCore>, after_ms: f64) {
+        let weak: Weak<TracerCore> = Rc::downgrade(tracer);
+        let timer = Timeout::new(after_ms, move || {
+            if let Some(tracer) = weak.upgrade() {
+                TimingWait::deliver(&tracer, false);
+            }
+        });
+        tracer.timing.timer.replace(Some(timer));
+    }
+
+    /// Delivers every waiting record now, each with its entry if it has come (`forceFlush`, `uninstall`, the
+    /// unload flush).
+    pub(crate) fn settle(tracer: &Rc<TracerCore>) {
+        if !tracer.timing.parked.borrow().is_empty() {
+            TimingWait::deliver(tracer, true);
+        }
+    }
+
+    /// Delivers the records whose entry has come, with it, and those that waited long enough (all of them when
+    /// `all`); waits again for the others.
+    fn deliver(tracer: &Rc<TracerCore>, all: bool) {
+        let wait = &tracer.timing;
+        wait.timer.take();
+        let now = now_ms();
+        for mut parked in wait.parked.take() {
+            let timing = parked
+                .lookup
+                .call0(&JsValue::UNDEFINED)
+                .unwrap_or(JsValue::NULL);
+            if timing.is_undefined() && !all && now < parked.until_ms {
+                wait.parked.borrow_mut().push(parked);
+                continue;
+            }
+            if let Ok(timing) = timing.dyn_into::<Array>() {
+                ResourceTiming::new(timing).describe(&mut parked.record);
+            }
+            // May run app code (`onSpanEnd`): the list is not borrowed here.
+            tracer.finish(parked.record);
+        }
+        if !wait.parked.borrow().is_empty() && wait.timer.borrow().is_none() {
+            let delay_ms = (wait.delay_ms.get() * 2.0).max(1.0);
+            wait.delay_ms.set(delay_ms);
+            TimingWait::arm(tracer, delay_ms);
         }
     }
 }

@@ -115,7 +115,7 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Resource timing, taken per span (see `resourceTimings`).
-  const { takeTiming, observer } = resourceTimings();
+  const { takeTiming, stopTimings } = resourceTimings();
 
   const ignoreUrls = config.export ? [...config.ignoreUrls, config.export.url] : config.ignoreUrls;
   const { propagateTo, sampleRate, tracestate, requestAttributes, responseAttributes } = config;
@@ -561,7 +561,7 @@ export function installPatches(scope, hooks, config) {
     prototype = patchPrototype(scope);
   } catch (error) {
     requests?.restore();
-    observer?.disconnect();
+    stopTimings();
     throw error;
   }
   if (owner === undefined) {
@@ -597,7 +597,7 @@ export function installPatches(scope, hooks, config) {
           else delete scope.fetch;
         }
       });
-      observer?.disconnect();
+      stopTimings();
       guard(() => requests?.restore());
       guard(() => prototype.release(config.idleTimeoutMs));
     },
@@ -614,8 +614,8 @@ function failureCounter(hooks, count) {
   };
 }
 
-// An installation's resource-timing store: `{ takeTiming(url, startedAt), observer }` (`observer` undefined where
-// there is none, and disconnected at uninstall).
+// An installation's resource-timing store: `{ takeTiming(url, startedAt), stopTimings() }` (the latter disconnects
+// the observer, at uninstall).
 function resourceTimings() {
   // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
   // RECENT_ENTRIES (oldest first in `kept`), indexed by URL, until a span takes its own. An observer keeps getting
@@ -626,6 +626,7 @@ function resourceTimings() {
   const kept = new Set();
   const byName = new Map();
   let observer;
+  let stopped = false;
   try {
     observer = new PerformanceObserver((list) => keepEntries(list.getEntries()));
     observer.observe({ type: 'resource' });
@@ -669,27 +670,34 @@ function resourceTimings() {
   // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
   // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
   // can't swap entries; a URL cut before it crossed into wasm matches by prefix). Packed as src/timing.rs reads
-  // it, or undefined when there is none or it is restricted (cross-origin without Timing-Allow-Origin).
+  // it; null when there is none and none will come (restricted: cross-origin without Timing-Allow-Origin; not an
+  // HTTP(S) URL; no observer, or stopped); undefined when none has come yet (Chromium queues a streamed body's entry
+  // a task after the body's end: src/body.rs's `TimingWait` asks again).
   function takeTiming(url, startedAt) {
-    if (observer === undefined) return undefined;
+    if (observer === undefined || !url.startsWith('http')) return null;
     keepEntries(observer.takeRecords());
+    const none = stopped ? null : undefined;
     let same = byName.get(url);
     if (same === undefined && url.length === MAX_URL_CHARS) {
       for (const [name, list] of byName) {
         if (name.startsWith(url)) same = list;
       }
     }
-    if (same === undefined) return undefined;
+    if (same === undefined) return none;
     const at = firstStartAfter(same.starts, startedAt - 1, true);
-    if (at === same.entries.length) return undefined;
+    if (at === same.entries.length) return none;
     const e = same.entries[at];
     forget(e, same, at);
-    if (e.responseStart <= 0) return undefined;
+    if (e.responseStart <= 0) return null;
     return [e.decodedBodySize, e.encodedBodySize, e.startTime, e.domainLookupStart, e.domainLookupEnd, e.connectStart,
       e.secureConnectionStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd, e.transferSize,
       e.serverTiming?.length ? packServerTiming(e.serverTiming) : undefined];
   }
-  return { takeTiming, observer };
+  function stopTimings() {
+    stopped = true;
+    observer?.disconnect();
+  }
+  return { takeTiming, stopTimings };
 }
 
 // The size of a `Request` object's body: it can't be measured without reading the body, so it is taken when the app

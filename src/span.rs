@@ -134,7 +134,7 @@ impl SpanCell {
             .attributes
             .set(semconv::END_REASON, Value::string(reason.as_str().into()));
         finish(&mut record);
-        tracer.finish(record);
+        self.deliver(&tracer, record);
         let on_untracked = self.on_untracked.take();
         if let Some(on_untracked) = on_untracked {
             // patch.js's bookkeeping; it cannot throw.

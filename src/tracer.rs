@@ -10,7 +10,7 @@ use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::body::IdleWatch;
+use crate::body::{IdleWatch, TimingWait};
 use crate::clock::WallClock;
 use crate::export::{self, Exporter};
 use crate::options::Options;
@@ -58,6 +58,8 @@ pub struct TracerCore {
     pub stats: Stats,
     /// The one idle timer of every streamed body.
     pub idle: IdleWatch,
+    /// Completed streams' spans waiting for their resource-timing entry.
+    pub timing: TimingWait,
     /// Dates finished spans by the wall clock.
     wall_clock: WallClock,
     exporter: Option<Exporter>,
@@ -83,6 +85,8 @@ impl TracerCore {
 struct Installation {
     core: Rc<TracerCore>,
     _patches: Patches,
+    /// What the exporter's unload flush calls first ([`TimingWait::settle`]).
+    _settle: Option<Closure<dyn FnMut()>>,
 }
 
 /// Installs fetchspan. Throws a `TypeError` naming the field for bad options, and an `Error` when fetchspan is
@@ -109,18 +113,28 @@ pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
         options,
         stats: Stats::default(),
         idle: IdleWatch::default(),
+        timing: TimingWait::default(),
         wall_clock: WallClock::default(),
         exporter,
     });
     let patches = Patches::install(&core)?;
-    // The page-lifecycle listeners go on only once nothing can fail any more.
-    if let Some(exporter) = &core.exporter {
-        exporter.listen_for_unload();
-    }
+    // The page-lifecycle listeners go on only once nothing can fail any more. Spans waiting for their
+    // resource-timing entry go to the exporter first.
+    let settle = core.exporter.as_ref().map(|exporter| {
+        let weak = Rc::downgrade(&core);
+        let settle = Closure::<dyn FnMut()>::new(move || {
+            if let Some(core) = weak.upgrade() {
+                TimingWait::settle(&core);
+            }
+        });
+        exporter.listen_for_unload(settle.as_ref().unchecked_ref());
+        settle
+    });
     INSTALLED.with(|installed| {
         installed.replace(Some(Installation {
             core: core.clone(),
             _patches: patches,
+            _settle: settle,
         }))
     });
     Ok(Tracer { core })
@@ -155,6 +169,7 @@ impl Tracer {
             Ok(timeout_ms) => timeout_ms,
             Err(error) => return Promise::reject(&error),
         };
+        TimingWait::settle(&self.core);
         export::force_flush(self.core.exporter.as_ref(), timeout_ms)
     }
 
@@ -174,7 +189,13 @@ impl Tracer {
         let Some(installation) = installation else {
             return Promise::resolve(&JsValue::UNDEFINED);
         };
-        let Installation { core, _patches } = installation;
+        let Installation {
+            core,
+            _patches,
+            _settle,
+        } = installation;
+        // (While the resource-timing observer still delivers.)
+        TimingWait::settle(&core);
         drop(_patches);
         core.idle.release_if_unused();
         export::shutdown(

@@ -18,5 +18,6 @@ scenarios! {
     partial_success_counts_rejected_spans => "partialSuccessCountsRejectedSpans",
     a_burst_of_spans_stays_bounded => "aBurstOfSpansStaysBounded",
     hidden_page_flushes_with_keepalive_within_the_budget => "hiddenPageFlushesWithKeepaliveWithinTheBudget",
+    a_span_waiting_for_its_timing_goes_out_with_the_unload_flush => "aSpanWaitingForItsTimingGoesOutWithTheUnloadFlush",
     install_and_uninstall_with_an_exporter_leave_nothing_behind => "installAndUninstallWithAnExporterLeaveNothingBehind",
 }

@@ -254,13 +254,18 @@ export class Exporter {
   }
 
   /** Flushes with `keepalive` when the page is hidden or unloaded (option `unloadFlush`; pages only). */
-  listenForUnload() {
+  listenForUnload(settle) {
     const document = globalThis.document;
     if (!this.options.unloadFlush || document === undefined) return;
-    const hidden = () => {
-      if (document.visibilityState === 'hidden') this.sendForUnload();
+    // `settle` queues the spans still waiting for their resource-timing entry (it throws once uninstall released
+    // it, when there are none).
+    const pagehide = () => {
+      try { settle(); } catch (_) { /* released */ }
+      this.sendForUnload();
     };
-    const pagehide = () => this.sendForUnload();
+    const hidden = () => {
+      if (document.visibilityState === 'hidden') pagehide();
+    };
     document.addEventListener('visibilitychange', hidden);
     globalThis.addEventListener('pagehide', pagehide);
     this.stopListening = () => {

@@ -27,7 +27,7 @@ extern "C" {
 
     /// Starts the keepalive flush on `visibilitychange` (hidden) and `pagehide`, when `unloadFlush` is on.
     #[wasm_bindgen(method, js_name = listenForUnload)]
-    pub fn listen_for_unload(this: &Exporter);
+    pub fn listen_for_unload(this: &Exporter, settle: &Function);
 
     /// `tracer.stats()`: the span counters, then the export counters (zeros without an exporter).
     #[wasm_bindgen(js_name = tracerStats)]
