@@ -457,12 +457,7 @@ impl IdleWatch {
     }
 
     fn arm(tracer: &Rc<TracerCore>, after_ms: f64) {
-        let weak: Weak<TracerCore> = Rc::downgrade(tracer);
-        let timer = Timeout::new(after_ms, move || {
-            if let Some(tracer) = weak.upgrade() {
-                IdleWatch::check(&tracer);
-            }
-        });
+        let timer = tracer.timer(after_ms, IdleWatch::check);
         tracer.idle.timer.replace(Some(timer));
     }
 
@@ -514,8 +509,11 @@ const MAX_TIMING_WAIT_MS: f64 = 250.0;
 /// `forceFlush`, `uninstall` and the exporter's unload flush deliver them at once, with the entry if it has come.
 #[derive(Default)]
 pub struct TimingWait {
-    parked: RefCell<Vec<Parked>>,
-    timer: RefCell<Option<Timeout>>,
+    /// Cells, not `RefCell`s: each is taken and put back, so nothing is borrowed while app code runs and there is
+    /// no borrow check to fail (and no panic path in the wasm).
+    parked: Cell<Vec<Parked>>,
+    /// Armed whenever records wait.
+    timer: Cell<Option<Timeout>>,
     /// The last wait's length, doubled for the next.
     delay_ms: Cell<f64>,
 }
@@ -530,38 +528,34 @@ struct Parked {
 impl TimingWait {
     fn park(tracer: &Rc<TracerCore>, record: SpanRecord, lookup: Function) {
         let wait = &tracer.timing;
-        if wait.parked.borrow().len() >= MAX_PARKED {
+        let mut parked = wait.parked.take();
+        if parked.len() >= MAX_PARKED {
+            wait.parked.set(parked);
             tracer.finish(record);
             return;
         }
-        let until_ms = now_ms() + MAX_TIMING_WAIT_MS;
-        wait.parked.borrow_mut().push(Parked {
+        parked.push(Parked {
             record,
             lookup,
-            until_ms,
+            until_ms: now_ms() + MAX_TIMING_WAIT_MS,
         });
-        if wait.timer.borrow().is_none() {
+        let first = parked.len() == 1;
+        wait.parked.set(parked);
+        if first {
             wait.delay_ms.set(0.0);
             TimingWait::arm(tracer, 0.0);
         }
     }
 
     fn arm(tracer: &Rc<TracerCore>, after_ms: f64) {
-        let weak: Weak<TracerCore> = Rc::downgrade(tracer);
-        let timer = Timeout::new(after_ms, move || {
-            if let Some(tracer) = weak.upgrade() {
-                TimingWait::deliver(&tracer, false);
-            }
-        });
-        tracer.timing.timer.replace(Some(timer));
+        let timer = tracer.timer(after_ms, |tracer| TimingWait::deliver(tracer, false));
+        tracer.timing.timer.set(Some(timer));
     }
 
     /// Delivers every waiting record now, each with its entry if it has come (`forceFlush`, `uninstall`, the
     /// unload flush).
     pub(crate) fn settle(tracer: &Rc<TracerCore>) {
-        if !tracer.timing.parked.borrow().is_empty() {
-            TimingWait::deliver(tracer, true);
-        }
+        TimingWait::deliver(tracer, true);
     }
 
     /// Delivers the records whose entry has come, with it, and those that waited long enough (all of them when
@@ -570,22 +564,30 @@ impl TimingWait {
         let wait = &tracer.timing;
         wait.timer.take();
         let now = now_ms();
+        let mut kept = Vec::new();
         for mut parked in wait.parked.take() {
             let timing = parked
                 .lookup
                 .call0(&JsValue::UNDEFINED)
                 .unwrap_or(JsValue::NULL);
             if timing.is_undefined() && !all && now < parked.until_ms {
-                wait.parked.borrow_mut().push(parked);
+                kept.push(parked);
                 continue;
             }
             if let Ok(timing) = timing.dyn_into::<Array>() {
                 ResourceTiming::new(timing).describe(&mut parked.record);
             }
-            // May run app code (`onSpanEnd`): the list is not borrowed here.
+            // May run app code (`onSpanEnd`), which may park more (and arm the timer for them).
             tracer.finish(parked.record);
         }
-        if !wait.parked.borrow().is_empty() && wait.timer.borrow().is_none() {
+        if kept.is_empty() {
+            return;
+        }
+        let mut parked = wait.parked.take();
+        let armed = !parked.is_empty();
+        parked.append(&mut kept);
+        wait.parked.set(parked);
+        if !armed {
             let delay_ms = (wait.delay_ms.get() * 2.0).max(1.0);
             wait.delay_ms.set(delay_ms);
             TimingWait::arm(tracer, delay_ms);

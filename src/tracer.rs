@@ -15,6 +15,7 @@ use crate::clock::WallClock;
 use crate::export::{self, Exporter};
 use crate::options::Options;
 use crate::patch::{Patches, GLOBAL_THIS};
+use crate::registration::Timeout;
 use crate::record::SpanRecord;
 
 /// How long `uninstall()` waits for the final flush unless told otherwise.
@@ -66,6 +67,17 @@ pub struct TracerCore {
 }
 
 impl TracerCore {
+    /// A timer that calls `then` with this tracer after `ms`, unless dropped first or the tracer is gone (the body
+    /// stage's timers: one closure type for all, so the wasm has its glue once).
+    pub fn timer(self: &Rc<Self>, ms: f64, then: fn(&Rc<TracerCore>)) -> Timeout {
+        let weak = Rc::downgrade(self);
+        Timeout::new(ms, move || {
+            if let Some(tracer) = weak.upgrade() {
+                then(&tracer);
+            }
+        })
+    }
+
     /// Takes a finished span: counts it, hands it to `onSpanEnd`, and queues it for export.
     pub fn finish(&self, mut record: SpanRecord) {
         self.stats.ended.set(self.stats.ended.get() + 1);
