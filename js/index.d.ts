@@ -245,7 +245,10 @@ export interface Stats {
   started: number;
   /** Spans ended (each reached `onSpanEnd` and the export queue). */
   ended: number;
-  /** Spans in flight: `started - ended`. */
+  /**
+   * Spans in flight: `started - ended`. A streamed body's span that waits for its resource-timing entry (Chromium
+   * queues it a few milliseconds after the body's end) counts here until it reaches `onSpanEnd`, 250 ms at most.
+   */
   open: number;
   /** Requests that went on uninstrumented because something of fetchspan's own failed: what to alert on. */
   passthroughFailures: number;
@@ -305,7 +308,8 @@ export interface Tracer {
   /** A snapshot of the counters. */
   stats(): Stats;
   /**
-   * Exports the spans queued at the call, and resolves once each is exported, rejected or dropped, or at
+   * Exports the spans queued at the call (spans still waiting for their resource-timing entry first reach
+   * `onSpanEnd` and the queue, with the entry if it has come), and resolves once each is exported, rejected or dropped, or at
    * `timeoutMs` (default: the `exportTimeoutMs` option, 10000); spans ending meanwhile go with later exports. The
    * deadline aborts nothing: the collector may already have the export in flight (aborted, its spans would be sent
    * again), so it goes on. With no time left, no export is started. Without an `endpoint` it resolves at once to
