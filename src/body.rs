@@ -166,12 +166,20 @@ impl SpanCell {
         }
     }
 
-    /// Hands the ended span's `record` to `tracer`, or to its [`TimingWait`] when the body completed before its
-    /// resource-timing entry came.
+    /// Hands the ended span's `record` to `tracer`, or to its [`TimingWait`] when the body ended before its
+    /// resource-timing entry came and one will: it completed, or the app cancelled or aborted it where the engine
+    /// gives such bodies an entry too (Chromium and Firefox do, a few milliseconds later; WebKit doesn't, which the
+    /// wait learns from the first one). An abandoned body's request may still be loading, and a failed one's entry
+    /// is there at once.
     pub(crate) fn deliver(&self, tracer: &Rc<TracerCore>, record: SpanRecord) {
+        let waits = match record.end_reason {
+            EndReason::Completed => true,
+            EndReason::Cancelled | EndReason::Aborted => !tracer.timing.none_when_cut.get(),
+            _ => false,
+        };
         match self.progress.awaiting_timing.take() {
-            Some(lookup) => TimingWait::park(tracer, record, lookup),
-            None => tracer.finish(record),
+            Some(lookup) if waits => TimingWait::park(tracer, record, lookup),
+            _ => tracer.finish(record),
         }
     }
 
@@ -298,7 +306,7 @@ pub struct BodyProgress {
     /// Returns the request's resource-timing entry, packed, null when none will come, or undefined when none has
     /// come yet; called when the span ends.
     timing: RefCell<Option<Function>>,
-    /// That lookup, when the body completed before its entry came: the span waits for it ([`TimingWait`]).
+    /// That lookup, when the body ended before its entry came: the span may wait for it ([`TimingWait`]).
     awaiting_timing: RefCell<Option<Function>>,
 }
 
@@ -341,7 +349,7 @@ impl BodyProgress {
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
         if let Some(lookup) = self.timing.take() {
             let timing = lookup.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::NULL);
-            if timing.is_undefined() && record.end_reason == EndReason::Completed {
+            if timing.is_undefined() {
                 self.awaiting_timing.replace(Some(lookup));
             } else if let Ok(timing) = timing.dyn_into::<Array>() {
                 ResourceTiming::new(timing).describe(record);
@@ -496,14 +504,17 @@ impl IdleWatch {
 
 /// Records that wait for their entry at most: past it, a completed body's span goes on without one.
 const MAX_PARKED: usize = 256;
+/// The longest wait between two looks, in milliseconds: a record parked while others wait is looked at this soon.
+const MAX_TIMING_RETRY_MS: f64 = 32.0;
 /// How long a record waits for its entry at most, in milliseconds: Chromium queues it 0 to 4 ms after the body's
 /// end on this project's 2-core test machine; one that never comes (a response a `fetch` wrapper made up, say)
 /// delays its span by this much.
 const MAX_TIMING_WAIT_MS: f64 = 250.0;
 
-/// Spans of streamed bodies that completed before the engine queued their resource-timing entry, waiting for it:
+/// Spans of streamed bodies that ended before the engine queued their resource-timing entry, waiting for it:
 /// Chromium queues a fetch's entry a task after the body's end, so an app that reads a stream as it arrives (an SSE
-/// feed, an LLM's tokens, any small body) ends it first. Their records reach `onSpanEnd` and the exporter once the
+/// feed, an LLM's tokens, any small body) ends it first; and a body the app cancels or aborts (a "Stop" button) gets
+/// its entry 5 to 15 ms later in Chromium and Firefox. Their records reach `onSpanEnd` and the exporter once the
 /// entry has come, with the network timings and sizes every other span has, ended when the body did. One timer per
 /// tracer for all of them, looking again after 0, 1, 2, 4 … ms, for at most 250 ms (an entry that never comes);
 /// `forceFlush`, `uninstall` and the exporter's unload flush deliver them at once, with the entry if it has come.
@@ -514,8 +525,13 @@ pub struct TimingWait {
     parked: Cell<Vec<Parked>>,
     /// Armed whenever records wait.
     timer: Cell<Option<Timeout>>,
-    /// The last wait's length, doubled for the next.
+    /// The last wait's length, doubled for the next (up to [`MAX_TIMING_RETRY_MS`]).
     delay_ms: Cell<f64>,
+    /// How many times [`TimingWait::settle`] ran: a delivery that sees it change (`onSpanEnd` called `forceFlush`
+    /// or `uninstall`) delivers the records it holds at once too.
+    settles: Cell<u32>,
+    /// Learnt when a cancelled or aborted body's entry didn't come in time: this engine gives them none.
+    none_when_cut: Cell<bool>,
 }
 
 /// A record waiting for its entry: `lookup` returns it (see [`BodyProgress::timing`]) until `until_ms` (epoch).
@@ -555,6 +571,8 @@ impl TimingWait {
     /// Delivers every waiting record now, each with its entry if it has come (`forceFlush`, `uninstall`, the
     /// unload flush).
     pub(crate) fn settle(tracer: &Rc<TracerCore>) {
+        let settles = &tracer.timing.settles;
+        settles.set(settles.get().wrapping_add(1));
         TimingWait::deliver(tracer, true);
     }
 
@@ -564,15 +582,22 @@ impl TimingWait {
         let wait = &tracer.timing;
         wait.timer.take();
         let now = now_ms();
-        let mut kept = Vec::new();
+        let settles = wait.settles.get();
+        let mut kept: Vec<Parked> = Vec::new();
+        let mut next_ms = f64::INFINITY;
         for mut parked in wait.parked.take() {
             let timing = parked
                 .lookup
                 .call0(&JsValue::UNDEFINED)
                 .unwrap_or(JsValue::NULL);
-            if timing.is_undefined() && !all && now < parked.until_ms {
+            let none_yet = timing.is_undefined() && !all && wait.settles.get() == settles;
+            if none_yet && now < parked.until_ms {
+                next_ms = next_ms.min(parked.until_ms - now);
                 kept.push(parked);
                 continue;
+            }
+            if none_yet && parked.record.end_reason != EndReason::Completed {
+                wait.none_when_cut.set(true);
             }
             if let Ok(timing) = timing.dyn_into::<Array>() {
                 ResourceTiming::new(timing).describe(&mut parked.record);
@@ -587,10 +612,13 @@ impl TimingWait {
         let armed = !parked.is_empty();
         parked.append(&mut kept);
         wait.parked.set(parked);
-        if !armed {
-            let delay_ms = (wait.delay_ms.get() * 2.0).max(1.0);
+        if wait.settles.get() != settles {
+            // `onSpanEnd` settled (`forceFlush`, `uninstall`) while these were held here.
+            TimingWait::deliver(tracer, true);
+        } else if !armed {
+            let delay_ms = (wait.delay_ms.get() * 2.0).clamp(1.0, MAX_TIMING_RETRY_MS);
             wait.delay_ms.set(delay_ms);
-            TimingWait::arm(tracer, delay_ms);
+            TimingWait::arm(tracer, delay_ms.min(next_ms));
         }
     }
 }

@@ -194,11 +194,14 @@ impl Tracer {
             Ok(timeout_ms) => timeout_ms,
             Err(error) => return Promise::reject(&error),
         };
-        let installation = INSTALLED.with(|installed| {
-            let mut installed = installed.borrow_mut();
-            installed.take_if(|installation| Rc::ptr_eq(&installation.core, &self.core))
-        });
-        let Some(installation) = installation else {
+        let ours = |installation: &mut Installation| Rc::ptr_eq(&installation.core, &self.core);
+        if !INSTALLED.with(|installed| installed.borrow_mut().as_mut().is_some_and(ours)) {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        // Spans waiting for their resource-timing entry go first, while the observer still delivers and fetchspan
+        // is still installed, since they run `onSpanEnd` (which may even uninstall: then nothing is left to do).
+        TimingWait::settle(&self.core);
+        let Some(installation) = INSTALLED.with(|installed| installed.borrow_mut().take_if(ours)) else {
             return Promise::resolve(&JsValue::UNDEFINED);
         };
         let Installation {
@@ -206,8 +209,6 @@ impl Tracer {
             _patches,
             _settle,
         } = installation;
-        // (While the resource-timing observer still delivers.)
-        TimingWait::settle(&core);
         drop(_patches);
         core.idle.release_if_unused();
         export::shutdown(

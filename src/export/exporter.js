@@ -74,7 +74,8 @@ export class Exporter {
     this.unsettled.set(span, this.enqueued++);
     this.queue.push(span);
     if (this.run !== null) return;
-    if (this.queue.length >= this.options.maxExportBatchSize) this.startRun();
+    // (Not while the unload flush queues the spans that waited for their resource timing: it sends them itself.)
+    if (this.queue.length >= this.options.maxExportBatchSize && !this.unloading) this.startRun();
     else this.schedule();
   }
 
@@ -260,7 +261,9 @@ export class Exporter {
     // `settle` queues the spans still waiting for their resource-timing entry (it throws once uninstall released
     // it, when there are none).
     const pagehide = () => {
+      this.unloading = true;
       try { settle(); } catch (_) { /* released */ }
+      this.unloading = false;
       this.sendForUnload();
     };
     const hidden = () => {
