@@ -1468,7 +1468,11 @@ const SCENARIOS = {
     const warmLive = liveHeap();
     await cycles(1000);
     check(same(snapshot(), before), 'fetch, Request and Response.prototype restored exactly');
-    equal(wasmMemory.buffer.byteLength, warm, 'wasm memory after 1,000 install/uninstall cycles');
+    // The memory's size is a high-water mark: the heap peaks with the 100 `Tracer` handles left between two
+    // collections (about 150 KB), and where that peak lands is up to the allocator, so a page of it may be new.
+    // 1,000 installations kept would be 1,000 times `perInstall`, far more.
+    const grown = wasmMemory.buffer.byteLength - warm;
+    check(grown <= 65536 && grown < 1000 * perInstall, `wasm memory grew by ${grown} bytes over 1,000 install/uninstall cycles`);
     // Back where it was, but for the `Tracer` handles the collector has not finalized yet (Firefox and WebKit collect
     // when they choose to): 1,000 installations kept would be 1,000 times `perInstall`.
     const liveGrowth = liveHeap() - warmLive;
