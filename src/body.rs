@@ -174,7 +174,7 @@ impl SpanCell {
     pub(crate) fn deliver(&self, tracer: &Rc<TracerCore>, record: SpanRecord) {
         let waits = match record.end_reason {
             EndReason::Completed => true,
-            EndReason::Cancelled | EndReason::Aborted => !tracer.timing.none_when_cut.get(),
+            EndReason::Cancelled | EndReason::Aborted => tracer.timing.cut_bodies.get() != NO_CUT_ENTRIES,
             _ => false,
         };
         match self.progress.awaiting_timing.take() {
@@ -348,7 +348,7 @@ impl BodyProgress {
     /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
         if let Some(lookup) = self.timing.take() {
-            let timing = lookup.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::NULL);
+            let timing = look_up(&lookup, record);
             if timing.is_undefined() {
                 self.awaiting_timing.replace(Some(lookup));
             } else if let Ok(timing) = timing.dyn_into::<Array>() {
@@ -502,6 +502,18 @@ impl IdleWatch {
     }
 }
 
+/// `lookup`'s answer for the body that `record` ended (see [`BodyProgress::timing`]); null if it threw.
+fn look_up(lookup: &Function, record: &SpanRecord) -> JsValue {
+    lookup
+        .call1(&JsValue::UNDEFINED, &JsValue::from(record.end_ms))
+        .unwrap_or(JsValue::NULL)
+}
+
+/// [`TimingWait::cut_bodies`]: an entry came for a cancelled or aborted body.
+const CUT_ENTRIES: u8 = 1;
+/// [`TimingWait::cut_bodies`]: none came in time, and none ever did.
+const NO_CUT_ENTRIES: u8 = 2;
+
 /// Records that wait for their entry at most: past it, a completed body's span goes on without one.
 const MAX_PARKED: usize = 256;
 /// The longest wait between two looks, in milliseconds: a record parked while others wait is looked at this soon.
@@ -516,7 +528,8 @@ const MAX_TIMING_WAIT_MS: f64 = 250.0;
 /// feed, an LLM's tokens, any small body) ends it first; and a body the app cancels or aborts (a "Stop" button) gets
 /// its entry 5 to 15 ms later in Chromium and Firefox. Their records reach `onSpanEnd` and the exporter once the
 /// entry has come, with the network timings and sizes every other span has, ended when the body did. One timer per
-/// tracer for all of them, looking again after 0, 1, 2, 4 … ms, for at most 250 ms (an entry that never comes);
+/// tracer for all of them, looking again after 0, 1, 2, 4 … ms (32 at most between two looks), for at most 250 ms
+/// a record (an entry that never comes);
 /// `forceFlush`, `uninstall` and the exporter's unload flush deliver them at once, with the entry if it has come.
 #[derive(Default)]
 pub struct TimingWait {
@@ -530,8 +543,9 @@ pub struct TimingWait {
     /// How many times [`TimingWait::settle`] ran: a delivery that sees it change (`onSpanEnd` called `forceFlush`
     /// or `uninstall`) delivers the records it holds at once too.
     settles: Cell<u32>,
-    /// Learnt when a cancelled or aborted body's entry didn't come in time: this engine gives them none.
-    none_when_cut: Cell<bool>,
+    /// What this engine does for a body the app cancelled or aborted, learnt from the first that waited: gives it an
+    /// entry ([`CUT_ENTRIES`], from then on for good) or gives it none ([`NO_CUT_ENTRIES`]: such bodies don't wait).
+    cut_bodies: Cell<u8>,
 }
 
 /// A record waiting for its entry: `lookup` returns it (see [`BodyProgress::timing`]) until `until_ms` (epoch).
@@ -586,20 +600,21 @@ impl TimingWait {
         let mut kept: Vec<Parked> = Vec::new();
         let mut next_ms = f64::INFINITY;
         for mut parked in wait.parked.take() {
-            let timing = parked
-                .lookup
-                .call0(&JsValue::UNDEFINED)
-                .unwrap_or(JsValue::NULL);
+            let timing = look_up(&parked.lookup, &parked.record);
             let none_yet = timing.is_undefined() && !all && wait.settles.get() == settles;
             if none_yet && now < parked.until_ms {
                 next_ms = next_ms.min(parked.until_ms - now);
                 kept.push(parked);
                 continue;
             }
-            if none_yet && parked.record.end_reason != EndReason::Completed {
-                wait.none_when_cut.set(true);
+            let cut = parked.record.end_reason != EndReason::Completed;
+            if none_yet && cut && wait.cut_bodies.get() != CUT_ENTRIES {
+                wait.cut_bodies.set(NO_CUT_ENTRIES);
             }
             if let Ok(timing) = timing.dyn_into::<Array>() {
+                if cut {
+                    wait.cut_bodies.set(CUT_ENTRIES);
+                }
                 ResourceTiming::new(timing).describe(&mut parked.record);
             }
             // May run app code (`onSpanEnd`), which may park more (and arm the timer for them).

@@ -669,11 +669,12 @@ function resourceTimings() {
 
   // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
   // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
-  // can't swap entries; a URL cut before it crossed into wasm matches by prefix). Packed as src/timing.rs reads
+  // can't swap entries; a URL cut before it crossed into wasm matches by prefix), and, given `endedAt` (a streamed
+  // body's end), no later than that (a span waiting for its entry takes none of a request made after it ended). Packed as src/timing.rs reads
   // it; null when there is none and none will come (restricted: cross-origin without Timing-Allow-Origin; not an
   // HTTP(S) URL; no observer, or stopped); undefined when none has come yet (Chromium queues a streamed body's entry
   // a task after the body's end: src/body.rs's `TimingWait` asks again).
-  function takeTiming(url, startedAt) {
+  function takeTiming(url, startedAt, endedAt) {
     if (observer === undefined || !url.startsWith('http')) return null;
     keepEntries(observer.takeRecords());
     const none = stopped ? null : undefined;
@@ -685,7 +686,7 @@ function resourceTimings() {
     }
     if (same === undefined) return none;
     const at = firstStartAfter(same.starts, startedAt - 1, true);
-    if (at === same.entries.length) return none;
+    if (at === same.entries.length || same.starts[at] > endedAt) return none;
     const e = same.entries[at];
     forget(e, same, at);
     if (e.responseStart <= 0) return null;
@@ -1729,9 +1730,10 @@ function stall(stats, name, at, durationMs) {
 // the app has a read pending; nothing is passed on for them.
 function probed() {}
 
-// The resource-timing lookup Rust holds for a streamed body: a closure over these three alone (see `reporter`).
+// The resource-timing lookup Rust holds for a streamed body: a closure over these three alone (see `reporter`),
+// called with the body's end (epoch ms).
 function timingLookup(takeTiming, url, startedAt) {
-  return () => takeTiming(url, startedAt);
+  return (endedAt) => takeTiming(url, startedAt, endedAt - performance.timeOrigin);
 }
 
 // How this engine fails a response's body when the request's signal aborts, as the pump first saw it: `true`, with

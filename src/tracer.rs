@@ -59,7 +59,7 @@ pub struct TracerCore {
     pub stats: Stats,
     /// The one idle timer of every streamed body.
     pub idle: IdleWatch,
-    /// Completed streams' spans waiting for their resource-timing entry.
+    /// Streamed bodies' spans waiting for their resource-timing entry.
     pub timing: TimingWait,
     /// Dates finished spans by the wall clock.
     wall_clock: WallClock,

@@ -84,7 +84,7 @@ const exporters = [];
  * An exporter listening for unload, with test-friendly options. Bodies are JSON arrays of `{ id }` spans, after any
  * in `prefix` (the envelope's start).
  */
-function exporter(fetch, options = {}, prefix = '[') {
+function exporter(fetch, options = {}, prefix = '[', settle = () => {}) {
   const made = new Exporter(fetch, {
     url: 'http://collector.test/v1/traces',
     headers: { 'content-type': 'application/json' },
@@ -95,7 +95,7 @@ function exporter(fetch, options = {}, prefix = '[') {
     unloadFlush: true,
     ...options,
   }, prefix, ']');
-  made.listenForUnload();
+  made.listenForUnload(settle);
   exporters.push(made);
   return made;
 }
@@ -487,4 +487,19 @@ test('uninstall\'s flush keeps the unload flush on: a page closed during it send
   pagehide();
   assert.deepEqual(fetch.calls.filter((c) => c.keepalive).map((c) => c.spans.length), [2], 'the queued spans went with keepalive');
   await shutdown;
+});
+
+test('the unload flush first takes the spans that waited for their resource timing, and sends them with keepalive only', async () => {
+  const fetch = collector();
+  const waiting = [span(), span()];
+  const e = exporter(fetch, { maxExportBatchSize: 1 }, '[', () => waiting.forEach((s) => e.enqueue(s)));
+  pagehide();
+  assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 1], [true, 1]], 'keepalive requests only, no ordinary export');
+  // A settle that throws (released at uninstall) stops nothing.
+  const f2 = collector();
+  const e2 = exporter(f2, {}, '[', () => { throw new Error('closure invoked recursively or after being dropped'); });
+  enqueue(e2, 1);
+  pagehide();
+  assert.deepEqual(f2.calls.filter((c) => c.keepalive).map((c) => c.spans.length), [1], 'the queue still sent');
+  assert.equal(e2.unloading, false, 'left as it was');
 });

@@ -38,6 +38,8 @@ export class Exporter {
     this.prefix = prefix;
     this.suffix = suffix;
     this.queue = [];
+    // Set while the unload flush queues the spans that waited for their resource timing (see `enqueue`).
+    this.unloading = false;
     // Spans taken out of the queue by the run in flight (they count against the queue bound).
     this.inFlight = 0;
     // Those spans while the run waits to retry them, for the unload flush to take (the page may be gone by then),

@@ -611,7 +611,7 @@ const SCENARIOS = {
       // whose entry Chromium and Firefox queue some milliseconds later): the unload flush delivers it first, and
       // sends it.
       for (let i = 0; i < 5; i++) {
-        const reader = (await fetch(`${SERVER}/sse?events=20&delayMs=20&x=unload-stream-${i}`)).body.getReader();
+        const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&x=unload-stream-${i}`)).body.getReader();
         await reader.read();
         await reader.cancel();
         await microtasks();
@@ -2550,7 +2550,7 @@ const SCENARIOS = {
       const controller = new AbortController();
       const part = `x=rt-${id(how)}`;
       // (A finite stream: WebKit keeps a cancelled endless one's connection, and this host's others then queue.)
-      const reader = (await fetch(`${SERVER}/sse?events=20&delayMs=20&${part}`, { signal: controller.signal })).body.getReader();
+      const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&${part}`, { signal: controller.signal })).body.getReader();
       await reader.read();
       await reader.read();
       if (how === 'cancel') await reader.cancel();
@@ -2568,7 +2568,7 @@ const SCENARIOS = {
     // `forceFlush` and `uninstall` don't wait: a span still waiting for its entry (a cancelled body's, whose entry
     // Chromium and Firefox queue some milliseconds later) is delivered at once, with it if it has come.
     for (const [how, then] of [['flush', () => tracer.forceFlush()], ['uninstall', () => uninstall(tracer)]]) {
-      const reader = (await fetch(`${SERVER}/sse?events=20&delayMs=20&x=rt-${how}`)).body.getReader();
+      const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&x=rt-${how}`)).body.getReader();
       await reader.read();
       await reader.cancel();
       await microtasks();
@@ -2580,19 +2580,36 @@ const SCENARIOS = {
     }
     // A response that a `fetch` wrapper installed before fetchspan made up has no entry, and none comes: its span
     // waits 250 ms, and no more, even while others keep waiting (a stream of them, 40 ms apart).
+    // And it takes no entry of a request to its URL made after its body ended (the second fetch of `shared`).
     const real = globalThis.fetch;
+    const shared = `${SERVER}/bytes?n=10&x=made-up-then-real`;
+    let sharedCalls = 0;
     globalThis.fetch = function fetch(url, init) {
-      return String(url).includes('/made-up') ? Promise.resolve(new Response('made up')) : real.call(this, url, init);
+      const madeUp = String(url).includes('/made-up') || (url === shared && sharedCalls++ === 0);
+      return madeUp ? Promise.resolve(new Response('made up')) : real.call(this, url, init);
     };
     try {
       const delivered = [];
-      const made = traced({ onSpanEnd: (span) => delivered.push(performance.timeOrigin + performance.now() - span.endTime) });
+      const made = traced({
+        onSpanEnd: (span) => delivered.push({ span, ms: performance.timeOrigin + performance.now() - span.endTime }),
+      });
+      await readAll((await fetch(shared)).body);
+      // (Read after its entry has come where the engine queues it before the body is read, as Firefox does, so that
+      // the waiting span would find it first.)
+      const second = await fetch(shared);
+      await sleep(100);
+      await second.text();
       for (let i = 0; i < 12; i++) {
         await readAll((await fetch(`${SERVER}/made-up?i=${i}`)).body);
         await sleep(40);
       }
-      await until(() => delivered.length === 12, 'the made-up responses\' spans', 3000);
-      check(delivered.every((ms) => ms >= 240 && ms <= 600), `each waited 250 ms: ${delivered.map(Math.round)}`);
+      await until(() => delivered.length === 14, 'the made-up responses\' spans', 3000);
+      const streamed = (span) => span.attributes['fetchspan.response.size_source'] === 'stream';
+      const waits = delivered.filter((d) => streamed(d.span)).map((d) => d.ms);
+      check(waits.length === 13 && waits.every((ms) => ms >= 240 && ms <= 600), `each waited 250 ms: ${waits.map(Math.round)}`);
+      const ofShared = delivered.map((d) => d.span).filter((span) => span.attributes['url.full'] === shared);
+      equal(timingOf(ofShared.find(streamed)).firstByte, undefined, 'the made-up response took no entry');
+      check(timingOf(ofShared.find((span) => !streamed(span))).firstByte >= 0, 'the real request has its own');
       await uninstall(made.tracer);
     } finally {
       globalThis.fetch = real;
