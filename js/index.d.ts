@@ -246,8 +246,9 @@ export interface Stats {
   /** Spans ended (each reached `onSpanEnd` and the export queue). */
   ended: number;
   /**
-   * Spans in flight: `started - ended`. A streamed body's span that waits for its resource-timing entry (Chromium
-   * queues it a few milliseconds after the body's end) counts here until it reaches `onSpanEnd`, 250 ms at most.
+   * Spans in flight: `started - ended`. A streamed body's span that waits for its resource-timing entry (which
+   * Chromium queues a few milliseconds after the body's end, and Firefox after a cancel or an abort) counts here
+   * until it reaches `onSpanEnd`, 250 ms at most.
    */
   open: number;
   /** Requests that went on uninstrumented because something of fetchspan's own failed: what to alert on. */
@@ -309,8 +310,8 @@ export interface Tracer {
   stats(): Stats;
   /**
    * Exports the spans queued at the call (spans still waiting for their resource-timing entry first reach
-   * `onSpanEnd` and the queue, with the entry if it has come), and resolves once each is exported, rejected or dropped, or at
-   * `timeoutMs` (default: the `exportTimeoutMs` option, 10000); spans ending meanwhile go with later exports. The
+   * `onSpanEnd` and the queue, with the entry if it has come), and resolves once each is exported, rejected or
+   * dropped, or at `timeoutMs` (default: the `exportTimeoutMs` option, 10000); spans ending meanwhile go with later exports. The
    * deadline aborts nothing: the collector may already have the export in flight (aborted, its spans would be sent
    * again), so it goes on. With no time left, no export is started. Without an `endpoint` it resolves at once to
    * zeros.

@@ -1,8 +1,9 @@
 //! Stage 3 of a request: the body (its JS half is the body part of `patch.js`, which patches
 //! `Response.prototype`). It decides how every body ends and what its span says about it: `no-body` for the
 //! responses whose bodies are never touched, whole-body reads served natively (their size and where it comes
-//! from), the stream, the response collected unread, and an abort after the response arrived. [`RequestSpan`]'s
-//! body calls are here.
+//! from), the stream, the response collected unread, and an abort after the response arrived; and a streamed span's
+//! wait for its resource-timing entry when the body ended first ([`TimingWait`]). [`RequestSpan`]'s body calls are
+//! here.
 //!
 //! A body read as a stream runs through a pass-through `TransformStream` whose transformer is
 //! [`CountingTransformer`]; a pump of ours (not `pipeTo`) probes its writable for the app's reads and enqueues the
@@ -514,7 +515,7 @@ const CUT_ENTRIES: u8 = 1;
 /// [`TimingWait::cut_bodies`]: none came in time, and none ever did.
 const NO_CUT_ENTRIES: u8 = 2;
 
-/// Records that wait for their entry at most: past it, a completed body's span goes on without one.
+/// Records that wait for their entry at most: past it, a body's span goes on without one.
 const MAX_PARKED: usize = 256;
 /// The longest wait between two looks, in milliseconds: a record parked while others wait is looked at this soon.
 const MAX_TIMING_RETRY_MS: f64 = 32.0;
@@ -529,8 +530,8 @@ const MAX_TIMING_WAIT_MS: f64 = 250.0;
 /// its entry 5 to 15 ms later in Chromium and Firefox. Their records reach `onSpanEnd` and the exporter once the
 /// entry has come, with the network timings and sizes every other span has, ended when the body did. One timer per
 /// tracer for all of them, looking again after 0, 1, 2, 4 … ms (32 at most between two looks), for at most 250 ms
-/// a record (an entry that never comes);
-/// `forceFlush`, `uninstall` and the exporter's unload flush deliver them at once, with the entry if it has come.
+/// a record (an entry that never comes); `forceFlush`, `uninstall` and the exporter's unload flush deliver them at
+/// once, with the entry if it has come.
 #[derive(Default)]
 pub struct TimingWait {
     /// Cells, not `RefCell`s: each is taken and put back, so nothing is borrowed while app code runs and there is

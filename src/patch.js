@@ -670,10 +670,10 @@ function resourceTimings() {
   // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
   // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
   // can't swap entries; a URL cut before it crossed into wasm matches by prefix), and, given `endedAt` (a streamed
-  // body's end), no later than that (a span waiting for its entry takes none of a request made after it ended). Packed as src/timing.rs reads
-  // it; null when there is none and none will come (restricted: cross-origin without Timing-Allow-Origin; not an
-  // HTTP(S) URL; no observer, or stopped); undefined when none has come yet (Chromium queues a streamed body's entry
-  // a task after the body's end: src/body.rs's `TimingWait` asks again).
+  // body's end), not after that (a span waiting for its entry takes none of a request made after it ended). Packed
+  // as src/timing.rs reads it; null when there is none and none will come (restricted: cross-origin without
+  // Timing-Allow-Origin; not an HTTP(S) URL; no observer, or stopped); undefined when none has come yet (Chromium
+  // queues a streamed body's entry a task after the body's end: src/body.rs's `TimingWait` asks again).
   function takeTiming(url, startedAt, endedAt) {
     if (observer === undefined || !url.startsWith('http')) return null;
     keepEntries(observer.takeRecords());

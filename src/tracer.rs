@@ -15,8 +15,8 @@ use crate::clock::WallClock;
 use crate::export::{self, Exporter};
 use crate::options::Options;
 use crate::patch::{Patches, GLOBAL_THIS};
-use crate::registration::Timeout;
 use crate::record::SpanRecord;
+use crate::registration::Timeout;
 
 /// How long `uninstall()` waits for the final flush unless told otherwise.
 const UNINSTALL_FLUSH_MS: f64 = 1000.0;
