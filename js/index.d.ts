@@ -248,7 +248,7 @@ export interface Stats {
   /**
    * Spans in flight: `started - ended`. A streamed body's span that waits for its resource-timing entry (which
    * Chromium queues a few milliseconds after the body's end, and Firefox after a cancel or an abort) counts here
-   * until it reaches `onSpanEnd`, 250 ms at most.
+   * until it reaches `onSpanEnd`, 250 ms at most (longer in a hidden page, whose timers the browser slows).
    */
   open: number;
   /** Requests that went on uninstrumented because something of fetchspan's own failed: what to alert on. */
