@@ -75,9 +75,13 @@ async function spanFor(spans, part, timeoutMs = 5000) {
   return found[0];
 }
 
-// Lets the promise reactions pending run (a span's end after a cancel), but no task: an entry that resource
-// timing queues later can't arrive meanwhile.
-async function microtasks() {
+// Fetches a finite stream (10 events over 1 s: WebKit keeps a cancelled endless one's connection, and this host's
+// others then queue), cancels it after its first chunk, and lets the span end: only promise reactions run meanwhile,
+// no task, so the resource-timing entry Chromium and Firefox queue some milliseconds later can't have come.
+async function cancelAfterFirstChunk(part) {
+  const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&${part}`)).body.getReader();
+  await reader.read();
+  await reader.cancel();
   for (let i = 0; i < 20; i++) await null;
 }
 
@@ -611,10 +615,7 @@ const SCENARIOS = {
       // whose entry Chromium and Firefox queue some milliseconds later): the unload flush delivers it first, and
       // sends it.
       for (let i = 0; i < 5; i++) {
-        const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&x=unload-stream-${i}`)).body.getReader();
-        await reader.read();
-        await reader.cancel();
-        await microtasks();
+        await cancelAfterFirstChunk(`x=unload-stream-${i}`);
         if (ENGINE !== 'webkit') equal(tracer.stats().open, 1, 'the span waits for its entry');
         globalThis.dispatchEvent(new Event('pagehide'));
         equal(spans.length, i + 1, 'the span delivered at the unload flush');
@@ -2549,7 +2550,7 @@ const SCENARIOS = {
     for (const how of ['cancel', 'abort', 'cancel', 'abort']) {
       const controller = new AbortController();
       const part = `x=rt-${id(how)}`;
-      // (A finite stream: WebKit keeps a cancelled endless one's connection, and this host's others then queue.)
+      // (Finite, as in `cancelAfterFirstChunk`.)
       const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&${part}`, { signal: controller.signal })).body.getReader();
       await reader.read();
       await reader.read();
@@ -2568,10 +2569,7 @@ const SCENARIOS = {
     // `forceFlush` and `uninstall` don't wait: a span still waiting for its entry (a cancelled body's, whose entry
     // Chromium and Firefox queue some milliseconds later) is delivered at once, with it if it has come.
     for (const [how, then] of [['flush', () => tracer.forceFlush()], ['uninstall', () => uninstall(tracer)]]) {
-      const reader = (await fetch(`${SERVER}/sse?events=10&delayMs=100&x=rt-${how}`)).body.getReader();
-      await reader.read();
-      await reader.cancel();
-      await microtasks();
+      await cancelAfterFirstChunk(`x=rt-${how}`);
       if (ENGINE !== 'webkit') equal(tracer.stats().open, 1, `${how}: the span waits for its entry`);
       then();
       equal(tracer.stats().open, 0, `${how}: no span waits any more`);
