@@ -349,7 +349,7 @@ impl BodyProgress {
     /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
         if let Some(lookup) = self.timing.take() {
-            let timing = look_up(&lookup, record);
+            let timing = look_up(&lookup);
             if timing.is_undefined() {
                 self.awaiting_timing.replace(Some(lookup));
             } else if let Ok(timing) = timing.dyn_into::<Array>() {
@@ -503,11 +503,9 @@ impl IdleWatch {
     }
 }
 
-/// `lookup`'s answer for the body that `record` ended (see [`BodyProgress::timing`]); null if it threw.
-fn look_up(lookup: &Function, record: &SpanRecord) -> JsValue {
-    lookup
-        .call1(&JsValue::UNDEFINED, &JsValue::from(record.end_ms))
-        .unwrap_or(JsValue::NULL)
+/// `lookup`'s answer (see [`BodyProgress::timing`]); null if it threw.
+fn look_up(lookup: &Function) -> JsValue {
+    lookup.call0(&JsValue::UNDEFINED).unwrap_or(JsValue::NULL)
 }
 
 /// [`TimingWait::cut_bodies`]: an entry came for a cancelled or aborted body.
@@ -601,7 +599,7 @@ impl TimingWait {
         let mut kept: Vec<Parked> = Vec::new();
         let mut next_ms = f64::INFINITY;
         for mut parked in wait.parked.take() {
-            let timing = look_up(&parked.lookup, &parked.record);
+            let timing = look_up(&parked.lookup);
             let none_yet = timing.is_undefined() && !all && wait.settles.get() == settles;
             if none_yet && now < parked.until_ms {
                 next_ms = next_ms.min(parked.until_ms - now);

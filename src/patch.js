@@ -538,11 +538,11 @@ export function installPatches(scope, hooks, config) {
       // through the wasm heap that the collector can't see through).
       const state = { ended: false };
       const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
-      if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras,
-        performance.now())) {
+      const respondedAt = performance.now();
+      if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras, respondedAt)) {
         const entry = {
-          span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, takeTiming,
-          seenUnread: false,
+          span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, respondedAt,
+          takeTiming, seenUnread: false,
         };
         // (A response that arrives once fetchspan's patches are gone: nothing could follow its body.)
         if (!prototype.track(response, entry)) span.collected();
@@ -614,8 +614,8 @@ function failureCounter(hooks, count) {
   };
 }
 
-// An installation's resource-timing store: `{ takeTiming(url, startedAt), stopTimings() }` (the latter disconnects
-// the observer, at uninstall).
+// An installation's resource-timing store: `{ takeTiming(url, startedAt, respondedAt), stopTimings() }` (the
+// latter disconnects the observer, at uninstall).
 function resourceTimings() {
   // Resource timing (src/timing.rs says what is recorded): the `fetch` entries the observer delivered, at most
   // RECENT_ENTRIES (oldest first in `kept`), indexed by URL, until a span takes its own. An observer keeps getting
@@ -667,14 +667,15 @@ function resourceTimings() {
     return low;
   }
 
-  // The resource-timing entry of the request to `url` that fetch started at `startedAt`, taken synchronously and
-  // used once: the earliest unused entry for that URL that started with it (so two concurrent fetches of one URL
-  // can't swap entries; a URL cut before it crossed into wasm matches by prefix), and, given `endedAt` (a streamed
-  // body's end), not after that (a span waiting for its entry takes none of a request made after it ended). Packed
+  // The resource-timing entry of the request to `url` that fetch started at `startedAt` and whose response came at
+  // `respondedAt`, taken synchronously and used once: the earliest unused entry for that URL that started between
+  // the two (so two concurrent fetches of one URL can't swap entries, and a span that ends before its own entry is
+  // queued takes none of a request started after its response came; a URL cut before it crossed into wasm matches by
+  // prefix). (Not the end of the `fetch` call: WebKit starts the entry 0.2 to 4 ms after it returns.) Packed
   // as src/timing.rs reads it; null when there is none and none will come (restricted: cross-origin without
   // Timing-Allow-Origin; not an HTTP(S) URL; no observer, or stopped); undefined when none has come yet (Chromium
   // queues a streamed body's entry a task after the body's end: src/body.rs's `TimingWait` asks again).
-  function takeTiming(url, startedAt, endedAt) {
+  function takeTiming(url, startedAt, respondedAt) {
     if (observer === undefined || !url.startsWith('http')) return null;
     keepEntries(observer.takeRecords());
     const none = stopped ? null : undefined;
@@ -686,7 +687,7 @@ function resourceTimings() {
     }
     if (same === undefined) return none;
     const at = firstStartAfter(same.starts, startedAt - 1, true);
-    if (at === same.entries.length || same.starts[at] > endedAt) return none;
+    if (at === same.entries.length || same.starts[at] > respondedAt) return none;
     const e = same.entries[at];
     forget(e, same, at);
     if (e.responseStart <= 0) return null;
@@ -837,7 +838,7 @@ function patchPrototype(scope) {
         .test(headerValue.call(nativeHeaders.call(response), 'content-type') ?? ''), false);
       // The lookup Rust keeps until the span ends, made outside this function: a closure made here would share its
       // scope with the one below, and so hold the entry (which holds the span: a cycle through the wasm heap).
-      const timing = timingLookup(entry.takeTiming, entry.url, entry.startedAt);
+      const timing = timingLookup(entry.takeTiming, entry.url, entry.startedAt, entry.respondedAt);
       entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, timing), null);
       if (entry.body === null) {
         entry.native = true;
@@ -958,8 +959,8 @@ function patchPrototype(scope) {
   // it out of our sight: its span ends there, as `responded` (the page's own fetch is the page's to trace).
   // A whole-body method served natively got the whole body (`size`: its value's, when that tells).
   function readWhole(entry, response, size) {
-    guard(entry, () => entry.span.readNatively(response, size, entry.takeTiming(entry.url, entry.startedAt),
-      performance.now()));
+    guard(entry, () => entry.span.readNatively(response, size,
+      entry.takeTiming(entry.url, entry.startedAt, entry.respondedAt), performance.now()));
   }
 
   const fetchEventProto = scope.FetchEvent?.prototype;
@@ -1730,10 +1731,9 @@ function stall(stats, name, at, durationMs) {
 // the app has a read pending; nothing is passed on for them.
 function probed() {}
 
-// The resource-timing lookup Rust holds for a streamed body: a closure over these three alone (see `reporter`),
-// called with the body's end (epoch ms).
-function timingLookup(takeTiming, url, startedAt) {
-  return (endedAt) => takeTiming(url, startedAt, endedAt - performance.timeOrigin);
+// The resource-timing lookup Rust holds for a streamed body: a closure over these four alone (see `reporter`).
+function timingLookup(takeTiming, url, startedAt, respondedAt) {
+  return () => takeTiming(url, startedAt, respondedAt);
 }
 
 // How this engine fails a response's body when the request's signal aborts, as the pump first saw it: `true`, with

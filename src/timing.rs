@@ -2,11 +2,12 @@
 //!
 //! `patch.js` owns the `PerformanceObserver` (an observer keeps receiving entries when the 250-entry timeline buffer
 //! is full, and fetchspan never clears that buffer) and picks the request's entry when its span ends, synchronously
-//! (`takeRecords()` plus what the observer already delivered), so a span never waits for it: the earliest unused
-//! `fetch` entry for the request's URL that started with it, so two concurrent fetches of one URL can't swap
-//! entries. It hands over the entry's numbers only when the entry is unrestricted (a cross-origin response without
-//! `Timing-Allow-Origin` zeroes them, and then nothing is recorded, rather than zeros). The entry's `serverTiming`
-//! stands in for the `Server-Timing` header when the response didn't expose it.
+//! (`takeRecords()` plus what the observer already delivered; a streamed body that ended first waits for it:
+//! `TimingWait` in `body.rs`): the earliest unused `fetch` entry for the request's URL that started with it and
+//! before its response came, so concurrent fetches of one URL can't swap entries, nor a stream that ends before its
+//! own entry is queued take a later request's. It hands over the entry's numbers only when the entry is unrestricted
+//! (a cross-origin response without `Timing-Allow-Origin` zeroes them, and then nothing is recorded, rather than
+//! zeros). The entry's `serverTiming` stands in for the `Server-Timing` header when the response didn't expose it.
 
 use js_sys::Array;
 use wasm_bindgen::JsCast;

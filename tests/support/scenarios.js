@@ -2631,6 +2631,26 @@ const SCENARIOS = {
     await (await fetch(`${SERVER}/server-trace?hidden&x=rt-restricted`)).text();
     const restricted = timingOf(await spanFor(spans, 'x=rt-restricted'));
     equal([restricted.bodySize, restricted.firstByte, restricted.phases.length], [undefined, undefined, 0], 'restricted entry');
+    // A stream cancelled before its own entry is queued takes none of another request to its URL, started while it
+    // streamed and read to its end first (made by a second copy of fetch, say): before, it took that one's timing,
+    // and in WebKit, which queues no entry for a cancelled body, kept it. (`x-chunks`: that request's body is one
+    // chunk, ours forty.)
+    const streaming = `${SERVER}/slow?chunks=40&size=100&delayMs=100&x=rt-other`;
+    const reader = (await fetch(streaming)).body.getReader();
+    await reader.read();
+    await sleep(150);
+    // (`no-store`: Firefox otherwise holds a second request to a URL until the first one's body is in its cache.)
+    await (await raw(streaming, { headers: { 'x-chunks': '1' }, cache: 'no-store' })).text();
+    // The positive control: the other request's entry is there when ours ends.
+    await until(() => performance.getEntriesByName(streaming, 'resource').length === 1, "the other request's entry");
+    const otherStart = performance.getEntriesByName(streaming, 'resource')[0].startTime + performance.timeOrigin;
+    await reader.cancel();
+    const cut = await spanFor(spans, 'x=rt-other');
+    check(otherStart >= cut.startTime + 150, `the other request started after ours (${otherStart - cut.startTime} ms)`);
+    const cutRequest = cut.events.find((e) => e.name === 'fetchspan.timing.request');
+    check(cutRequest === undefined || cutRequest.time <= cut.startTime + 100,
+      `the cancelled stream took another request's entry: request phase at ${cutRequest?.time}, span started at ${cut.startTime}`);
+    if (ENGINE !== 'webkit') check(cutRequest !== undefined, 'the cancelled stream has its own entry');
     // Two concurrent fetches of one URL, read in the other order: each span gets its own entry.
     const url = `${SERVER}/bytes?n=10&x=rt-same`;
     const first = await fetch(url);

@@ -445,14 +445,20 @@ fn serve_bytes(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome>
 }
 
 /// `/slow?chunks=&size=&delayMs=`: a finite chunked body, one chunk per delay; `firstDelayMs=` waits that long
-/// between the headers and the first chunk.
+/// between the headers and the first chunk. An `x-chunks` request header overrides `chunks`: two requests to one
+/// URL with different bodies.
 fn serve_slow(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let chunks = request
+        .headers
+        .get("x-chunks")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| request.number("chunks", 5));
     let chunk = vec![b's'; request.number("size", 1024) as usize];
     let delay = Duration::from_millis(request.number("delayMs", 50));
     start_chunked(stream, "text/plain")?;
     stream.flush()?;
     thread::sleep(Duration::from_millis(request.number("firstDelayMs", 0)));
-    for _ in 0..request.number("chunks", 5) {
+    for _ in 0..chunks {
         write_chunk(stream, &chunk)?;
         stream.flush()?;
         thread::sleep(delay);
