@@ -537,8 +537,8 @@ export function installPatches(scope, hooks, config) {
       // `state` is all the span's end callback holds (not the entry, which holds the span: that would be a cycle
       // through the wasm heap that the collector can't see through).
       const state = { ended: false };
-      const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       const respondedAt = performance.now();
+      const extras = captureResponse.length > 0 || responseAttributes ? responseExtras(response) : undefined;
       if (span.response(response, () => prototype.untrack(state), serverTrace(response.headers), extras, respondedAt)) {
         const entry = {
           span, state, failed, stream: null, body: null, native: false, teed: false, url, startedAt, respondedAt,

@@ -2589,7 +2589,7 @@ const SCENARIOS = {
     }
     // A response that a `fetch` wrapper installed before fetchspan made up has no entry, and none comes: its span
     // waits 250 ms, and no more, even while others keep waiting (a stream of them, 40 ms apart).
-    // And it takes no entry of a request to its URL made after its body ended (the second fetch of `shared`).
+    // And it takes no entry of a request to its URL made after its response came (the second fetch of `shared`).
     const real = globalThis.fetch;
     const shared = `${SERVER}/bytes?n=10&x=made-up-then-real`;
     let sharedCalls = 0;
