@@ -2987,7 +2987,7 @@ const SCENARIOS = {
     // later) waits in the stream, received by no one, and the idle timeout runs from the release's pull.
     // Fetches `path` with `&x=<tag>` added and reads until a read stays pending (an engine may hand the first chunk
     // over in pieces). A body that ended first (a WebKit page held up for the whole body's 600 ms in one CI run) is
-    // cancelled and fetched again under a new tag, three times at most.
+    // fetched again under a new tag, three times at most.
     const readUntilPending = async (path, tag, tracedSpans = spans) => {
       for (let attempt = 0; ; attempt++) {
         const tagged = attempt === 0 ? tag : `${tag}-${attempt}`;
