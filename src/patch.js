@@ -1500,7 +1500,8 @@ function findDescriptor(object, name) {
 // with stage 1 only because wasm-bindgen-test-runner's page stopped loading about half the time once the crate had one
 // more JS snippet module (measured 5 hangs in 6 runs in Chromium; 0 in 6 with the same code in one file). Tried again
 // on 2026-11-30 as src/body.js: Firefox's navigation to a suite's page timed out in 6 runs (5 of 7 of the memory suite
-// right after the export suite), and Chromium's page once stayed at "Loading scripts..." for 120 s.
+// right after the export suite), and Chromium's page once stayed at "Loading scripts..." for 120 s. On 2026-12-01 a
+// one-line fifth snippet (imported by nothing else) made that Firefox navigation fail in 2 of 6 runs (0 of 5 without).
 //
 // A body the app reads as a stream runs through a pass-through TransformStream whose transformer is the Rust
 // `CountingTransformer`, driven by a pump of ours rather than `pipeTo`, because the pump sees what `pipeTo` hides:
