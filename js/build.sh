@@ -86,7 +86,7 @@ internal='^(__wbg_ptr|__destroy_into_raw|_wbg_cb_unref|__wrap|keepaliveRequests|
 common=(--bundle --target=es2021 --legal-comments=none --log-level=warning "--mangle-props=$internal")
 "$esbuild" "$stage/index.js" "${common[@]}" --minify --format=esm --outfile=pkg/index.js
 "$esbuild" "$stage/script.js" "${common[@]}" --format=iife --outfile="$stage/bundled-script.js"
-node_modules/.bin/terser "$stage/bundled-script.js" --ecma 2021 --compress passes=2 --mangle -o pkg/fetchspan.js
+node_modules/.bin/terser "$stage/bundled-script.js" --ecma 2021 --compress passes=2 --mangle --format ascii_only=true -o pkg/fetchspan.js
 cp js/index.d.ts pkg/
 rm -rf pkg/snippets pkg/script.js pkg/fetchspan.d.ts pkg/fetchspan_bg.wasm.d.ts
 node -e '

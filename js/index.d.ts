@@ -344,7 +344,11 @@ export interface Tracer {
  */
 export function install(options?: Options): Promise<Tracer>;
 
-/** The script-tag options: every `data-*` attribute maps to one option (`data-idle-timeout-ms` → `idleTimeoutMs`). */
+/**
+ * The script-tag options: `window.fetchspanConfig`, set before the script, under its `data-*` attributes. Every
+ * option but the three hooks (`onSpanEnd`, `requestAttributes`, `responseAttributes`, which only
+ * `window.fetchspanConfig` can give) has an attribute (`data-idle-timeout-ms` → `idleTimeoutMs`).
+ */
 export type ScriptTagOptions = Options;
 
 /** `window.fetchspan`, published by the classic script `fetchspan.js`. */
@@ -367,4 +371,13 @@ export interface ScriptTagApi {
   forceFlush(timeoutMs?: number): Promise<FlushResult>;
   /** Uninstalls (see `Tracer.uninstall`); before `ready`, cancels the install instead. */
   uninstall(timeoutMs?: number): Promise<void>;
+}
+
+declare global {
+  interface Window {
+    /** Published by the classic script `fetchspan.js` (not by the ES module). */
+    fetchspan?: ScriptTagApi;
+    /** Options for the classic script `fetchspan.js`, set before it runs; its `data-*` attributes override them. */
+    fetchspanConfig?: ScriptTagOptions;
+  }
 }

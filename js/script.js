@@ -44,15 +44,19 @@ function text(value) {
   return value.trim();
 }
 
-/** An http(s) URL, absolute or relative to the page. */
+/**
+ * An http(s) URL, absolute or relative to the page (starting with `/`, `.`, `?` or `#`: a bare host,
+ * `collector.example.com`, would otherwise read as a path of the page's own site).
+ */
 function url(value) {
+  const item = value.trim();
   let parsed;
   try {
-    parsed = new URL(value.trim(), document.baseURI);
+    parsed = /^[a-z][a-z\d+.-]*:|^[/?#.]/i.test(item) && new URL(item, document.baseURI);
   } catch {
     parsed = null;
   }
-  if (!value.trim() || !/^https?:$/.test(parsed?.protocol)) throw 'an http(s) URL, absolute or relative to the page';
+  if (!/^https?:$/.test(parsed?.protocol)) throw 'an http(s) URL, absolute or starting with /, ., ? or #';
   return parsed.href;
 }
 
@@ -113,12 +117,30 @@ function jsonObject(value) {
   return parsed;
 }
 
+/**
+ * This script's own element, whose data-* attributes are the options and next to whose `src` the module is: the
+ * running script, or else (a script in a shadow root has none) the last one whose `src` names fetchspan.js. Throws,
+ * so that nothing is patched, where there is none (a worker's `importScripts`, a renamed file in a shadow root).
+ */
+function ownScript() {
+  const script = typeof document === 'object' && (document.currentScript
+    || [...document.querySelectorAll('script[src]')].reverse().find((s) => /fetchspan(\.min)?\.js(\?|#|$)/.test(s.src)));
+  if (!script) {
+    throw new TypeError('fetchspan: found no <script> of its own (in a worker, import the ES module); fetchspan is not installed');
+  }
+  return script;
+}
+
 /** The options from `window.fetchspanConfig` and the script's attributes, with the attribute of each option. */
 function readOptions(script) {
-  const options = { ...(globalThis.fetchspanConfig || {}) };
+  const config = globalThis.fetchspanConfig;
+  if (config != null && (typeof config !== 'object' || Array.isArray(config))) {
+    throw new TypeError('fetchspan: window.fetchspanConfig must be an object; fetchspan is not installed');
+  }
+  const options = { ...config };
   const from = {};
   const unknown = [];
-  for (const { name, value } of script ? script.attributes : []) {
+  for (const { name, value } of script.attributes) {
     if (!name.startsWith('data-')) continue;
     const entry = ATTRIBUTES[name];
     if (!entry) {
@@ -143,8 +165,6 @@ function readOptions(script) {
 }
 
 function start() {
-  const script = document.currentScript
-    || [...document.querySelectorAll('script[src]')].reverse().find((s) => /fetchspan(\.min)?\.js(\?|#|$)/.test(s.src));
   if (globalThis.fetchspan?.ready) {
     console.warn('fetchspan: the script was included twice; the second copy does nothing');
     return;
@@ -199,9 +219,11 @@ function start() {
     },
   };
 
+  let script;
   let options;
   let from;
   try {
+    script = ownScript();
     ({ options, from } = readOptions(script));
   } catch (error) {
     failure = error;
@@ -216,11 +238,14 @@ function start() {
   // meanwhile (a library that keeps `globalThis.fetch` when it loads) is traced too: it calls the installed fetch,
   // when fetchspan patched the native fetch it put back (not a wrapper the page put on over this one, which calls
   // this one: that would loop), until `uninstall()` through `window.fetchspan`.
-  function fetchBeforeReady() {
-    if (traced !== null) return Reflect.apply(traced, this, arguments);
-    if (waiting) early += 1;
-    return Reflect.apply(nativeFetch, this, arguments);
-  }
+  // A method, as the native fetch is (`name` "fetch", `length` 1, no `prototype`, `new` throws).
+  const fetchBeforeReady = {
+    fetch(input) {
+      if (traced !== null) return Reflect.apply(traced, this, arguments);
+      if (waiting) early += 1;
+      return Reflect.apply(nativeFetch, this, arguments);
+    },
+  }.fetch;
   // Whether the native fetch went back in place of this script's.
   const restoreFetch = () => {
     waiting = false;
@@ -230,7 +255,7 @@ function start() {
   };
   if (typeof nativeFetch === 'function') globalThis.fetch = fetchBeforeReady;
 
-  const wasmUrl = new URL('fetchspan_bg.wasm', script?.src || document.baseURI);
+  const wasmUrl = new URL('fetchspan_bg.wasm', script.src);
   api.ready = loadWasm(wasmUrl, nativeFetch).then(() => {
     const restored = restoreFetch();
     if (uninstallAsked) throw new Error('fetchspan: uninstall() was called before install finished');
@@ -241,9 +266,11 @@ function start() {
       if (restored) traced = globalThis.fetch;
       return tracer;
     } catch (error) {
-      // The option the message is about, or else another one it names (a limit set by another attribute).
-      const named = /option "(\w+)/.exec(error?.message)?.[1];
-      const option = from[named] ? named : Object.keys(from).find((key) => new RegExp(`\\b${key}\\b`).test(error?.message));
+      // The option the message is about, or else another one it names (a limit set by another attribute), not
+      // counting the list of known options an unknown one of `fetchspanConfig` gets.
+      const message = String(error?.message).split(' (known')[0];
+      const named = /option "(\w+)/.exec(message)?.[1];
+      const option = from[named] ? named : Object.keys(from).find((key) => new RegExp(`\\b${key}\\b`).test(message));
       if (option && from[option]) {
         error = new TypeError(`fetchspan: attribute ${from[option]} is invalid: ${error.message.replace(/^fetchspan: /, '')}; fetchspan is not installed`, { cause: error });
       }

@@ -68,7 +68,12 @@ export async function main(): Promise<void> {
   await tracer.uninstall(500);
 
   // The script-tag global.
-  const tag = (window as unknown as { fetchspan: ScriptTagApi }).fetchspan;
+  window.fetchspanConfig = { onSpanEnd: (span) => console.log(span.endReason), sampleRate: 0.5 };
+  // @ts-expect-error: fetchspanConfig takes the options, not a string
+  window.fetchspanConfig = 'x';
+  const published: ScriptTagApi | undefined = window.fetchspan;
+  if (!published) return;
+  const tag = published;
   const early: number = tag.earlyFetches + tag.stats().earlyFetches;
   const ready: Tracer = await tag.ready;
   const failure: Error | null = tag.error;

@@ -214,6 +214,10 @@ pages['tag-ok.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script>window.fetchspanConfig = { onSpanEnd: (span) => (window.spans ??= []).push(span) };</script>
 <script src="/slow-pkg/fetchspan.js" ${ALL_ATTRIBUTES}></script>
 <script>
+  // The stand-in fetch while the module loads, as the native one looks to a page.
+  const shape = (f) => ({ name: f.name, length: f.length, prototype: 'prototype' in f,
+    construct: (() => { try { new f('/api/json?constructed=1'); return 'constructed'; } catch (e) { return e.constructor.name; } })() });
+  window.standIn = { ours: shape(fetch), native: shape(native.fetch) };
   window.early = fetch('/api/json?early=1').then((r) => r.json());
   window.atParse = { tracer: fetchspan.tracer, earlyFetches: fetchspan.earlyFetches, stats: fetchspan.stats() };
   // The page's own interceptor, put on while the module loads: it adds the app's credentials to its requests, and
@@ -248,6 +252,26 @@ pages['tag-invalid-endpoint-user.html'] = `<!doctype html><meta charset="utf-8">
 <script src="/pkg/fetchspan.js" data-endpoint="https://ingest:SECRET@collector.example:4318"></script>`;
 pages['tag-invalid-endpoint-query.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/pkg/fetchspan.js" data-endpoint="htps://collector.example/?api_key=SECRET"></script>`;
+// A bare host would read as a path of the page's own site.
+pages['tag-invalid-endpoint-host.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script src="/pkg/fetchspan.js" data-endpoint="collector.example.com"></script>`;
+// A mistake of window.fetchspanConfig is its own, not a valid attribute's.
+pages['tag-invalid-config-key.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script>window.fetchspanConfig = { onSpanStart() {} };</script>
+<script src="/pkg/fetchspan.js" data-endpoint="/otlp" data-service-name="shop"></script>`;
+pages['tag-invalid-config.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script>window.fetchspanConfig = 'x';</script>
+<script src="/pkg/fetchspan.js" data-service-name="shop"></script>`;
+// A script in a shadow root has no document.currentScript, and one renamed can't be found by its name: its
+// attributes (a bad one here) are not silently dropped, nor the module fetched from the page's folder.
+pages['tag-shadow.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<div id="host"></div>
+<script>
+  const script = document.createElement('script');
+  script.src = '/pkg/fetchspan.js';
+  script.dataset.sampleRate = 'bogus';
+  document.getElementById('host').attachShadow({ mode: 'open' }).append(script);
+</script>`;
 pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/bad-404/fetchspan.js" data-service-name="x"></script>`;
 pages['tag-bad-html.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -401,6 +425,10 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
   check(result.atParse.tracer === null && result.atParse.earlyFetches === 1 && result.atParse.stats.started === 0,
     'script tag: the page parsed on while the module loaded, and the early fetch was counted', result.atParse);
   check(result.early.ok && result.earlyDoneBeforeReady, 'script tag: the early fetch went through untouched before ready', result);
+  const standIn = await page.evaluate(() => window.standIn);
+  check(JSON.stringify(standIn.ours) === JSON.stringify(standIn.native)
+    && JSON.stringify(standIn.native) === '{"name":"fetch","length":1,"prototype":false,"construct":"TypeError"}',
+  'script tag: the fetch that stands in while the module loads has the native name, length, no prototype, and no new', standIn);
   check(result.sameTracer && result.patched, 'script tag: ready resolves to the installed tracer', result);
   check(JSON.stringify(result.spans) === JSON.stringify([[`${origin}/api/json?after=1`, 'completed']]),
     'script tag: one span, for the fetch after ready (the early, ignored prefix and ignored regexp ones have none)', result.spans);
@@ -532,8 +560,13 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
   ['tag-invalid-limit', 'data-max-queue-size', true], ['tag-invalid-header', 'data-headers', true],
   ['tag-invalid-redact', 'data-redact-query-params', false],
   ['tag-invalid-endpoint-user', 'data-endpoint', true], ['tag-invalid-endpoint-query', 'data-endpoint', false],
+  ['tag-invalid-endpoint-host', 'attribute data-endpoint must be an http(s) URL', false],
+  ['tag-invalid-config-key', 'unknown option "onSpanStart"', true],
+  ['tag-invalid-config', 'window.fetchspanConfig must be an object', false],
+  ['tag-shadow', 'found no <script> of its own', false],
   ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
   const { page, log } = await open(`/pages/${name}.html`);
+  await page.waitForFunction(() => window.fetchspan, null, { timeout: 15_000 });
   const result = await page.evaluate(async () => {
     const outcome = await fetchspan.ready.then(() => 'installed', (error) => error.message);
     await new Promise((r) => setTimeout(r, 50));
@@ -547,11 +580,36 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
   check(result.untouched, `${name}: nothing patched`, result);
   check(result.pageFetch.ok, `${name}: the page's own fetch keeps working`, result);
   check(ours(log).length === 1 && ours(log)[0].includes(attribute), `${name}: exactly one console error of ours, naming ${attribute}`, log.errors);
+  if (name.startsWith('tag-invalid-config')) {
+    check(!/data-(endpoint|service-name)/.test(ours(log)[0]), `${name}: no valid attribute is blamed`, log.errors);
+  }
   check(!JSON.stringify([result, log.errors]).includes('SECRET'), `${name}: no attribute value that may be a secret is shown`, log.errors);
   const others = log.errors.filter((text) => !text.startsWith('fetchspan:'));
   check(others.length === (name === 'tag-bad-404' ? 1 : 0), `${name}: no other console error`, others);
   check((wasmRequests(log).length > 0) === wasmLoads, `${name}: the module was ${wasmLoads ? '' : 'not '}requested`, wasmRequests(log));
   console.log(`${name}: ${ours(log)[0]}`);
+  await page.close();
+}
+
+// The script-tag file loaded into a worker with importScripts: it does not throw (the worker's script goes on),
+// says what to use instead, and leaves the worker's fetch alone.
+pages['tag-worker.html'] = `<!doctype html><meta charset="utf-8">
+<script>
+  const code = \`let threw = null;
+const nativeFetch = fetch;
+try { importScripts('\${location.origin}/pkg/fetchspan.js'); } catch (error) { threw = String(error); }
+self.fetchspan.ready.then(() => 'installed', (error) => error.message).then(async (outcome) => postMessage({ threw,
+  outcome, untouched: fetch === nativeFetch, fetched: (await (await fetch('\${location.origin}/api/json?worker=1')).json()).ok }))
+  .catch((error) => postMessage({ error: String(error) }));\`;
+  const worker = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+  worker.onmessage = (event) => { window.result = event.data; };
+  worker.onerror = (event) => { window.result = { error: event.message }; };
+</script>`;
+{
+  const { page } = await open('/pages/tag-worker.html');
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  check(result.threw === null && result.outcome?.includes('found no <script> of its own (in a worker, import the ES module)')
+    && result.untouched && result.fetched, 'script tag in a worker (importScripts): no throw, a clear error, fetch untouched', result);
   await page.close();
 }
 
