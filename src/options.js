@@ -101,7 +101,8 @@ export function parseOptions(value) {
   // Names lower-cased, so that one given as `Content-Type` replaces ours rather than being sent alongside it.
   const headers = { 'content-type': 'application/json' };
   for (const [name, v] of entries(get, 'headers')) {
-    if (!TOKEN.test(name)) fail(`option "headers" has an invalid header name "${name}"`);
+    // Shown up to its first space or colon (a name such as "Authorization: Bearer …" holds a value).
+    if (!TOKEN.test(name)) fail(`option "headers" has an invalid header name ${describe(name.replace(/[\s:][^]*/, '…'))}`);
     // The value is never shown: it may be a secret.
     if (typeof v !== 'string') fail(`option "headers.${name}" must be a string`);
     // Checked as `fetch` will check it (Latin-1, no line breaks); the value is not echoed: it may be a secret.
@@ -196,10 +197,12 @@ export function parseOptions(value) {
       parsed = typeof endpoint === 'string' && new URL(endpoint);
     } catch {}
     if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-      // Shown without what may hold a key: a user name and password (all up to the last `@`), the query and the
-      // fragment; a value of another type (a `URL` object's JSON is its whole `href`) by its type only.
+      // Shown without what may hold a key: a user name and password (all up to the last `@`), and all after the
+      // scheme and host (a path, query or fragment, or text after a space: a token pasted in); a value of another
+      // type (a `URL` object's JSON is its whole `href`) by its type only.
       fail(`option "endpoint" must be ${ENDPOINT}, got ${typeof endpoint === 'string'
-        ? describe(endpoint.replace(/^[^]*@/, '…@').replace(/([?#])[^]*/, '$1…')) : kind(endpoint)}`);
+        ? describe(endpoint.replace(/^[^]*@/, '…@').replace(/^(?=((…@)?([a-z][\w+.-]*:\/\/)?[^/?#\s]*))\1[^]+/i, '$1…'))
+        : kind(endpoint)}`);
     }
     if (parsed.username || parsed.password) {
       fail('option "endpoint" must not carry a user name or password (fetch refuses such a URL); send credentials with the "headers" option');

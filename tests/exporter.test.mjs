@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 // Imported from its text, so it needs no package type and any copy of it can stand in.
 const file = process.env.FETCHSPAN_EXPORTER ?? new URL('../src/export/exporter.js', import.meta.url);
 const { Exporter, tracerStats } = await import(`data:text/javascript;base64,${readFileSync(file).toString('base64')}`);
+// A second copy of the module (two bundles in one page, or a bundle and the script tag): its own module instance.
+const { Exporter: CopyExporter } = await import(`data:text/javascript;base64,${Buffer.from(`${readFileSync(file)}\n// a copy`).toString('base64')}`);
 const options = process.env.FETCHSPAN_OPTIONS ?? new URL('../src/options.js', import.meta.url);
 const { parseOptions } = await import(`data:text/javascript;base64,${readFileSync(options).toString('base64')}`);
 
@@ -84,8 +86,8 @@ const exporters = [];
  * An exporter listening for unload, with test-friendly options. Bodies are JSON arrays of `{ id }` spans, after any
  * in `prefix` (the envelope's start).
  */
-function exporter(fetch, options = {}, prefix = '[', settle = () => {}) {
-  const made = new Exporter(fetch, {
+function exporter(fetch, options = {}, prefix = '[', settle = () => {}, Class = Exporter) {
+  const made = new Class(fetch, {
     url: 'http://collector.test/v1/traces',
     headers: { 'content-type': 'application/json' },
     maxQueueSize: 2048,
@@ -442,9 +444,16 @@ test('an invalid "headers" or "endpoint" is reported without its value\'s secret
     'fetchspan: option "headers" must be a plain object, got an array');
   assert.equal(error({ endpoint, headers: 'Bearer sk_live_SECRET' }), 'fetchspan: option "headers" must be a plain object, got a string');
   const expected = 'fetchspan: option "endpoint" must be an absolute http(s) URL such as "http://localhost:4318", got';
-  assert.equal(error({ endpoint: 'otlp.vendor.io/v1?api_key=SECRET' }), `${expected} "otlp.vendor.io/v1?…"`);
-  assert.equal(error({ endpoint: 'ftp://user:SECRET@collector.test/x#SECRET' }), `${expected} "…@collector.test/x#…"`);
+  assert.equal(error({ endpoint: 'otlp.vendor.io/v1?api_key=SECRET' }), `${expected} "otlp.vendor.io…"`);
+  assert.equal(error({ endpoint: 'ftp://user:SECRET@collector.test/x#SECRET' }), `${expected} "…@collector.test…"`);
   assert.equal(error({ endpoint: 'user:SECRET@collector.test' }), `${expected} "…@collector.test"`);
+  // A token in the path, or pasted in place of the URL.
+  assert.equal(error({ endpoint: 'collector.test/v1/traces/SECRET' }), `${expected} "collector.test…"`);
+  assert.equal(error({ endpoint: 'Bearer sk_live_SECRET' }), `${expected} "Bearer…"`);
+  assert.equal(error({ endpoint: 'ftp://collector.test/SECRET' }), `${expected} "ftp://collector.test…"`);
+  // A header line given as a name.
+  assert.equal(error({ endpoint, headers: { 'Authorization: Bearer sk_live_SECRET': '' } }),
+    'fetchspan: option "headers" has an invalid header name "Authorization…"');
   assert.equal(error({ endpoint: new URL('https://user:SECRET@collector.test/?api_key=SECRET') }), `${expected} a URL object`);
 });
 
@@ -502,4 +511,82 @@ test('the unload flush first takes the spans that waited for their resource timi
   pagehide();
   assert.deepEqual(f2.calls.filter((c) => c.keepalive).map((c) => c.spans.length), [1], 'the queue still sent');
   assert.equal(e2.unloading, false, 'left as it was');
+});
+
+test('the app\'s own hide listener, run before ours, that flushes or uninstalls sends the queue with keepalive', async () => {
+  for (const how of ['forceFlush', 'shutdown']) {
+    const fetch = collector(() => 200);
+    const flushes = [];
+    let e;
+    const appListener = () => {
+      if (document.visibilityState === 'hidden') flushes.push(e[how](500));
+    };
+    document.addEventListener('visibilitychange', appListener);
+    e = exporter(fetch, { scheduledDelayMs: 60_000 });
+    enqueue(e, 10);
+    hide();
+    await Promise.all(flushes);
+    document.removeEventListener('visibilitychange', appListener);
+    assert.deepEqual(fetch.calls.map((c) => [c.keepalive, c.spans.length]), [[true, 10]], `${how}: the queue went with keepalive`);
+  }
+});
+
+test('two copies of fetchspan in a page share the keepalive budget', async () => {
+  const held = gate();
+  const fetch = collector((call) => (call.keepalive ? held.promise : 200));
+  const one = exporter(fetch);
+  const other = exporter(fetch, {}, '[', () => {}, CopyExporter);
+  enqueue(one, 8, 5000);
+  enqueue(other, 8, 5000);
+  hide();
+  const sent = fetch.calls.filter((c) => c.keepalive);
+  assert.ok(sent.length >= 2, 'both copies sent keepalive requests (the control)');
+  const bytes = sent.reduce((sum, c) => sum + c.spans.length * 5000, 0);
+  assert.ok(bytes <= 60_000, `at most 60,000 bytes of keepalive in flight across both copies, got about ${bytes}`);
+  held.open(200);
+  await until(() => stats(one).keepaliveInFlight + stats(other).keepaliveInFlight === 0, 'the flushes settled');
+});
+
+test('an unload flush that can send nothing leaves the batch waiting to retry with the attempts it made', async () => {
+  const held = gate();
+  const fetch = collector((call) => (call.keepalive ? held.promise : [503, '0.05']));
+  const e = exporter(fetch, { maxExportBatchSize: 5 });
+  // Eight keepalive requests held by a slow collector: no more can be made.
+  for (let i = 0; i < 8; i++) {
+    e.enqueue(span(7000));
+    hide();
+  }
+  assert.equal(fetch.calls.filter((c) => c.keepalive).length, 8, 'the keepalive requests in flight (the control)');
+  enqueue(e, 5);
+  for (let i = 0; i < 12 && stats(e).exportFailures === 0; i++) {
+    await sleep(25);
+    hide();
+  }
+  await until(() => stats(e).exportFailures === 1, 'the batch given up on');
+  const posts = fetch.calls.filter((c) => !c.keepalive);
+  assert.ok(posts.length > 1, 'the batch was retried (the control)');
+  assert.deepEqual([posts.length, stats(e).retries], [5, 4], 'attempts made, retries counted: the cap held');
+  held.open(200);
+  await until(() => stats(e).keepaliveInFlight === 0, 'the keepalive requests settled');
+});
+
+test('a Retry-After a keepalive request got holds back the run\'s retry of its own batch', async () => {
+  const first = gate();
+  let posts = 0;
+  const fetch = collector((call) => {
+    call.at = performance.now();
+    if (call.keepalive) return [429, '2'];
+    return posts++ === 0 ? first.promise : 200;
+  });
+  const e = exporter(fetch, { maxExportBatchSize: 5 });
+  enqueue(e, 5);
+  await until(() => fetch.calls.length === 1, 'the run\'s batch in flight');
+  enqueue(e, 3);
+  const hiddenAt = performance.now();
+  hide();
+  await until(() => e.resumeAt > 0, 'the keepalive request answered 429');
+  first.open(503);
+  await until(() => fetch.calls.filter((c) => !c.keepalive).length >= 2, 'the batch retried', 5000);
+  const retry = fetch.calls.filter((c) => !c.keepalive)[1];
+  assert.ok(retry.at - hiddenAt >= 1950, `the retry waited for Retry-After: ${Math.round(retry.at - hiddenAt)} ms after the hide`);
 });

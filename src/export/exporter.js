@@ -15,8 +15,9 @@
 const KEEPALIVE_BYTES = 60_000;
 const KEEPALIVE_REQUESTS = 8;
 // What fetchspan's keepalive requests in this global hold in flight: the budget is the page's, and an unload
-// flush's requests may outlive their installation (`shutdown`), so an install after an uninstall shares it with them.
-const keepalive = { bytes: 0, requests: 0 };
+// flush's requests may outlive their installation (`shutdown`), so an install after an uninstall shares it with them,
+// and so does another copy of fetchspan in the page (two bundles, or a bundle and the script tag): kept on the global.
+const keepalive = (globalThis[Symbol.for('fetchspan.keepalive')] ??= { bytes: 0, requests: 0 });
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
@@ -130,6 +131,9 @@ export class Exporter {
         this.waitStop = new AbortController();
         const wait = Math.min(answer?.retryAfterMs >= 0 ? answer.retryAfterMs : backoff, MAX_WAIT_MS);
         await sleep(wait, signal, this.waitStop.signal);
+        // Nor before a `Retry-After` the collector gave a keepalive request meanwhile.
+        const more = this.resumeAt - performance.now();
+        if (more > 0 && this.waiting === batch) await sleep(more, signal, this.waitStop.signal);
         if (this.waiting !== batch) return;
         this.waiting = null;
         if (signal.aborted) break;
@@ -222,6 +226,9 @@ export class Exporter {
    */
   async forceFlush(timeoutMs) {
     const [exported, dropped, enqueued] = [this.counts.exported, this.counts.dropped, this.enqueued];
+    // A hidden page may be closing (the app's own listener flushing before ours, or `uninstall` there): what can
+    // go with keepalive goes so first.
+    if (this.stopListening !== null && globalThis.document?.visibilityState === 'hidden') this.sendForUnload();
     const deadline = performance.now() + timeoutMs;
     let timedOut = false;
     while (this.unsettled.values().next().value < enqueued) {
@@ -271,11 +278,13 @@ export class Exporter {
     const hidden = () => {
       if (document.visibilityState === 'hidden') pagehide();
     };
-    document.addEventListener('visibilitychange', hidden);
-    globalThis.addEventListener('pagehide', pagehide);
+    // Capturing: at the target, before the app's own listeners, which may flush or uninstall (on `pagehide` the page
+    // may not be hidden yet).
+    document.addEventListener('visibilitychange', hidden, true);
+    globalThis.addEventListener('pagehide', pagehide, true);
     this.stopListening = () => {
-      document.removeEventListener('visibilitychange', hidden);
-      globalThis.removeEventListener('pagehide', pagehide);
+      document.removeEventListener('visibilitychange', hidden, true);
+      globalThis.removeEventListener('pagehide', pagehide, true);
     };
   }
 
@@ -291,10 +300,12 @@ export class Exporter {
     const aside = [];
     // How many spans of the batch the run waits to retry are not sent yet (at the front of the queue; none waits: all).
     let unsent = Infinity;
+    // That batch, taken.
+    const taken = this.waiting;
     try {
-      if (this.waiting !== null) {
+      if (taken !== null) {
         // The run finds its batch taken when it wakes: neither sent nor counted twice.
-        unsent = this.waiting.length;
+        unsent = taken.length;
         this.queue = this.waiting.concat(this.queue);
         this.waiting = null;
         this.inFlight = 0;
@@ -347,6 +358,12 @@ export class Exporter {
       // a part of it left keeps the wait (the collector asked for it).
       if (unsent <= 0 && aside.length === 0) this.waitStop.abort();
       this.queue = aside.concat(this.queue);
+      // None of it could go (the keepalive budget is taken): it goes back to the run's wait, whose attempts it keeps.
+      if (taken !== null && unsent === taken.length) {
+        this.queue.splice(0, taken.length);
+        this.waiting = taken;
+        this.inFlight = taken.length;
+      }
     }
   }
 
