@@ -113,7 +113,10 @@ export interface SpanData {
   endTime: number;
   /** `endTime - startTime`. */
   durationMs: number;
-  /** `error` for network errors, body failures and 4xx/5xx responses; an abort or cancel is not an error. */
+  /**
+   * `error` for network errors, body failures and 4xx/5xx responses, and for an abort before the response arrived or
+   * a timeout (`AbortSignal.timeout`) at any time; a cancel, or an abort of a body already arriving, is not an error.
+   */
   status: 'unset' | 'error';
   endReason: EndReason;
   attributes: SpanAttributes;

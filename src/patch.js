@@ -1417,6 +1417,8 @@ function packServerTiming(entries, traceresponse = '') {
       out.push(name, duration);
     }
   }
+  // A traceparent is 55 characters: nothing longer crosses into the wasm (whose memory never shrinks back).
+  if (out[0].length !== 55) out[0] = '';
   return out;
 }
 
@@ -1735,6 +1737,15 @@ function probed() {}
 // The resource-timing lookup Rust holds for a streamed body: a closure over these four alone (see `reporter`).
 function timingLookup(takeTiming, url, startedAt, respondedAt) {
   return () => takeTiming(url, startedAt, respondedAt);
+}
+
+/**
+ * The text of a number as the engine writes it (`1.5`, `1e+21`), which for a finite number is a JSON number: a
+ * template literal converts it with the language's own ToString, which a page can't replace (the glue's
+ * `toString` call would use `Number.prototype.toString`, which it can).
+ */
+export function numberText(number) {
+  return `${number}`;
 }
 
 // How this engine fails a response's body when the request's signal aborts, as the pump first saw it: `true`, with

@@ -70,6 +70,9 @@ pub fn method(given: &str) -> (&'static str, Option<String>) {
         .or_else(|| KNOWN.iter().find(|known| **known == given));
     match known {
         Some(known) => (known, None),
+        // What the JS side gives for a method it could not read without converting it twice (an object): the
+        // method sent is not known, so there is no original to record.
+        None if given == "_OTHER" => ("_OTHER", None),
         None => ("_OTHER", Some(given.to_owned())),
     }
 }
@@ -118,5 +121,6 @@ mod tests {
         assert_eq!(method("PATCH"), ("PATCH", None));
         assert_eq!(method("patch"), ("_OTHER", Some("patch".into())));
         assert_eq!(method("PURGE"), ("_OTHER", Some("PURGE".into())));
+        assert_eq!(method("_OTHER"), ("_OTHER", None));
     }
 }

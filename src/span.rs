@@ -198,12 +198,6 @@ impl Drop for SpanCell {
     }
 }
 
-/// Whether `text` (as `Number.prototype.toString` writes a finite number) is made of a JSON number's characters
-/// only, so that it can go into the span's JSON as it is.
-fn is_json_number(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e'))
-}
-
 /// The largest integer a JS number holds exactly: a hook's number beyond it is a double.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
@@ -263,15 +257,8 @@ fn add_extra(record: &mut SpanRecord, extra: &Array, tracer: &TracerCore) {
             (_, Some(number), _) if number.abs() <= MAX_SAFE_INTEGER && number as i64 as f64 == number => {
                 Value::Int(number as i64)
             }
-            // (Finite: `patch.js` passes no other number. Its text checked: a page may patch `Number.prototype.toString`.)
-            (_, Some(_), _) => match value
-                .unchecked_ref::<js_sys::Number>()
-                .to_string_with_radix(10)
-                .map(String::from)
-            {
-                Ok(text) if is_json_number(&text) => Value::Double(text),
-                _ => continue,
-            },
+            // (Finite: `patch.js` passes no other number, so its text is a JSON number.)
+            (_, Some(number), _) => Value::Double(number_text(number)),
             (_, _, Some(flag)) => Value::Bool(flag),
             _ => continue,
         };
@@ -340,6 +327,9 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
+    /// The engine's own text of a number (see `numberText` in `patch.js`).
+    #[wasm_bindgen(js_name = numberText)]
+    fn number_text(number: f64) -> String;
     /// A signal that aborts with `signal`, after fetch's own abort steps (see `afterFetch` in `patch.js`).
     #[wasm_bindgen(js_name = afterFetch)]
     fn after_fetch(signal: &AbortSignal) -> AbortSignal;
@@ -525,3 +515,4 @@ impl RequestSpan {
         });
     }
 }
+

@@ -55,9 +55,9 @@ wait "$server_pid" 2>/dev/null || true
 echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag, broken wasm, the shipped build in three engines)"
 bash tests/package.sh || failed+=(package)
 
-# The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (37 to 38 KB with trace context, server
-# correlation, header capture and hooks): this check holds the line where it is, so the package can't grow
-# unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
+# The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (42 KB with trace context, server
+# correlation, header capture, hooks and stream timings): this check holds the line at 42 KiB, so the package
+# can't grow unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
 # data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
 # of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes), and to 39 KiB
 # for the review fixes of 2026-11-30's fifth stop (+813: another copy of fetchspan refused, unread responses swept

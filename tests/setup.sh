@@ -20,9 +20,18 @@ missing=()
 command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing from Debian: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}"
+  # As root, or through sudo otherwise.
+  as_root=()
+  [ "$(id -u)" = 0 ] || as_root=(sudo)
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# Node.js as Vite 8 (a bundler fixture) needs it: 20.19+ or 22.12+. Not installed here: Debian's is older.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+  process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' 2>/dev/null; then
+  say "fetchspan's tests need Node.js 20.19+ or 22.12+ (found: $(node --version 2>/dev/null || echo none))"
+  exit 1
 fi
 
 # Pinned, like wasm-bindgen-cli: a new geckodriver release must not change the test command underneath us.
@@ -49,11 +58,14 @@ if [ "$want" != "$have" ]; then
   cargo install wasm-bindgen-cli --version "$want" --force
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+# A marker written once `npm install` succeeded: an interrupted one installs again, and so does a changed
+# package.json or package-lock.json.
+installed=node_modules/.fetchspan-installed
+if [ ! -f "$installed" ] || [ package-lock.json -nt "$installed" ] || [ package.json -nt "$installed" ]; then
   say "installing npm dev dependencies (playwright-core, binaryen)"
   # `npm install`, not `npm ci`: Vite 8 lists an optional dependency this registry lacks, which `npm ci` refuses
   # and `npm install` skips. The lock file is left as it is.
   npm install --no-audit --no-fund
-  touch node_modules
+  touch "$installed"
 fi
 say "ready"

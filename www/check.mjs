@@ -22,8 +22,9 @@ const check = (ok, what, detail) => {
   if (!ok) failures.push(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
 };
 
+let page;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
@@ -78,6 +79,8 @@ try {
     sseEvents: globalThis.demo.sseEvents,
     stats: globalThis.demo.tracer.stats(),
     probe: document.querySelector('#probe').textContent,
+    // The table's cells: method, URL, status, end reason, bytes, time to first byte, duration.
+    cells: [...document.querySelectorAll('#spans tbody tr')].map((tr) => [...tr.cells].slice(0, 7).map((td) => td.textContent)),
   }));
   const reasons = (path) => summary.spans.filter(([u]) => u.startsWith(path)).map(([, r]) => r);
   check(reasons('/json').includes('completed'), 'ordinary request: completed', summary.spans);
@@ -92,6 +95,11 @@ try {
   check(!summary.spans.some(([u]) => u.includes('naive-') || u.includes('/rss') || u.includes('/received')),
     'the naive wrapper\'s stream and the page\'s probes are not traced (ignoreUrls)', summary.spans);
   check(summary.rows === summary.spans.length && summary.pendingRows === 0, 'a row per span, none left in flight', summary);
+  const completedRow = summary.cells.find((c) => c[1].startsWith('/json') && c[3] === 'completed');
+  check(completedRow && completedRow[0] === 'GET' && completedRow[2] === '200' && / B$/.test(completedRow[4])
+    && / ms$/.test(completedRow[5]) && / ms$/.test(completedRow[6]),
+  'the ordinary request\'s row: method, status, bytes, time to first byte and duration', summary.cells);
+  check(summary.cells.some((c) => c[1].startsWith('/status') && c[2] === '500'), 'the failing request\'s row shows 500', summary.cells);
   check(summary.missing.length === 0 && summary.received >= summary.spans.length && summary.exportedMarks === summary.spans.length,
     'the collector received every span', { missing: summary.missing, received: summary.received });
   check(summary.collectorRows > 0, 'the collector panel lists spans');
@@ -108,10 +116,6 @@ try {
   }
   check(errors.length === 0, 'no console error the page did not cause on purpose', errors);
 
-  mkdirSync(dirname(screenshot), { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: screenshot, fullPage: true });
-
   // The one-line script tag.
   const tag = await browser.newPage();
   const tagErrors = [];
@@ -119,7 +123,8 @@ try {
   tag.on('pageerror', (error) => tagErrors.push(error.message));
   await tag.goto(new URL('script-tag.html', url).href);
   const viaTag = await tag.evaluate(async () => {
-    await globalThis.fetchspan.ready;
+    await Promise.race([globalThis.fetchspan.ready,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('fetchspan.ready: not within 20 s')), 20_000))]);
     await (await fetch('/json')).json();
     return globalThis.endedSpans.map((span) => [span.name, span.endReason, span.attributes['fetchspan.response.decoded_size']]);
   });
@@ -130,7 +135,15 @@ try {
   console.log(`demo: ${summary.spans.length} spans (${summary.spans.map(([, r]) => r).join(', ')}), collector got ${summary.received}; `
     + `memory peaks: fetchspan +${peak(fetchspanPlot).toFixed(0)} MiB, naive clone +${peak(summary.naive).toFixed(0)} MiB; `
     + `screenshot ${screenshot}; script tag: ${JSON.stringify(viaTag)}`);
+} catch (error) {
+  failures.push(`the check stopped: ${error.message}`);
 } finally {
+  // The screenshot, whatever happened (a failed wait shows where the page was).
+  if (page) {
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.evaluate(() => window.scrollTo(0, 0)).catch(() => {});
+    await page.screenshot({ path: screenshot, fullPage: true }).catch((error) => failures.push(`no screenshot: ${error.message}`));
+  }
   await browser.close();
 }
 if (failures.length) {

@@ -1654,7 +1654,9 @@ const SCENARIOS = {
     rejects({ ignoreUrls: [4] }, /option "ignoreUrls\[0\]"/);
     rejects({ endpoint: 'ftp://x' }, /option "endpoint" must be an absolute http\(s\) URL/);
     rejects({ maxQueueSize: 10, maxExportBatchSize: 20 }, /maxExportBatchSize/);
-    rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad name"/);
+    // Shown up to its first space or colon: a header line given as a name ("Authorization: Bearer …") holds a value.
+    rejects({ headers: { 'bad name': 'x' } }, /invalid header name "bad…"/);
+    rejects({ headers: { 'bad(name)': 'x' } }, /invalid header name "bad\(name\)"/);
     rejects({ headers: { 'x-key': ['secret'] } }, /^fetchspan: option "headers.x-key" must be a string$/);
     rejects({ headers: { 'x-key': 'secret\nx' } }, /^fetchspan: option "headers.x-key" must be a valid header value \(Latin-1 text without line breaks\)$/);
     rejects({ endpoint: 'https://user:secret@collector.example' }, /^fetchspan: option "endpoint" must not carry a user name or password \(fetch refuses such a URL\); send credentials with the "headers" option$/);
@@ -2475,6 +2477,23 @@ const SCENARIOS = {
       ['POST /echo', 1.5, true, 3, 200, false], 'hook attributes');
     check(views.every(Object.isFrozen), 'the hooks get frozen views');
     equal([tracer.stats().passthroughFailures, tracer.stats().hookFailures], [0, 0], 'no failure');
+    // A page whose Number.prototype.toString writes what is no JSON number: the number is written as the engine
+    // writes it, and the span (its JSON, for the hook and the exporter) stays whole.
+    const toString = Number.prototype.toString;
+    const odd = id('odd-number');
+    let pending;
+    Number.prototype.toString = function (radix) {
+      return this === 1.5 ? '1.' : toString.call(this, radix);
+    };
+    try {
+      pending = fetch(`${SERVER}/echo?id=${odd}`, { method: 'POST', body: 'x' });
+    } finally {
+      Number.prototype.toString = toString;
+    }
+    await (await pending).text();
+    const oddSpan = await spanFor(spans, odd);
+    equal([typeof oddSpan, oddSpan?.attributes['app.ratio'], oddSpan?.attributes['app.count']], ['object', 1.5, 3],
+      'a number the page\'s toString writes as "1." is recorded as 1.5');
     await uninstall(tracer);
     // Hooks that fail: each is counted, adds nothing, and the request goes on untouched.
     const bad = [() => { throw new Error('hook broke'); }, async () => ({ a: 1 }), () => 'garbage', () => ({ nested: { a: 1 } }),
@@ -2811,6 +2830,12 @@ const SCENARIOS = {
     await fetch(`${SERVER}/bytes?n=1&x=purge`, { method: 'PURGE' }).catch(() => {});
     const other = await spanFor(spans, 'x=purge');
     equal([other.name, other.attributes['http.request.method'], other.attributes['http.request.method_original']], ['HTTP', '_OTHER', 'PURGE'], 'an unknown method');
+    // A method given as an object is converted by the native call alone (its `toString` runs once): the method
+    // sent is unknown, so no original is recorded (not "_OTHER" as if sent).
+    await fetch(`${SERVER}/bytes?n=1&x=object-method`, { method: { toString: () => 'PURGE' } }).catch(() => {});
+    const objectMethod = await spanFor(spans, 'x=object-method');
+    equal([objectMethod.name, objectMethod.attributes['http.request.method'], objectMethod.attributes['http.request.method_original']],
+      ['HTTP', '_OTHER', undefined], 'a method given as an object');
     equal(span.kind, 'client', 'kind');
     check(/^[0-9a-f]{32}$/.test(span.traceId) && /^[0-9a-f]{16}$/.test(span.spanId), 'hex ids');
     equal(span.attributes['http.request.method'], 'POST', 'method');
