@@ -119,13 +119,14 @@ function jsonObject(value) {
 
 /**
  * This script's own element, whose data-* attributes are the options and next to whose `src` the module is: the
- * running script, or else (a script in a shadow root has none) the last one whose `src` names fetchspan.js. Throws,
- * so that nothing is patched, where there is none (a worker's `importScripts`, a renamed file in a shadow root).
+ * running script, or else (`document.currentScript` is null in some cases) the last one in the document whose `src`
+ * names fetchspan.js. Throws, so that nothing is patched, where there is none with a `src` (a worker's
+ * `importScripts`, a script in a shadow root, which the document's query doesn't see, the file's text inlined).
  */
 function ownScript() {
   const script = typeof document === 'object' && (document.currentScript
     || [...document.querySelectorAll('script[src]')].reverse().find((s) => /fetchspan(\.min)?\.js(\?|#|$)/.test(s.src)));
-  if (!script) {
+  if (!script?.src) {
     throw new TypeError('fetchspan: found no <script> of its own (in a worker, import the ES module); fetchspan is not installed');
   }
   return script;

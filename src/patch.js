@@ -1418,6 +1418,7 @@ function packServerTiming(entries, traceresponse = '') {
     }
   }
   // A traceparent is 55 characters: nothing longer crosses into the wasm (whose memory never shrinks back).
+  out[0] = out[0].trim();
   if (out[0].length !== 55) out[0] = '';
   return out;
 }

@@ -515,4 +515,3 @@ impl RequestSpan {
         });
     }
 }
-

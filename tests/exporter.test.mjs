@@ -590,3 +590,17 @@ test('a Retry-After a keepalive request got holds back the run\'s retry of its o
   const retry = fetch.calls.filter((c) => !c.keepalive)[1];
   assert.ok(retry.at - hiddenAt >= 1950, `the retry waited for Retry-After: ${Math.round(retry.at - hiddenAt)} ms after the hide`);
 });
+
+test('a hidden tab that flushes again and again sends with keepalive once, then waits for Retry-After as usual', async () => {
+  const fetch = collector(() => [429, '10']);
+  const e = exporter(fetch, { scheduledDelayMs: 60_000 });
+  enqueue(e, 5);
+  document.visibilityState = 'hidden';
+  try {
+    for (let i = 0; i < 10; i++) await e.forceFlush(20);
+  } finally {
+    document.visibilityState = 'visible';
+  }
+  assert.ok(fetch.calls[0]?.keepalive, 'the first flush on the hidden page went with keepalive (the control)');
+  assert.equal(fetch.calls.length, 1, 'no other POST before the collector\'s Retry-After');
+});

@@ -58,6 +58,8 @@ export class Exporter {
     this.resumeAt = 0;
     this.closed = false;
     this.stopListening = null;
+    // Whether a `forceFlush` sent with keepalive since the page was last hidden (see there).
+    this.hiddenSent = false;
     // Spans ever queued, and those of them not settled yet (counted exported, rejected or dropped), wherever they are
     // (the queue, the run's batch, a keepalive request), by their text (unique: it holds the span id) and in the order
     // queued, with that order's number: the spans queued before a `forceFlush` have settled once the first left here
@@ -227,8 +229,12 @@ export class Exporter {
   async forceFlush(timeoutMs) {
     const [exported, dropped, enqueued] = [this.counts.exported, this.counts.dropped, this.enqueued];
     // A hidden page may be closing (the app's own listener flushing before ours, or `uninstall` there): what can
-    // go with keepalive goes so first.
-    if (this.stopListening !== null && globalThis.document?.visibilityState === 'hidden') this.sendForUnload();
+    // go with keepalive goes so first, once per hiding (a background tab that flushes again and again gets the
+    // usual runs, with their attempts and the collector's `Retry-After`).
+    if (this.stopListening !== null && globalThis.document?.visibilityState === 'hidden' && !this.hiddenSent) {
+      this.hiddenSent = true;
+      this.sendForUnload();
+    }
     const deadline = performance.now() + timeoutMs;
     let timedOut = false;
     while (this.unsettled.values().next().value < enqueued) {
@@ -277,6 +283,7 @@ export class Exporter {
     };
     const hidden = () => {
       if (document.visibilityState === 'hidden') pagehide();
+      else this.hiddenSent = false;
     };
     // Capturing: at the target, before the app's own listeners, which may flush or uninstall (on `pagehide` the page
     // may not be hidden yet).

@@ -8,6 +8,7 @@
 // Usage: node tests/package/browser.mjs target/package-test   (tests/package.sh runs it under the browser lock)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve, extname } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -272,6 +273,9 @@ pages['tag-shadow.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
   script.dataset.sampleRate = 'bogus';
   document.getElementById('host').attachShadow({ mode: 'open' }).append(script);
 </script>`;
+// The file's text inlined in a page: no `src` to find the module next to.
+pages['tag-inline.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
+<script>${readFileSync(join(installed, 'fetchspan.js'), 'utf8')}</script>`;
 pages['tag-bad-404.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
 <script src="/bad-404/fetchspan.js" data-service-name="x"></script>`;
 pages['tag-bad-html.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -564,6 +568,7 @@ for (const [name, attribute, wasmLoads] of [['tag-invalid-js', 'data-idle-timeou
   ['tag-invalid-config-key', 'unknown option "onSpanStart"', true],
   ['tag-invalid-config', 'window.fetchspanConfig must be an object', false],
   ['tag-shadow', 'found no <script> of its own', false],
+  ['tag-inline', 'found no <script> of its own', false],
   ['tag-bad-404', 'bad-404/fetchspan_bg.wasm: HTTP 404', true], ['tag-bad-html', 'bad-html/fetchspan_bg.wasm: not a valid', true]]) {
   const { page, log } = await open(`/pages/${name}.html`);
   await page.waitForFunction(() => window.fetchspan, null, { timeout: 15_000 });
