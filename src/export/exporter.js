@@ -313,7 +313,7 @@ export class Exporter {
       if (taken !== null) {
         // The run finds its batch taken when it wakes: neither sent nor counted twice.
         unsent = taken.length;
-        this.queue = this.waiting.concat(this.queue);
+        this.queue = taken.concat(this.queue);
         this.waiting = null;
         this.inFlight = 0;
       }
