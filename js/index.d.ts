@@ -27,7 +27,10 @@ export type EndReason =
 /** Where `fetchspan.response.decoded_size` came from. */
 export type SizeSource = 'stream' | 'value' | 'content-length' | 'resource-timing' | 'unknown';
 
-/** The attributes of a span: the stable HTTP semantic conventions plus `fetchspan.*`. */
+/**
+ * The attributes of a span: OpenTelemetry's HTTP semantic conventions (stable, but for the two body sizes, which the
+ * conventions still call experimental) plus `fetchspan.*`.
+ */
 export interface SpanAttributes {
   /** `GET`, `POST`, …; `_OTHER` for a non-standard method (then see `http.request.method_original`). */
   'http.request.method'?: string;
@@ -45,7 +48,7 @@ export interface SpanAttributes {
    * install or by the platform, an upload cancelled or failed, a stream where the browser doesn't stream uploads.
    */
   'http.request.body.size'?: number;
-  /** Absent when `fetch` rejected before a response. */
+  /** Absent when `fetch` rejected before a response, and for opaque, opaque-redirect and error responses. */
   'http.response.status_code'?: number;
   /**
    * The error's name (`TypeError`, `network_error` for a network-error response), the status code for 4xx/5xx
@@ -59,7 +62,10 @@ export interface SpanAttributes {
   /** Body chunks counted on a streamed body. */
   'fetchspan.response.chunks'?: number;
   'fetchspan.end_reason'?: EndReason;
-  /** The encoded (transferred) body size, from the request's resource-timing entry, when the entry is visible. */
+  /**
+   * The encoded (transferred) body size, from the request's resource-timing entry, when the entry is visible
+   * (experimental in the conventions, like `http.request.body.size`).
+   */
   'http.response.body.size'?: number;
   /** Milliseconds from the request's start to the response's first byte, from resource timing. */
   'fetchspan.response.time_to_first_byte_ms'?: number;
@@ -78,6 +84,11 @@ export interface SpanAttributes {
   /** The server's trace id and span id, from `traceresponse` or `Server-Timing: traceparent`. */
   'fetchspan.server.trace_id'?: string;
   'fetchspan.server.span_id'?: string;
+  /**
+   * `fetchspan.server_timing.<name>.duration_us`: a `Server-Timing` metric's positive `dur`, in microseconds (at
+   * most 8 metrics, names of 1 to 64 letters, digits, `_`, `.` or `-`).
+   */
+  [serverTiming: `fetchspan.server_timing.${string}.duration_us`]: number | undefined;
   [name: string]: AttributeValue | undefined;
 }
 
@@ -144,7 +155,8 @@ export interface Options {
   idleTimeoutMs?: number;
   /**
    * Requests not to trace: URL prefixes (non-empty strings, matched against the request's absolute URL: one with
-   * a scheme as written, where a `host:port` such as `localhost:3000` is refused; one without resolved against the
+   * a scheme normalized as fetch writes URLs, so an origin alone, `https://API.example.com:443`, becomes
+   * `https://api.example.com`, and a `host:port` such as `localhost:3000` is refused; one without resolved against the
    * page, which must start with `/`, `.`, `?` or `#`, so a bare host such as `analytics.example.com` is refused; no
    * `*`) or RegExps (tested on it). Default `[]`.
    */
@@ -202,7 +214,8 @@ export interface Options {
   maxAttributeLength?: number;
   /**
    * A wait on a streamed body this long (the app waiting for the network, or chunks waiting for the app) is
-   * recorded as a `fetchspan.stall` or `fetchspan.backpressure` event. Milliseconds, greater than 0. Default 2000.
+   * recorded as a `fetchspan.stall` or `fetchspan.backpressure` event. Milliseconds, greater than 0, at most
+   * 2147483647. Default 2000.
    */
   stallThresholdMs?: number;
   /** Count server-sent events in `text/event-stream` bodies (`fetchspan.sse.events`). Default `true`. */
@@ -216,13 +229,17 @@ export interface Options {
   endpoint?: string;
   /**
    * Static headers for export requests (an API key, …): a plain object (a null-prototype one too; not a `Headers`
-   * or a `Map`: `Object.fromEntries(headers)` makes one of those). Names must be HTTP tokens, values strings. An
-   * error about it never shows a value.
+   * or a `Map`: `Object.fromEntries(headers)` makes one of those). Names must be HTTP tokens, values strings; a
+   * `content-type` other than `application/json` is refused (the body is OTLP JSON). An error about it never shows
+   * a value.
    */
   headers?: Record<string, string>;
   /** `service.name` of the exported resource; a non-empty string. Default `unknown_service`. */
   serviceName?: string;
-  /** Extra resource attributes: strings, integers or booleans. Default `{}`. */
+  /**
+   * Extra resource attributes: strings, integers (below 9e15 in magnitude) or booleans, under non-empty keys. Not
+   * `service.name` (the `serviceName` option) nor `telemetry.sdk.*` (fetchspan sets them). Default `{}`.
+   */
   resource?: Record<string, string | number | boolean>;
   /**
    * Spans kept for export at most (queued and in flight together); more are dropped and counted in `dropped`. A
@@ -231,9 +248,12 @@ export interface Options {
   maxQueueSize?: number;
   /** Spans per export request at most; from 1 to `maxQueueSize`. Default 512, or `maxQueueSize` if smaller. */
   maxExportBatchSize?: number;
-  /** Delay between scheduled exports, in milliseconds (greater than 0). Default 1000. */
+  /** Delay between scheduled exports, in milliseconds (greater than 0, at most 2147483647). Default 1000. */
   scheduledDelayMs?: number;
-  /** Deadline of one export request, and `forceFlush`'s default deadline, in milliseconds. Default 10000. */
+  /**
+   * Deadline of one export request, and `forceFlush`'s default deadline, in milliseconds (greater than 0, at most
+   * 2147483647). Default 10000.
+   */
   exportTimeoutMs?: number;
   /**
    * Send what is queued with `keepalive` when the page is hidden (`visibilitychange`) or unloaded (`pagehide`).
@@ -341,7 +361,10 @@ export interface Tracer {
  *
  * Rejects, with nothing patched:
  * - with a `TypeError` naming the option, for a bad option or an unknown key;
- * - with an `Error` when fetchspan is already installed (call `uninstall` first);
+ * - with a `TypeError` when this global's `fetch` can't be instrumented (there is none, or it is read-only and not
+ *   configurable, or the global is not extensible) or a `Response.prototype` member fetchspan patches is read-only;
+ * - with an `Error` when fetchspan is already installed (call `uninstall` first), or when another copy of
+ *   fetchspan (a second bundle, or a bundle and the script tag) is installed in this global;
  * - with an `Error` naming the module's URL and the reason (network error, HTTP status, not wasm) when the wasm
  *   module can't be loaded.
  */

@@ -27,8 +27,8 @@ extern "C" {
 pub struct ExportOptions {
     /// Resource attributes, `service.name` included.
     pub resource: Attributes,
-    /// The normalized `export` settings for `exporter.js`: `{ url, headers, maxQueueSize, maxExportBatchSize,
-    /// scheduledDelayMs, exportTimeoutMs, unloadFlush }` (see `options.js`).
+    /// The normalized `export` settings for `exporter.js`: `{ url, headers, serviceName, resource, maxQueueSize,
+    /// maxExportBatchSize, scheduledDelayMs, exportTimeoutMs, unloadFlush, fetch }` (see `options.js`).
     pub settings: JsValue,
 }
 
@@ -36,7 +36,7 @@ pub struct ExportOptions {
 pub struct Options {
     /// Called with every finished span.
     pub on_span_end: Option<Function>,
-    /// A body with no activity for this long ends its span as `abandoned`.
+    /// A streamed body the app holds without a read pending for this long ends its span as `abandoned`.
     pub idle_timeout_ms: f64,
     /// A wait on a streamed body this long (for the network, or for the app) is recorded as a stall.
     pub stall_threshold_ms: f64,

@@ -140,9 +140,9 @@ pub enum EndReason {
     Aborted,
     /// `fetch` rejected, or the body failed mid-way.
     Error,
-    /// The body was dropped unread, or nothing happened on it for the idle timeout.
+    /// The body was dropped unread, or the app held it without a read pending for the idle timeout.
     Abandoned,
-    /// A response without a body to follow (HEAD, 1xx/204/205/304, opaque or error responses).
+    /// A response without a body to follow (HEAD, 101/103/204/205/304, opaque or error responses).
     NoBody,
     /// A service worker handed the unread response to the page with `respondWith`: the platform moves the body.
     Responded,

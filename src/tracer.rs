@@ -101,8 +101,9 @@ struct Installation {
     _settle: Option<Closure<dyn FnMut()>>,
 }
 
-/// Installs fetchspan. Throws a `TypeError` naming the field for bad options, and an `Error` when fetchspan is
-/// already installed or `fetch` can't be patched; in every such case nothing is patched.
+/// Installs fetchspan. Throws a `TypeError` naming the field for bad options, a `TypeError` when `fetch` or a
+/// `Response.prototype` member can't be patched, and an `Error` when fetchspan (this copy or another) is already
+/// installed; in every such case nothing is patched.
 #[wasm_bindgen]
 pub fn install(options: JsValue) -> Result<Tracer, JsValue> {
     if INSTALLED.with(|installed| installed.borrow().is_some()) {

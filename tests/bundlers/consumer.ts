@@ -15,12 +15,15 @@ const options: Options = {
       span.attributes['fetchspan.response.size_source'];
     const url: string | undefined = span.attributes['url.full'];
     const status: number | undefined = span.attributes['http.response.status_code'];
+    const serverDb: number | undefined = span.attributes['fetchspan.server_timing.db.duration_us'];
+    // @ts-expect-error a Server-Timing duration is a number
+    const serverDbText: string | undefined = span.attributes['fetchspan.server_timing.db.duration_us'];
     const firstByte = span.events.find((event) => event.name === 'fetchspan.response.first_byte');
     const ids: string = span.traceId + span.spanId;
     const times: number = span.startTime + span.endTime + span.durationMs + (firstByte?.time ?? 0);
     const kind: 'client' = span.kind;
     const statusCode: 'unset' | 'error' = span.status;
-    console.log(span.name, size, source, url, status, ids, times, kind, statusCode);
+    console.log(span.name, size, source, url, status, serverDb, serverDbText, ids, times, kind, statusCode);
   },
   idleTimeoutMs: 300_000,
   ignoreUrls: ['https://analytics.example.com', /\/health$/],
