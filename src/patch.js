@@ -326,7 +326,8 @@ export function installPatches(scope, hooks, config) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
     return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
-      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors';
+      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors'
+      && (given.redirect ?? request?.redirect ?? 'follow') === 'follow';
   }
 
   // Returns `derived`, the reaction to the native promise, and marks `outgoing` sent a microtask later: a `fetch`
@@ -855,8 +856,9 @@ function patchPrototype(scope) {
   }
 
   const patched = {
+    // Methods, as the native members are: no `prototype`, and `new` throws.
     body: {
-      get: function body() {
+      get() {
         const entry = tracked.get(this);
         // The stream the app took before a whole-body read stays its body, as natively (used and locked now).
         if (entry?.native && entry.stream !== null) return entry.stream;
@@ -864,14 +866,14 @@ function patchPrototype(scope) {
       },
     },
     bodyUsed: {
-      get: function bodyUsed() {
+      get() {
         const entry = entryOf(this);
         // The native body too: the platform may have taken it (`cache.put`) while the app only looked at `body`.
         return nativeBodyUsed.call(this) || (entry !== undefined && entry.stream !== null && isDisturbed(entry));
       },
     },
     clone: {
-      value: function clone() {
+      value() {
         const entry = entryOf(this);
         if (entry === undefined || entry.stream === null) return nativeClone.call(this);
         // Our pipe holds the native body, so the native error comes from a throwaway response in the app's state.
@@ -1285,11 +1287,19 @@ function headersCopy(value) {
   }
   const iterator = value[Symbol.iterator];
   if (iterator === undefined || iterator === null) {
-    // Its enumerable keys first (a Symbol key: as given, before any member is read), then each member, as
-    // `Object.entries` reads them.
-    const keys = Reflect.ownKeys(value).filter((key) => Reflect.getOwnPropertyDescriptor(value, key)?.enumerable);
-    if (keys.some((key) => typeof key === 'symbol')) return value;
-    return Object.fromEntries(keys.map((key) => [key, converted(value[key])]));
+    // Read as the native call reads a record: key by key, its descriptor and then its value (a getter may delete or
+    // hide a key after it). A Symbol key (they come last) fails the native conversion: the copy ends with it, and the
+    // native call fails on the copy with its own error, having read each member once.
+    const entries = [];
+    for (const key of Reflect.ownKeys(value)) {
+      if (!Reflect.getOwnPropertyDescriptor(value, key)?.enumerable) continue;
+      if (typeof key === 'symbol') {
+        entries.push([key, '']);
+        break;
+      }
+      entries.push([key, converted(value[key])]);
+    }
+    return Object.fromEntries(entries);
   }
   if (typeof iterator !== 'function') return value;
   // Each pair copied too, where it is iterable (else the native call refuses it with its own error).
@@ -1713,7 +1723,8 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       return true;
     },
     detach() {
-      if (read || ended) return false;
+      // (A source that closed before the app read anything goes back too: closed, so it reads as empty natively.)
+      if (read || (ended && !stats.closed)) return false;
       detached = true;
       reader?.releaseLock();
       // A reference the app took to our stream is now a used body, as natively: locked (by a reader of ours, so

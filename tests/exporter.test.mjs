@@ -14,6 +14,9 @@ const { Exporter, tracerStats } = await import(`data:text/javascript;base64,${re
 const { Exporter: CopyExporter } = await import(`data:text/javascript;base64,${Buffer.from(`${readFileSync(file)}\n// a copy`).toString('base64')}`);
 const options = process.env.FETCHSPAN_OPTIONS ?? new URL('../src/options.js', import.meta.url);
 const { parseOptions } = await import(`data:text/javascript;base64,${readFileSync(options).toString('base64')}`);
+// What the imports left on the global (nothing: the shared keepalive counter comes with the first unload flush).
+const KEEPALIVE = Symbol.for('fetchspan.keepalive');
+const keepaliveOnImport = Object.getOwnPropertyDescriptor(globalThis, KEEPALIVE);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -531,6 +534,10 @@ test('the app\'s own hide listener, run before ours, that flushes or uninstalls 
   }
 });
 
+test('importing the exporter leaves the global alone', () => {
+  assert.equal(keepaliveOnImport, undefined);
+});
+
 test('two copies of fetchspan in a page share the keepalive budget', async () => {
   const held = gate();
   const fetch = collector((call) => (call.keepalive ? held.promise : 200));
@@ -543,6 +550,7 @@ test('two copies of fetchspan in a page share the keepalive budget', async () =>
   assert.ok(sent.length >= 2, 'both copies sent keepalive requests (the control)');
   const bytes = sent.reduce((sum, c) => sum + c.spans.length * 5000, 0);
   assert.ok(bytes <= 60_000, `at most 60,000 bytes of keepalive in flight across both copies, got about ${bytes}`);
+  assert.equal(Object.getOwnPropertyDescriptor(globalThis, KEEPALIVE)?.enumerable, false, 'the shared counter is out of sight');
   held.open(200);
   await until(() => stats(one).keepaliveInFlight + stats(other).keepaliveInFlight === 0, 'the flushes settled');
 });

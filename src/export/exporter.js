@@ -16,8 +16,20 @@ const KEEPALIVE_BYTES = 60_000;
 const KEEPALIVE_REQUESTS = 8;
 // What fetchspan's keepalive requests in this global hold in flight: the budget is the page's, and an unload
 // flush's requests may outlive their installation (`shutdown`), so an install after an uninstall shares it with them,
-// and so does another copy of fetchspan in the page (two bundles, or a bundle and the script tag): kept on the global.
-const keepalive = (globalThis[Symbol.for('fetchspan.keepalive')] ??= { bytes: 0, requests: 0 });
+// and so does another copy of fetchspan in the page (two bundles, or a bundle and the script tag): kept on the global,
+// from the first unload flush (importing the module changes nothing), and out of sight (not enumerable).
+const KEEPALIVE = Symbol.for('fetchspan.keepalive');
+let ownKeepalive;
+function sharedKeepalive() {
+  if (globalThis[KEEPALIVE] === undefined) {
+    ownKeepalive ??= { bytes: 0, requests: 0 };
+    // (A frozen global keeps this copy's own.)
+    try {
+      Object.defineProperty(globalThis, KEEPALIVE, { value: ownKeepalive });
+    } catch {}
+  }
+  return globalThis[KEEPALIVE] ?? ownKeepalive;
+}
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
@@ -309,6 +321,7 @@ export class Exporter {
     let unsent = Infinity;
     // That batch, taken.
     const taken = this.waiting;
+    const keepalive = sharedKeepalive();
     try {
       if (taken !== null) {
         // The run finds its batch taken when it wakes: neither sent nor counted twice.
