@@ -438,11 +438,17 @@ export function installPatches(scope, hooks, config) {
     };
     if (init === undefined || init === null) {
       if (request) {
-        if (request.bodyUsed || request.body?.locked) return undefined;
+        // (Never `request.body`: WebKit turns a request's stored body into a stream when it is read, and then
+        // refuses a `keepalive` request with it, as natively after the same read. A locked body fails the copy.)
+        if (request.bodyUsed) return undefined;
         outgoing.headers = new Headers(request.headers);
         const added = traceHeaders(outgoing, outgoing.headers);
         if (added === undefined) return outgoing;
-        outgoing.input = new NativeRequest(request);
+        try {
+          outgoing.input = new NativeRequest(request);
+        } catch (_) {
+          return undefined;
+        }
         for (const [name, value] of added) outgoing.input.headers.set(name, value);
       } else {
         // A URL alone has no headers of the app's to look in: ours go as a record, the form a `fetch` wrapper

@@ -1935,6 +1935,24 @@ const SCENARIOS = {
         const response = await fetch(`${SERVER.replace('127.0.0.1', 'localhost')}/echo?x=other`, proxy);
         return { text: await response.text(), reads };
       },
+      // A `keepalive` request with a body (an analytics beacon), as given, as a copy, and with the app's own
+      // `traceparent`: WebKit refuses `keepalive` with a stream body, which reading `request.body` makes of it.
+      keepaliveRequest: async () => {
+        const make = (x, headers) => new Request(`${SERVER}/echo?x=${x}`, { method: 'POST', body: x, keepalive: true, headers });
+        const request = make('keepalive');
+        const text = await outcome(async () => (await fetch(request)).text());
+        const copy = await outcome(async () => (await fetch(new Request(make('keepalive-copy')))).text());
+        const own = make('keepalive-own', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+        return { text, copy, own: await outcome(async () => (await fetch(own)).text()), used: request.bodyUsed };
+      },
+      // A locked body: the native call refuses it with its own error, and nothing of ours goes out.
+      lockedRequest: async () => {
+        // (Firefox has no `Request.prototype.body`.)
+        if (!('body' in Request.prototype)) return (await (await fetch(url())).arrayBuffer()).byteLength > 0;
+        const request = new Request(`${SERVER}/echo?x=locked`, { method: 'POST', body: 'locked' });
+        request.body.getReader();
+        return outcome(() => fetch(request));
+      },
       usedRequest: async () => {
         const request = new Request(`${SERVER}/echo?x=used`, { method: 'POST', body: 'once' });
         await request.text();
