@@ -21,13 +21,10 @@ const KEEPALIVE_REQUESTS = 8;
 const KEEPALIVE = Symbol.for('fetchspan.keepalive');
 let ownKeepalive;
 function sharedKeepalive() {
-  if (globalThis[KEEPALIVE] === undefined) {
-    ownKeepalive ??= { bytes: 0, requests: 0 };
-    // (A frozen global keeps this copy's own.)
-    try {
-      Object.defineProperty(globalThis, KEEPALIVE, { value: ownKeepalive });
-    } catch {}
-  }
+  // (Defining it again with the value it has changes nothing. A frozen global keeps this copy's own.)
+  try {
+    Object.defineProperty(globalThis, KEEPALIVE, { value: globalThis[KEEPALIVE] ?? (ownKeepalive ??= { bytes: 0, requests: 0 }) });
+  } catch {}
   return globalThis[KEEPALIVE] ?? ownKeepalive;
 }
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
