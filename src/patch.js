@@ -23,6 +23,18 @@ const RECENT_ENTRIES = 256;
 const UPLOAD = Symbol('upload');
 // The engine's own `then` of its promises (an async function's result is one, whatever the global `Promise` is).
 const PROMISE_THEN = Object.getPrototypeOf((async () => {})()).then;
+
+// fetchspan's timers (the idle watch, the resource-timing wait, the sweep) are the engine's own, also where zone.js
+// (Angular) patched `setTimeout`, which keeps the engine's under `__zone_symbol__setTimeout`: a timer of ours pending
+// in the app's zone would keep an Angular app from ever being stable (`ApplicationRef.isStable`), and its firing would
+// run the app's change detection.
+export function setTimer(callback, ms) {
+  return (globalThis.__zone_symbol__setTimeout ?? setTimeout)(callback, ms);
+}
+
+export function clearTimer(id) {
+  (globalThis.__zone_symbol__clearTimeout ?? clearTimeout)(id);
+}
 // The engine's own `TransformStream` (the body stage's) and `ReadableStream` (a counted upload's), taken when
 // fetchspan loads. Where a page replaced them before (a streams polyfill's global variant), a stream of ours would be
 // the polyfill's, which the engine's `pipeThrough`, `new Response`, whole-body reads and `fetch` don't take as a
@@ -895,7 +907,7 @@ function patchPrototype(scope) {
           // Unread again, and no longer the idle watch's: the sweep looks at it (twice, from now) once no install is
           // left.
           entry.seenUnread = false;
-          if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
+          if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
           return nativeClone.call(this);
         }
         // Only when the native body can't be handed back untouched (its source failed, or closed while the app held
@@ -1032,7 +1044,7 @@ function patchPrototype(scope) {
       if (entry.seenUnread) guard(entry, () => entry.span.collected());
       else left = entry.seenUnread = true;
     }
-    if (left && patch.users === 0) sweep = setTimeout(swept, sweepMs);
+    if (left && patch.users === 0) sweep = setTimer(swept, sweepMs);
   }
 
   const patch = {
@@ -1048,7 +1060,7 @@ function patchPrototype(scope) {
       tracked.set(response, entry);
       open.set(entry.state, entry);
       collected.register(response, entry, entry.state);
-      if (patch.users === 0) sweep ??= setTimeout(swept, sweepMs);
+      if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
       return true;
     },
     /** The span of the entry with this `state` ended (called from Rust, once). */
@@ -1063,12 +1075,12 @@ function patchPrototype(scope) {
     release(idleMs) {
       patch.users--;
       sweepMs = idleMs;
-      if (patch.users === 0 && live > 0) sweep ??= setTimeout(swept, sweepMs);
+      if (patch.users === 0 && live > 0) sweep ??= setTimer(swept, sweepMs);
       restoreWhenUnused();
     },
     /** An install uses the patch again (or none is left to): responses are left to their spans. */
     unswept() {
-      clearTimeout(sweep);
+      clearTimer(sweep);
       sweep = null;
       for (const entry of open.values()) entry.seenUnread = false;
     },
@@ -1192,10 +1204,22 @@ const INIT_VIEW = {
   getOwnPropertyDescriptor(view, key) {
     const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
     if (descriptor !== undefined) descriptor.configurable = true;
+    else if (key === 'headers' && view.outgoing !== undefined) {
+      return { value: INIT_VIEW.get(view, key), writable: true, enumerable: true, configurable: true };
+    }
     return descriptor;
   },
+  // Where our trace headers go out and the app's `init` has no `headers` of its own, the view shows ours as its own
+  // member, so that a `fetch` wrapper installed before us that copies the `init` it gets (`{ ...init }`, as Sentry's
+  // does) passes them on.
+  ownKeys(view) {
+    const keys = Reflect.ownKeys(view.init);
+    if (view.outgoing !== undefined && !keys.includes('headers')) keys.push('headers');
+    return keys;
+  },
+  has: (view, key) => Reflect.has(view.init, key) || (key === 'headers' && view.outgoing !== undefined),
 };
-for (const trap of ['has', 'deleteProperty', 'ownKeys', 'getPrototypeOf']) {
+for (const trap of ['deleteProperty', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }
 

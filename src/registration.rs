@@ -26,9 +26,14 @@ extern "C" {
         event_type: &JsString,
         listener: &Function,
     ) -> Result<(), JsValue>;
-    #[wasm_bindgen(js_name = setTimeout)]
+}
+
+#[wasm_bindgen(module = "/src/patch.js")]
+extern "C" {
+    // The engine's own timers, even where zone.js (Angular) patched the global ones (see `setTimer` there).
+    #[wasm_bindgen(js_name = setTimer)]
     fn set_timeout(callback: &js_sys::Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
+    #[wasm_bindgen(js_name = clearTimer)]
     fn clear_timeout(id: &JsValue);
 }
 

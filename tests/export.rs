@@ -20,4 +20,5 @@ scenarios! {
     hidden_page_flushes_with_keepalive_within_the_budget => "hiddenPageFlushesWithKeepaliveWithinTheBudget",
     a_span_waiting_for_its_timing_goes_out_with_the_unload_flush => "aSpanWaitingForItsTimingGoesOutWithTheUnloadFlush",
     install_and_uninstall_with_an_exporter_leave_nothing_behind => "installAndUninstallWithAnExporterLeaveNothingBehind",
+    timers_of_ours_stay_out_of_the_apps_zone => "timersOfOursStayOutOfTheAppsZone",
 }

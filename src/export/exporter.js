@@ -27,6 +27,10 @@ function sharedKeepalive() {
   } catch {}
   return globalThis[KEEPALIVE] ?? ownKeepalive;
 }
+// The engine's own timers, also where zone.js (Angular) patched the global ones (see `setTimer` in src/patch.js: this
+// module is imported on its own by the exporter's tests, so it keeps a copy).
+const setTimer = (callback, ms) => (globalThis.__zone_symbol__setTimeout ?? setTimeout)(callback, ms);
+const clearTimer = (id) => (globalThis.__zone_symbol__clearTimeout ?? clearTimeout)(id);
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
@@ -95,17 +99,17 @@ export class Exporter {
 
   /** Arms the scheduled export, unless it is armed. */
   schedule() {
-    if (this.timer === null) this.timer = setTimeout(() => this.startRun(), this.options.scheduledDelayMs);
+    if (this.timer === null) this.timer = setTimer(() => this.startRun(), this.options.scheduledDelayMs);
   }
 
   /** Starts exporting the queue, batch after batch, unless a run is already in flight. */
   startRun() {
-    clearTimeout(this.timer);
+    clearTimer(this.timer);
     this.timer = null;
     if (this.run !== null || this.closed || this.queue.length === 0) return;
     const wait = this.resumeAt - performance.now();
     if (wait > 0) {
-      this.timer = setTimeout(() => this.startRun(), wait);
+      this.timer = setTimer(() => this.startRun(), wait);
       return;
     }
     // In flight from its first step on: the first POST starts synchronously.
@@ -199,14 +203,14 @@ export class Exporter {
       // fetch (WebKit took up to 120 s against a collector that never answers), so exports end by their deadline.
       const stop = new AbortController();
       const release = () => {
-        clearTimeout(timer);
+        clearTimer(timer);
         signal?.removeEventListener('abort', abort);
       };
       const abort = () => {
         release();
         reject(stop.abort());
       };
-      const timer = setTimeout(abort, exportTimeoutMs);
+      const timer = setTimer(abort, exportTimeoutMs);
       signal?.addEventListener('abort', abort);
       (async () => {
         const response = await this.fetch.call(globalThis, url, {
@@ -269,7 +273,7 @@ export class Exporter {
     this.stopListening?.();
     this.stopListening = null;
     this.closed = true;
-    clearTimeout(this.timer);
+    clearTimer(this.timer);
     this.timer = null;
     this.run?.controller.abort();
     await this.run?.done;
@@ -452,11 +456,11 @@ function retryAfterMs(value) {
 function sleep(ms, ...signals) {
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(timer);
+      clearTimer(timer);
       for (const signal of signals) signal.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setTimer(done, ms);
     for (const signal of signals) signal.addEventListener('abort', done);
     if (signals.some((signal) => signal.aborted)) done();
   });

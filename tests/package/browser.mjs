@@ -157,6 +157,28 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
 </script>`;
 }
 
+// A page whose `fetch` is a polyfill answering with a `Response` of its own (whatwg-fetch's kind), which streaming
+// compilation refuses: the module is compiled from its bytes, and fetchspan installs (over the polyfill).
+pages['polyfilled-fetch.html'] = `<!doctype html><meta charset="utf-8">
+<script type="module">
+  const engine = fetch;
+  window.fetch = async function fetch(url, init) {
+    const answer = await engine(url, init);
+    const body = await answer.arrayBuffer();
+    return { ok: answer.ok, status: answer.status, statusText: answer.statusText, headers: answer.headers,
+      bodyUsed: false, arrayBuffer: async () => body, text: async () => new TextDecoder().decode(body) };
+  };
+  const { install } = await import('/pkg/index.js');
+  try {
+    const tracer = await install({});
+    const text = await (await fetch('/api/json?polyfilled=1')).text();
+    await tracer.uninstall();
+    window.result = { installed: true, text };
+  } catch (error) {
+    window.result = { installed: false, message: error.message };
+  }
+</script>`;
+
 // Two copies of fetchspan in one page (two bundles, or a bundle and the script tag): the second refuses to install
 // over the first, with an error that says so, and installs once the first is gone.
 pages['two-copies.html'] = `<!doctype html><meta charset="utf-8">${SNAPSHOT}
@@ -358,6 +380,13 @@ for (const variant of ['bad-404', 'bad-html', 'bad-corrupt', 'octet-pkg']) {
     const allowed = variant === 'bad-404' ? 2 : 0; // Chromium's own "Failed to load resource" line, per 404
     check(log.errors.length === allowed && browserResourceErrors(log).length === allowed, `${variant}: no console error of ours`, log.errors);
   }
+  await page.close();
+}
+
+{
+  const { page } = await open('/pages/polyfilled-fetch.html');
+  const result = await page.waitForFunction(() => window.result, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+  check(result.installed && result.text.length > 0, 'a page whose fetch is a polyfill (its own Response): install loads the module from its bytes', result);
   await page.close();
 }
 

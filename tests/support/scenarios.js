@@ -641,6 +641,54 @@ const SCENARIOS = {
     }
   },
 
+  // zone.js (Angular) patches `setTimeout` and keeps the engine's own as `__zone_symbol__setTimeout`. fetchspan's
+  // timers (the idle watch, the resource-timing wait, the export schedule and deadlines, the sweep after uninstall)
+  // are the engine's own: a pending one in the app's zone would keep an Angular app from ever being stable.
+  async timersOfOursStayOutOfTheAppsZone() {
+    const tenant = id('zone');
+    const engine = { set: globalThis.setTimeout, clear: globalThis.clearTimeout };
+    const calls = { patched: 0, engine: 0 };
+    // This test's own waits use the engine's timer, uncounted.
+    const wait = (ms) => new Promise((resolve) => engine.set.call(globalThis, resolve, ms));
+    // (WebKitWebDriver's script that polls the page sets and clears a timer of its own: not counted.)
+    const driver = new Set();
+    const through = (count, timer) => function (...args) {
+      if (timer === engine.set && /JavaScriptTimeout/.test(args[0])) {
+        const made = timer.apply(globalThis, args);
+        driver.add(made);
+        return made;
+      }
+      if (!(timer === engine.clear && driver.has(args[0]))) calls[count]++;
+      return timer.apply(globalThis, args);
+    };
+    globalThis.setTimeout = through('patched', engine.set);
+    globalThis.clearTimeout = through('patched', engine.clear);
+    globalThis.__zone_symbol__setTimeout = through('engine', engine.set);
+    globalThis.__zone_symbol__clearTimeout = through('engine', engine.clear);
+    try {
+      engine.clear.call(globalThis, setTimeout(() => {}, 0));
+      equal(calls, { patched: 1, engine: 0 }, "the app's own timer goes through the patched setTimeout (the control)");
+      calls.patched = 0;
+      const { tracer } = traced({ endpoint: collector(tenant), scheduledDelayMs: 50, idleTimeoutMs: 1000 });
+      // A body read as a stream (the idle watch, and the wait for its resource-timing entry), its span exported on
+      // the schedule; a response kept unread past uninstall (the sweep).
+      const bytes = await readAll((await fetch(`${SERVER}/bytes?n=1000&x=zone`)).body);
+      for (const end = performance.now() + 5000; tracer.stats().exported < 1 && performance.now() < end;) await wait(5);
+      equal([bytes, tracer.stats().exported], [1000, 1], 'the body read, its span exported');
+      const kept = await fetch(`${SERVER}/bytes?n=10&x=zone-kept`);
+      await tracer.forceFlush(1000);
+      await uninstall(tracer);
+      equal(calls.patched, 0, 'timers of fetchspan that went through the patched setTimeout or clearTimeout');
+      check(calls.engine >= 3, `fetchspan's timers went to the engine's own (the control): ${calls.engine} calls`);
+      check(kept.status === 200, 'the kept response');
+    } finally {
+      globalThis.setTimeout = engine.set;
+      globalThis.clearTimeout = engine.clear;
+      delete globalThis.__zone_symbol__setTimeout;
+      delete globalThis.__zone_symbol__clearTimeout;
+    }
+  },
+
   async installAndUninstallWithAnExporterLeaveNothingBehind() {
     const listeners = listenerCounter([document, globalThis]);
     try {
@@ -2102,6 +2150,10 @@ const SCENARIOS = {
         init.headers = init.headers || {};
         init.headers['x-b'] = 'wrapper';
         return before.call(this, input, init);
+      },
+      // A copy of the app's `init`, as Sentry's wrapper makes (an `init` without headers too).
+      spreads: function fetch(input, init) {
+        return before.call(this, input, init && { ...init });
       },
       thirdArgument: function fetch(input, init, options) {
         return before.call(this, input, { ...init, headers: { ...init?.headers, 'x-b': String(options?.tag) } });
