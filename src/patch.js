@@ -29,11 +29,13 @@ const PROMISE_THEN = Object.getPrototypeOf((async () => {})()).then;
 // in the app's zone would keep an Angular app from ever being stable (`ApplicationRef.isStable`), and its firing would
 // run the app's change detection.
 export function setTimer(callback, ms) {
-  return (globalThis.__zone_symbol__setTimeout ?? setTimeout)(callback, ms);
+  const engines = globalThis.__zone_symbol__setTimeout;
+  return (typeof engines === 'function' ? engines : setTimeout)(callback, ms);
 }
 
 export function clearTimer(id) {
-  (globalThis.__zone_symbol__clearTimeout ?? clearTimeout)(id);
+  const engines = globalThis.__zone_symbol__clearTimeout;
+  (typeof engines === 'function' ? engines : clearTimeout)(id);
 }
 // The engine's own `TransformStream` (the body stage's) and `ReadableStream` (a counted upload's), taken when
 // fetchspan loads. Where a page replaced them before (a streams polyfill's global variant), a stream of ours would be
@@ -910,8 +912,8 @@ function patchPrototype(scope) {
           if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
           return nativeClone.call(this);
         }
-        // Only when the native body can't be handed back untouched (its source failed, or closed while the app held
-        // a reader it released unused): tee our readable, like the native clone tees the native body.
+        // Only when the native body can't be handed back untouched (its source failed): tee our readable, like the
+        // native clone tees the native body.
         const [mine, theirs] = entry.stream.tee();
         entry.stream = mine;
         entry.teed = true;
@@ -1204,21 +1206,26 @@ const INIT_VIEW = {
   getOwnPropertyDescriptor(view, key) {
     const descriptor = Reflect.getOwnPropertyDescriptor(view.init, key);
     if (descriptor !== undefined) descriptor.configurable = true;
-    else if (key === 'headers' && view.outgoing !== undefined) {
+    else if (key === 'headers' && showsHeaders(view) && !Reflect.has(view.init, key)) {
       return { value: INIT_VIEW.get(view, key), writable: true, enumerable: true, configurable: true };
     }
     return descriptor;
   },
-  // Where our trace headers go out and the app's `init` has no `headers` of its own, the view shows ours as its own
-  // member, so that a `fetch` wrapper installed before us that copies the `init` it gets (`{ ...init }`, as Sentry's
-  // does) passes them on.
   ownKeys(view) {
     const keys = Reflect.ownKeys(view.init);
-    if (view.outgoing !== undefined && !keys.includes('headers')) keys.push('headers');
+    if (showsHeaders(view) && !keys.includes('headers') && !Reflect.has(view.init, 'headers')) keys.push('headers');
     return keys;
   },
-  has: (view, key) => Reflect.has(view.init, key) || (key === 'headers' && view.outgoing !== undefined),
+  has: (view, key) => Reflect.has(view.init, key) || (key === 'headers' && showsHeaders(view)),
 };
+
+// Whether the view shows our trace headers as its own `headers` where the app's `init` has none at all, so that a
+// `fetch` wrapper installed before us that copies the `init` it gets (`{ ...init }`, as Sentry's does) passes them
+// on. Not for a `Request` input: a copy with `headers` is a non-empty `init`, which would reset the request's referrer
+// and its policy (see `propagate`); there the copy goes without our header, as before.
+function showsHeaders(view) {
+  return view.outgoing !== undefined && typeof view.outgoing.input === 'string';
+}
 for (const trap of ['deleteProperty', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);
 }

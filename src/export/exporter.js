@@ -29,8 +29,9 @@ function sharedKeepalive() {
 }
 // The engine's own timers, also where zone.js (Angular) patched the global ones (see `setTimer` in src/patch.js: this
 // module is imported on its own by the exporter's tests, so it keeps a copy).
-const setTimer = (callback, ms) => (globalThis.__zone_symbol__setTimeout ?? setTimeout)(callback, ms);
-const clearTimer = (id) => (globalThis.__zone_symbol__clearTimeout ?? clearTimeout)(id);
+const engines = (name) => (typeof globalThis[`__zone_symbol__${name}`] === 'function' ? globalThis[`__zone_symbol__${name}`] : globalThis[name]);
+const setTimer = (callback, ms) => engines('setTimeout')(callback, ms);
+const clearTimer = (id) => engines('clearTimeout')(id);
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes

@@ -681,6 +681,14 @@ const SCENARIOS = {
       equal(calls.patched, 0, 'timers of fetchspan that went through the patched setTimeout or clearTimeout');
       check(calls.engine >= 3, `fetchspan's timers went to the engine's own (the control): ${calls.engine} calls`);
       check(kept.status === 200, 'the kept response');
+      // A page's own flag of that name that is no function is passed over.
+      globalThis.__zone_symbol__setTimeout = true;
+      globalThis.__zone_symbol__clearTimeout = true;
+      const { tracer: flagged } = traced({ endpoint: collector(tenant), scheduledDelayMs: 50, idleTimeoutMs: 1000 });
+      equal(await readAll((await fetch(`${SERVER}/bytes?n=10&x=zone-flag`)).body), 10, 'a body read under a zone flag that is no function');
+      equal((await flagged.forceFlush(1000)).exported, 1, 'its span exported');
+      equal(flagged.stats().passthroughFailures, 0, 'no failure of ours');
+      await uninstall(flagged);
     } finally {
       globalThis.setTimeout = engine.set;
       globalThis.clearTimeout = engine.clear;
@@ -2183,6 +2191,20 @@ const SCENARIOS = {
           globalThis.fetch = before;
         }
       }
+    }
+    // A `Request` with a referrer policy of its own and an empty `init`, under the wrapper that copies `init`: the
+    // copy stays empty (ours would reset the policy, and a Referer would go out).
+    globalThis.fetch = kinds.spreads;
+    try {
+      const steps = async () => echo(await fetch(new Request(url(), { referrerPolicy: 'no-referrer' }), {}));
+      const native = await outcome(steps);
+      const { tracer } = traced({ propagateTo: [SERVER] });
+      const ours = await outcome(steps);
+      await until(() => tracer.stats().open === 0, 'a Request under a wrapper that copies init: spans ended');
+      await uninstall(tracer);
+      equal([ours.ok?.referer, ours.ok?.x], [native.ok?.referer, native.ok?.x], "a Request's referrer policy under a wrapper that copies init");
+    } finally {
+      globalThis.fetch = before;
     }
     // An `init` the app sends twice through a wrapper that writes `init.headers` back (what it read, a spread of it,
     // a `Headers` made from it): the second request is a trace of its own, not a child of the first, and the app's
