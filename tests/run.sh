@@ -56,12 +56,14 @@ echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag
 bash tests/package.sh || failed+=(package)
 
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (42 KB with trace context, server
-# correlation, header capture, hooks and stream timings): this check holds the line at 42 KiB, so the package
+# correlation, header capture, hooks and stream timings): this check holds the line at 42.5 KiB, so the package
 # can't grow unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
 # data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
 # of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes), and to 39 KiB
 # for the review fixes of 2026-11-30's fifth stop (+813: another copy of fetchspan refused, unread responses swept
-# after uninstall, headers handed on in the app's form, chunks counted once received; see the README's size history).
+# after uninstall, headers handed on in the app's form, chunks counted once received; see the README's size history),
+# and later to 42 KiB, then to 42.5 KiB for the review fixes of 2026-12-01's third stop (+246: zone.js timers,
+# wrappers that copy `init`, `fetch` polyfills, `keepalive` requests in WebKit).
 echo "== size check"
 SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=43520 bash tests/size.sh || failed+=(size)
 
