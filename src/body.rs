@@ -37,7 +37,7 @@ extern "C" {
         source: &ReadableStream,
         sse: bool,
         stall_ms: f64,
-        on_failure: &Function,
+        branch: &JsValue,
     ) -> Result<JsValue, JsValue>;
 }
 
@@ -79,17 +79,18 @@ impl RequestSpan {
     /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
     /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
     /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
-    /// `event_stream`: the response is `text/event-stream`. `on_failure` counts a failure of ours in the pump.
+    /// `event_stream`: the response is `text/event-stream`. `branch` is `patch.js`'s entry of the response (of the
+    /// same request's span, a clone is another branch: see `streamBody`), whose `failed` counts a failure of ours.
     /// `timing` returns the request's resource-timing entry, packed (see [`crate::timing`]), when the span ends.
     #[wasm_bindgen(js_name = streamBody)]
     pub fn stream_body(
         &self,
         source: &ReadableStream,
         event_stream: bool,
-        on_failure: &Function,
+        branch: &JsValue,
         timing: Function,
     ) -> Result<JsValue, JsValue> {
-        stream(&self.cell, source, event_stream, on_failure, timing)
+        stream(&self.cell, source, event_stream, branch, timing)
     }
 
     /// A whole-body method served natively resolved; `size` is its value's size (`arrayBuffer`, `bytes`, `blob`),
@@ -209,28 +210,33 @@ fn stream(
     span: &Rc<SpanCell>,
     source: &ReadableStream,
     event_stream: bool,
-    on_failure: &Function,
+    branch: &JsValue,
     timing: Function,
 ) -> Result<JsValue, JsValue> {
     // An ended span (say, aborted before the app took the body) has nothing to count: the app gets the native body.
     let tracer = span.tracer().ok_or(JsValue::UNDEFINED)?;
     let options = &tracer.options;
     let (sse, stall_ms) = (options.sse && event_stream, options.stall_threshold_ms);
-    span.progress.streaming.set(true);
+    // Another branch of a cloned response may stream through us already (then the span is watched already).
+    let streamed = span.progress.streaming.replace(true);
     span.progress.timing.replace(Some(timing));
     let body = stream_body_js(
         CountingTransformer { span: span.clone() },
         source,
         sse,
         stall_ms,
-        on_failure,
+        branch,
     )
     .inspect_err(|_| {
-        // The app gets the native body: nothing streams through us.
-        span.progress.streaming.set(false);
-        span.progress.timing.take();
+        // The app gets the native body: nothing (else) streams through us.
+        if !streamed {
+            span.progress.streaming.set(false);
+            span.progress.timing.take();
+        }
     })?;
-    IdleWatch::add(&tracer, span);
+    if !streamed {
+        IdleWatch::add(&tracer, span);
+    }
     Ok(body)
 }
 
@@ -682,7 +688,9 @@ impl CountingTransformer {
     }
 
     /// The app read nothing, and took a whole-body method instead (that read ends the span) or cloned the response
-    /// (its new native body is interposed on when the app takes it): the native body was handed back untouched.
+    /// (its new native body is interposed on when the app takes it): the native body was handed back untouched. Or
+    /// the app cancelled a branch of a cloned response while another, not streaming yet, remains: the span waits
+    /// for that one.
     pub fn detached(self) {
         let progress = &self.span.progress;
         progress.streaming.set(false);

@@ -819,7 +819,9 @@ function patchPrototype(scope) {
   const tracked = new WeakMap();
   // Holds the entry (and so the span) of an unread response until the collector takes the response or the span
   // ends, whichever comes first (its `state` is the unregister token).
-  const collected = new FinalizationRegistry((entry) => guard(entry, () => entry.span.collected()));
+  // (A branch of a cloned response that the app let go unread leaves the span to the others, if any remain.)
+  const collected = new FinalizationRegistry((entry) => guard(entry,
+    () => entry.left || (entry.stream === null && dropped(entry)) || entry.span.collected()));
   // Tracked responses whose span is still open.
   let live = 0;
 
@@ -860,7 +862,7 @@ function patchPrototype(scope) {
       // The lookup Rust keeps until the span ends, made outside this function: a closure made here would share its
       // scope with the one below, and so hold the entry (which holds the span: a cycle through the wasm heap).
       const timing = timingLookup(entry.takeTiming, entry.url, entry.startedAt, entry.respondedAt);
-      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry.failed, timing), null);
+      entry.body = guard(entry, () => entry.span.streamBody(source, eventStream, entry, timing), null);
       if (entry.body === null) {
         entry.native = true;
         return source;
@@ -873,6 +875,20 @@ function patchPrototype(scope) {
   // clone(), which we can't observe, whether it is locked.
   function isDisturbed(entry) {
     return entry.teed ? entry.stream.locked : nativeBodyUsed.call(entry.body.used);
+  }
+
+  // A native clone of a tracked response the app has not read is another branch of the same request (the native
+  // clone tees the native body): tracked with an entry of its own in the same span, so that the span follows
+  // whichever branch the app reads (see `streamBody` and `dropped`), as when a library cancels the original and reads
+  // the copy (ky's `onDownloadProgress`). Returns `copy`.
+  function branched(entry, copy) {
+    const family = entry.family ??= { open: 1, entries: [entry], live: new Set(), current: undefined };
+    const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false };
+    family.open++;
+    family.entries.push(twin);
+    tracked.set(copy, twin);
+    collected.register(copy, twin, twin.state);
+    return copy;
   }
 
   const patched = {
@@ -895,7 +911,8 @@ function patchPrototype(scope) {
     clone: {
       value() {
         const entry = entryOf(this);
-        if (entry === undefined || entry.stream === null) return nativeClone.call(this);
+        if (entry === undefined) return nativeClone.call(this);
+        if (entry.stream === null) return branched(entry, nativeClone.call(this));
         // Our pipe holds the native body, so the native error comes from a throwaway response in the app's state.
         if (isDisturbed(entry)) return nativeClone.call(usedResponse());
         if (entry.stream.locked) return nativeClone.call(lockedResponse());
@@ -910,7 +927,7 @@ function patchPrototype(scope) {
           // left.
           entry.seenUnread = false;
           if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
-          return nativeClone.call(this);
+          return branched(entry, nativeClone.call(this));
         }
         // Only when the native body can't be handed back untouched (its source failed): tee our readable, like the
         // native clone tees the native body.
@@ -1037,13 +1054,15 @@ function patchPrototype(scope) {
   const open = new Map();
   let sweep = null;
   let sweepMs = 0;
-  const unread = (entry) => entry.stream === null && !entry.native && !entry.state.ended;
+  const unread = (entry) => entry.stream === null && !entry.native && !entry.left && !entry.state.ended;
+  // The entries of the spans still open: a cloned response's branches each have one.
+  const branches = () => [...open.values()].flatMap((entry) => entry.family?.entries ?? entry);
   function swept() {
     sweep = null;
     let left = false;
-    for (const entry of [...open.values()]) {
+    for (const entry of branches()) {
       if (!unread(entry)) continue;
-      if (entry.seenUnread) guard(entry, () => entry.span.collected());
+      if (entry.seenUnread) guard(entry, () => dropped(entry) || entry.span.collected());
       else left = entry.seenUnread = true;
     }
     if (left && patch.users === 0) sweep = setTimer(swept, sweepMs);
@@ -1084,7 +1103,7 @@ function patchPrototype(scope) {
     unswept() {
       clearTimer(sweep);
       sweep = null;
-      for (const entry of open.values()) entry.seenUnread = false;
+      for (const entry of branches()) entry.seenUnread = false;
     },
   };
   sharedPatch = patch;
@@ -1571,11 +1590,17 @@ const COLON = 58;
 
 /**
  * Interposes on the native body `source` of a tracked response (called from src/body.rs). `transformer` is the
- * Rust `CountingTransformer`. Returns `readable`, the stream to hand the app; `used`, a Response over that stream
- * whose native `bodyUsed` says at once whether the app has read or cancelled it; and `detach()`, which gives the
- * native body back untouched if the app hasn't read yet (true if it did).
+ * Rust `CountingTransformer`; `branch`, the response's entry (see `patchPrototype`), whose `failed` counts a failure
+ * of ours. Returns `readable`, the stream to hand the app; `used`, a Response over that stream whose native
+ * `bodyUsed` says at once whether the app has read or cancelled it; and `detach()`, which gives the native body back
+ * untouched if the app hasn't read yet (true if it did).
+ *
+ * The branches of a cloned response (its `family`, see `branched`) share one span, whose report is one stream's at a
+ * time, `family.current`: the last to start, or to end it. A branch the app cancels while others remain leaves the
+ * span to them (natively, the download goes on for them too): the span ends with the last branch, or with the
+ * first to complete or fail, each with its own stream's account.
  */
-export function streamBody(transformer, source, sse, stallMs, onFailure) {
+export function streamBody(transformer, source, sse, stallMs, branch) {
   // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
   let reader = null;
   const stats = {
@@ -1618,7 +1643,8 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
   const end = (call) => {
     if (ended) return;
     ended = true;
-    try { call(); } catch (error) { onFailure(error); }
+    family?.live.delete(follow);
+    try { call(); } catch (error) { branch.failed(error); }
     // (The native body stays locked by the pump's reader: releasing a reader of a closed stream makes a TypeError,
     // 17 µs in Chromium, on every streamed body. README, Known differences: `body` after uninstall.)
   };
@@ -1633,6 +1659,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       if (probing) controller.terminate();
       else writer.close().catch(() => {});
     } finally {
+      follow();
       transformer.completed();
     }
   });
@@ -1651,7 +1678,7 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     }
     // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
     controller.error(error);
-    end(() => (cancelled ? transformer.cancelled() : transformer.sourceFailed(error)));
+    end(() => (cancelled ? cancel() : (follow(), transformer.sourceFailed(error))));
   };
   // False when the platform took the native body first (`cache.put` of a response whose stream the app had not
   // locked yet, in the same task): the app's stream then fails with the engine's own "locked" error.
@@ -1679,9 +1706,29 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
     // replaced `AbortSignal.any`: `failed` ends it, as aborted.)
     if (detached || sourceFailed || ended || stats.aborted) return;
     (reader ?? source).cancel(reason).catch(() => {});
-    end(() => transformer.cancelled());
+    end(cancel);
   });
-  transformer.observe(reporter(stats, new WeakRef(transformer)));
+  // This stream's report becomes the span's.
+  const family = branch.family;
+  const report = reporter(stats, new WeakRef(transformer));
+  const follow = () => {
+    if (family !== undefined) family.current = follow;
+    transformer.observe(report);
+  };
+  follow();
+  family?.live.add(follow);
+  // The app cancelled this stream: the span ends as cancelled, unless this is a branch of a cloned response and
+  // another remains.
+  const cancel = () => (dropped(branch) ? leave() : (follow(), transformer.cancelled()));
+  // This stream no longer tells the span anything: if its report was the span's, another branch's stream through
+  // us takes over, or else the span no longer streams (the app may still take another branch's body).
+  const leave = () => {
+    if (family === undefined || family.current === follow) {
+      const next = family?.live.values().next().value;
+      if (next === undefined) transformer.detached();
+      else next();
+    }
+  };
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
   // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
   queueMicrotask(() => {
@@ -1768,10 +1815,22 @@ export function streamBody(transformer, source, sse, stallMs, onFailure) {
       // the app's `getReader()` and `cancel()` fail with the engine's own errors), and errored, which ends the pump.
       if (!stream.readable.locked) stream.readable.getReader();
       controller.error(new TypeError('fetchspan: body already read by a whole-body method'));
-      end(() => transformer.detached());
+      end(leave);
       return true;
     },
   };
+}
+
+// A branch of a cloned response that the app dropped (cancelled, or let go unread) leaves its family: true while
+// another may still be read, which the span then follows (see `streamBody`); false for a response never cloned.
+function dropped(entry) {
+  const family = entry.family;
+  if (family === undefined) return false;
+  if (!entry.left) {
+    entry.left = true;
+    family.open--;
+  }
+  return family.open > 0;
 }
 
 function stall(stats, name, at, durationMs) {

@@ -39,6 +39,7 @@ scenarios! {
     sse_events_are_counted_across_chunk_boundaries => "sseEventsAreCountedAcrossChunkBoundaries",
     every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
     pipes_and_async_iteration_read_as_natively => "pipesAndAsyncIterationReadAsNatively",
+    a_cloned_response_is_followed_to_the_branch_the_app_reads => "aClonedResponseIsFollowedToTheBranchTheAppReads",
 }
 
 #[cfg(feature = "fault-injection")]

@@ -3242,6 +3242,85 @@ const SCENARIOS = {
       ['cancelled', firstBytes + secondBytes + lastBytes, firstReads + (last.done ? 1 : 2)], 'a chunk read through a second reader counts');
   },
 
+  async aClonedResponseIsFollowedToTheBranchTheAppReads() {
+    // The native clone tees the body: the download goes on as long as a branch is read. The span follows the branch
+    // the app reads and ends with the last one, or with the first to complete (the steps themselves are compared
+    // with the native run's). A branch's cancel is not awaited while another lives: the Streams standard settles it
+    // only once every branch is cancelled (WebKit does).
+    const n = 100_000;
+    const cases = {
+      // ky's `onDownloadProgress`: clone, cancel the original, read the copy.
+      'clone-ky': async (res) => {
+        const copy = res.clone();
+        res.body.cancel();
+        return [await readAll(copy.body), res.bodyUsed, copy.bodyUsed];
+      },
+      // The copy's stream taken first, then the original cancelled.
+      'clone-copy-first': async (res) => {
+        const copy = res.clone();
+        const body = copy.body;
+        body.getReader().releaseLock();
+        res.body.cancel();
+        return [await readAll(body), res.bodyUsed];
+      },
+      // The copy read whole after the original was cancelled.
+      'clone-whole': async (res) => {
+        const copy = res.clone();
+        res.body.cancel();
+        return (await copy.arrayBuffer()).byteLength;
+      },
+      // The copy read in part and cancelled, then the original read: the tee kept every byte for it.
+      'clone-partly': async (res) => {
+        const copy = res.clone();
+        const reader = copy.body.getReader();
+        await reader.read();
+        reader.cancel();
+        return [await readAll(res.body), copy.bodyUsed];
+      },
+      // Both cancelled: the download stops, and the span ends as cancelled.
+      'clone-both': async (res) => {
+        const copy = res.clone();
+        const first = res.body.cancel();
+        await copy.body.cancel();
+        await first;
+        return [res.bodyUsed, copy.bodyUsed];
+      },
+      // A clone of a clone, read while the two others are cancelled.
+      'clone-twice': async (res) => {
+        const copy = res.clone();
+        const second = copy.clone();
+        res.body.cancel();
+        copy.body.cancel();
+        return readAll(second.body);
+      },
+    };
+    for (const [name, steps] of Object.entries(cases)) {
+      const spans = await sameAsNative(name, async () => steps(await fetch(`${SERVER}/bytes?n=${n}&x=${name}`)));
+      const span = await spanFor(spans, `x=${name}`);
+      const expected = name === 'clone-both' ? ['cancelled', 0, 'stream']
+        : name === 'clone-whole' ? ['completed', n, 'value'] : ['completed', n, 'stream'];
+      equal([span.endReason, span.attributes['fetchspan.response.decoded_size'],
+        span.attributes['fetchspan.response.size_source']], expected, name);
+    }
+    // The original let go unread and collected while the copy is read: the copy still ends the span.
+    const { spans, tracer } = traced({ idleTimeoutMs: 600_000 });
+    const copy = await (async () => (await fetch(`${SERVER}/bytes?n=${n}&x=clone-collected`)).clone())();
+    for (let i = 0; i < 5; i++) await collect();
+    equal(spans.length, 0, 'spans ended when the original was collected and its copy is unread');
+    equal(await readAll(copy.body), n, 'the copy\'s bytes');
+    const collected = await spanFor(spans, 'x=clone-collected');
+    equal([collected.endReason, collected.attributes['fetchspan.response.decoded_size']], ['completed', n],
+      'the copy of a collected original');
+    // Both let go unread: abandoned, as an uncloned response.
+    await (async () => { (await fetch(`${SERVER}/bytes?n=10&x=clone-dropped`)).clone(); })();
+    for (let i = 0; i < 20 && !spans.some((s) => s.attributes['url.full'].includes('clone-dropped')); i++) {
+      await collect();
+      await sleep(50);
+    }
+    equal((await spanFor(spans, 'x=clone-dropped', 3000)).endReason, 'abandoned', 'a response and its copy dropped unread');
+    equal(tracer.stats().open, 0, 'open spans');
+  },
+
   async pipesAndAsyncIterationReadAsNatively() {
     // How LLM and SSE clients read a body: piped through a TextDecoderStream, piped to a sink, iterated with
     // `for await` (where the engine has it), and that loop left early, which cancels the stream.
