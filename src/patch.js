@@ -882,10 +882,10 @@ function patchPrototype(scope) {
   // whichever branch the app reads (see `streamBody` and `dropped`), as when a library cancels the original and reads
   // the copy (ky's `onDownloadProgress`). Returns `copy`.
   function branched(entry, copy) {
-    const family = entry.family ??= { open: 1, entries: [entry], live: new Set(), current: undefined };
+    const family = entry.family ??= { kept: 1, members: [entry], streams: new Set(), current: undefined };
     const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false };
-    family.open++;
-    family.entries.push(twin);
+    family.kept++;
+    family.members.push(twin);
     tracked.set(copy, twin);
     collected.register(copy, twin, twin.state);
     return copy;
@@ -1056,7 +1056,7 @@ function patchPrototype(scope) {
   let sweepMs = 0;
   const unread = (entry) => entry.stream === null && !entry.native && !entry.left && !entry.state.ended;
   // The entries of the spans still open: a cloned response's branches each have one.
-  const branches = () => [...open.values()].flatMap((entry) => entry.family?.entries ?? entry);
+  const branches = () => [...open.values()].flatMap((entry) => entry.family?.members ?? entry);
   function swept() {
     sweep = null;
     let left = false;
@@ -1643,7 +1643,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   const end = (call) => {
     if (ended) return;
     ended = true;
-    family?.live.delete(follow);
+    family?.streams.delete(follow);
     try { call(); } catch (error) { branch.failed(error); }
     // (The native body stays locked by the pump's reader: releasing a reader of a closed stream makes a TypeError,
     // 17 µs in Chromium, on every streamed body. README, Known differences: `body` after uninstall.)
@@ -1716,7 +1716,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
     transformer.observe(report);
   };
   follow();
-  family?.live.add(follow);
+  family?.streams.add(follow);
   // The app cancelled this stream: the span ends as cancelled, unless this is a branch of a cloned response and
   // another remains.
   const cancel = () => (dropped(branch) ? leave() : (follow(), transformer.cancelled()));
@@ -1724,7 +1724,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   // us takes over, or else the span no longer streams (the app may still take another branch's body).
   const leave = () => {
     if (family === undefined || family.current === follow) {
-      const next = family?.live.values().next().value;
+      const next = family?.streams.values().next().value;
       if (next === undefined) transformer.detached();
       else next();
     }
@@ -1828,9 +1828,9 @@ function dropped(entry) {
   if (family === undefined) return false;
   if (!entry.left) {
     entry.left = true;
-    family.open--;
+    family.kept--;
   }
-  return family.open > 0;
+  return family.kept > 0;
 }
 
 function stall(stats, name, at, durationMs) {
