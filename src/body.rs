@@ -661,14 +661,13 @@ impl CountingTransformer {
     }
 
     /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
-    /// fails the app's stream when the request's signal aborts).
-    pub fn observe(&self, report: Function) {
-        self.span.progress.report.replace(Some(report));
-    }
-
-    /// The pump took the native body's reader: it sees an abort from now on, with any chunk it holds counted.
-    pub fn watching(&self) {
-        self.span.progress.watched.set(true);
+    /// fails the app's stream when the request's signal aborts); `watched`: the pump holds the native body's reader,
+    /// so it sees an abort, with any chunk it holds counted. Called again when the pump takes the reader, and when
+    /// another branch of a cloned response becomes the one the span follows.
+    pub fn observe(&self, report: Function, watched: bool) {
+        let progress = &self.span.progress;
+        progress.report.replace(Some(report));
+        progress.watched.set(watched);
     }
 
     /// The native body failed (network error, or the request's signal aborted it); the app's stream already

@@ -882,12 +882,16 @@ function patchPrototype(scope) {
   // whichever branch the app reads (see `streamBody` and `dropped`), as when a library cancels the original and reads
   // the copy (ky's `onDownloadProgress`). Returns `copy`.
   function branched(entry, copy) {
-    const family = entry.family ??= { kept: 1, members: [entry], streams: new Set(), current: undefined };
-    const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false };
+    const family = entry.family ??= {
+      kept: 1, members: [entry], streams: new Set(), current: undefined, pending: undefined,
+    };
+    const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false, left: false };
     family.kept++;
     family.members.push(twin);
     tracked.set(copy, twin);
     collected.register(copy, twin, twin.state);
+    // (A response cloned after the sweep let it go: the sweep looks at the copy too.)
+    if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
     return copy;
   }
 
@@ -1596,9 +1600,10 @@ const COLON = 58;
  * untouched if the app hasn't read yet (true if it did).
  *
  * The branches of a cloned response (its `family`, see `branched`) share one span, whose report is one stream's at a
- * time, `family.current`: the last to start, or to end it. A branch the app cancels while others remain leaves the
- * span to them (natively, the download goes on for them too): the span ends with the last branch, or with the
- * first to complete or fail, each with its own stream's account.
+ * time, `family.current`: the one the app last pulled (before any pull, the last to start), or the one that ends
+ * the span. A branch the app cancels while others remain leaves the span to them (natively, the download goes on
+ * for them too): the span ends with the first branch to complete or fail, or with the last one left, each with its
+ * own stream's account.
  */
 export function streamBody(transformer, source, sse, stallMs, branch) {
   // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
@@ -1689,7 +1694,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       failed(error);
       return false;
     }
-    transformer.watching();
+    if (family === undefined || family.current === follow) follow();
     reader.closed.then(() => {
       if (detached) return;
       stats.closed = true;
@@ -1712,21 +1717,34 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   const family = branch.family;
   const report = reporter(stats, new WeakRef(transformer));
   const follow = () => {
-    if (family !== undefined) family.current = follow;
-    transformer.observe(report);
+    if (family !== undefined) {
+      family.current = follow;
+      family.pending = undefined;
+    }
+    transformer.observe(report, reader !== null);
   };
   follow();
   family?.streams.add(follow);
   // The app cancelled this stream: the span ends as cancelled, unless this is a branch of a cloned response and
   // another remains.
-  const cancel = () => (dropped(branch) ? leave() : (follow(), transformer.cancelled()));
-  // This stream no longer tells the span anything: if its report was the span's, another branch's stream through
-  // us takes over, or else the span no longer streams (the app may still take another branch's body).
-  const leave = () => {
-    if (family === undefined || family.current === follow) {
-      const next = family?.streams.values().next().value;
-      if (next === undefined) transformer.detached();
-      else next();
+  const cancel = () => (dropped(branch) ? leave(() => transformer.cancelled()) : (follow(), transformer.cancelled()));
+  // This stream no longer tells the span anything. If its report was the span's, another branch's stream through
+  // us takes over. Else, for a stream the app cancelled (`gone` ends the span so), its report stays the span's
+  // (the idle timeout and an abort end the span with it, unwatched) until another branch is read, or `gone` runs
+  // once the others are let go too (`dropped`); for a native body handed back, the span no longer streams.
+  const leave = (gone) => {
+    if (family !== undefined && family.current !== follow) return;
+    const next = family?.streams.values().next().value;
+    if (next !== undefined) {
+      next();
+    } else if (gone === undefined) {
+      transformer.detached();
+    } else {
+      family.pending = gone;
+      // The app holds the other branches without reading: idle from now on.
+      stats.waitingForApp = true;
+      stats.since = performance.now();
+      transformer.observe(report, false);
     }
   };
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
@@ -1745,6 +1763,8 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
     for (;;) {
       await writer.write(undefined);
       if (detached || ended) return;
+      // Of a cloned response's branches, the span follows the one the app reads.
+      if (family !== undefined && family.current !== follow) follow();
       read = true;
       if (reader === null && !take()) return;
       if (queued !== null) {
@@ -1815,7 +1835,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       // the app's `getReader()` and `cancel()` fail with the engine's own errors), and errored, which ends the pump.
       if (!stream.readable.locked) stream.readable.getReader();
       controller.error(new TypeError('fetchspan: body already read by a whole-body method'));
-      end(leave);
+      end(() => leave());
       return true;
     },
   };
@@ -1830,7 +1850,12 @@ function dropped(entry) {
     entry.left = true;
     family.kept--;
   }
-  return family.kept > 0;
+  if (family.kept > 0) return true;
+  // The last one: a stream the app cancelled before, whose report the span kept, ends it (see `leave`).
+  const pending = family.pending;
+  family.pending = undefined;
+  pending?.();
+  return pending !== undefined;
 }
 
 function stall(stats, name, at, durationMs) {

@@ -3318,7 +3318,50 @@ const SCENARIOS = {
       await sleep(50);
     }
     equal((await spanFor(spans, 'x=clone-dropped', 3000)).endReason, 'abandoned', 'a response and its copy dropped unread');
+    // The original read in part and cancelled, its copy kept unread and then collected: cancelled, with the bytes
+    // the app read.
+    const partBytes = await (async () => {
+      const res = await fetch(`${SERVER}/slow?chunks=8&delayMs=100&x=clone-kept`);
+      res.clone();
+      const reader = res.body.getReader();
+      const { value } = await reader.read();
+      await reader.cancel();
+      return value.byteLength;
+    })();
+    for (let i = 0; i < 20 && !spans.some((s) => s.attributes['url.full'].includes('clone-kept')); i++) {
+      await collect();
+      await sleep(50);
+    }
+    const kept = await spanFor(spans, 'x=clone-kept', 3000);
+    equal([kept.endReason, kept.attributes['fetchspan.response.decoded_size']], ['cancelled', partBytes],
+      'a branch cancelled, then its unread copy collected');
+    // An abort once the span follows a copy the app took but did not lock: the span ends at the abort.
+    const abort = new AbortController();
+    const aborted = await fetch(`${SERVER}/slow?chunks=20&delayMs=100&x=clone-abort`, { signal: abort.signal });
+    const abortCopy = aborted.clone().body;
+    const first = aborted.body.getReader();
+    await first.read();
+    first.cancel();
+    await sleep(50);
+    abort.abort();
+    equal((await spanFor(spans, 'x=clone-abort', 2000)).endReason, 'aborted', 'an abort while the span follows a copy');
+    equal((await outcome(() => abortCopy.getReader().read())).error?.[1], 'AbortError', 'the copy\'s read after the abort');
     equal(tracer.stats().open, 0, 'open spans');
+    await uninstall(tracer);
+    // The idle timeout measures the branch the app reads: a copy taken and never read doesn't make a body the app
+    // reads abandoned.
+    const idle = traced({ idleTimeoutMs: 300 });
+    const slow = await fetch(`${SERVER}/slow?chunks=8&delayMs=100&x=clone-idle`);
+    const copyOfSlow = slow.clone();
+    const slowReader = slow.body.getReader();
+    const idleCopy = copyOfSlow.body.getReader();
+    let slowBytes = 0;
+    for (let chunk; !(chunk = await slowReader.read()).done;) slowBytes += chunk.value.byteLength;
+    equal(slowBytes, 8 * 1024, 'the original\'s bytes');
+    const read = await spanFor(idle.spans, 'x=clone-idle');
+    equal([read.endReason, read.attributes['fetchspan.response.decoded_size']], ['completed', 8 * 1024],
+      'a body read while its copy is held unread');
+    idleCopy.cancel();
   },
 
   async pipesAndAsyncIterationReadAsNatively() {
