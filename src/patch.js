@@ -882,9 +882,8 @@ function patchPrototype(scope) {
   // whichever branch the app reads (see `streamBody` and `dropped`), as when a library cancels the original and reads
   // the copy (ky's `onDownloadProgress`). Returns `copy`.
   function branched(entry, copy) {
-    const family = entry.family ??= {
-      kept: 1, members: [entry], streams: new Set(), current: undefined, pending: undefined,
-    };
+    // (`current` and `pending`: see `streamBody`.)
+    const family = entry.family ??= { kept: 1, members: [entry], streams: new Set() };
     const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false, left: false };
     family.kept++;
     family.members.push(twin);
@@ -1717,30 +1716,33 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   const family = branch.family;
   const report = reporter(stats, new WeakRef(transformer));
   const follow = () => {
-    if (family !== undefined) {
-      family.current = follow;
-      family.pending = undefined;
-    }
+    if (family !== undefined) family.current = follow;
     transformer.observe(report, reader !== null);
   };
   follow();
   family?.streams.add(follow);
-  // The app cancelled this stream: the span ends as cancelled, unless this is a branch of a cloned response and
-  // another remains.
-  const cancel = () => (dropped(branch) ? leave(() => transformer.cancelled()) : (follow(), transformer.cancelled()));
+  // The app cancelled this stream: the span ends as cancelled. Of a cloned response's branches, the cancelled one
+  // that got the most bytes ends it so (`family.pending`), once the others are let go too (see `dropped`: natively,
+  // the download stops only then).
+  const cancel = () => {
+    if (family === undefined) return transformer.cancelled();
+    if (!(family.pending?.stats.bytes > stats.bytes)) {
+      family.pending = { stats, end: () => (transformer.observe(report, false), transformer.cancelled()) };
+    }
+    if (dropped(branch) && family.kept > 0) leave(true);
+  };
   // This stream no longer tells the span anything. If its report was the span's, another branch's stream through
-  // us takes over. Else, for a stream the app cancelled (`gone` ends the span so), its report stays the span's
-  // (the idle timeout and an abort end the span with it, unwatched) until another branch is read, or `gone` runs
-  // once the others are let go too (`dropped`); for a native body handed back, the span no longer streams.
-  const leave = (gone) => {
+  // us takes over. Else, for a stream the app cancelled, its report stays the span's (the idle timeout and an abort
+  // end the span with it, unwatched) until another branch is read or all are let go; for a native body handed back,
+  // the span no longer streams.
+  const leave = (cancelled) => {
     if (family !== undefined && family.current !== follow) return;
     const next = family?.streams.values().next().value;
     if (next !== undefined) {
       next();
-    } else if (gone === undefined) {
+    } else if (!cancelled) {
       transformer.detached();
     } else {
-      family.pending = gone;
       // The app holds the other branches without reading: idle from now on.
       stats.waitingForApp = true;
       stats.since = performance.now();
@@ -1842,7 +1844,9 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
 }
 
 // A branch of a cloned response that the app dropped (cancelled, or let go unread) leaves its family: true while
-// another may still be read, which the span then follows (see `streamBody`); false for a response never cloned.
+// another may still be read, which the span then follows (see `streamBody`), or when this last one ended the span
+// as cancelled; false for a response never cloned, or the last branch when none was cancelled (the caller ends the
+// span).
 function dropped(entry) {
   const family = entry.family;
   if (family === undefined) return false;
@@ -1851,10 +1855,10 @@ function dropped(entry) {
     family.kept--;
   }
   if (family.kept > 0) return true;
-  // The last one: a stream the app cancelled before, whose report the span kept, ends it (see `leave`).
+  // The last one: if the app cancelled a branch, the span ends as cancelled (see `cancel` in `streamBody`).
   const pending = family.pending;
   family.pending = undefined;
-  pending?.();
+  pending?.end();
   return pending !== undefined;
 }
 

@@ -3335,6 +3335,21 @@ const SCENARIOS = {
     const kept = await spanFor(spans, 'x=clone-kept', 3000);
     equal([kept.endReason, kept.attributes['fetchspan.response.decoded_size']], ['cancelled', partBytes],
       'a branch cancelled, then its unread copy collected');
+    // The original read in part and cancelled, then its copy cancelled unread (a wrapper that keeps a clone and
+    // cancels it at the end): cancelled, with the bytes of the branch that got the most.
+    const mostBytes = await (async () => {
+      const res = await fetch(`${SERVER}/slow?chunks=8&delayMs=100&x=clone-most`);
+      const copy = res.clone();
+      const reader = res.body.getReader();
+      const { value } = await reader.read();
+      reader.cancel();
+      await sleep(20);
+      await copy.body.cancel();
+      return value.byteLength;
+    })();
+    const most = await spanFor(spans, 'x=clone-most');
+    equal([most.endReason, most.attributes['fetchspan.response.decoded_size']], ['cancelled', mostBytes],
+      'a branch read in part and cancelled, then its copy cancelled unread');
     // An abort once the span follows a copy the app took but did not lock: the span ends at the abort.
     const abort = new AbortController();
     const aborted = await fetch(`${SERVER}/slow?chunks=20&delayMs=100&x=clone-abort`, { signal: abort.signal });
