@@ -89,7 +89,7 @@ esbuild=node_modules/.bin/esbuild
 # -179 bytes of the default import, -155 of the script tag, gzipped. Only names that nothing outside the bundle
 # reads: no option, span or stats field, nothing of the platform's, and no name Rust reads by string
 # (`Reflect::get`). The package tests run the shipped build.
-internal='^(__wbg_ptr|__destroy_into_raw|_wbg_cb_unref|__wrap|keepaliveRequests|stopListening|firstChunkAt|waitingForApp|sseFirstAt|sseEvents|maxGapMs|inFlight|startRun|retryAfterMs|sendForUnload|exportQueue|sendWithRetries|listenForUnload|resend|teed|takeTiming|startedAt|accepted|counts|waiting|settling|enqueued|requeue|cancelUnread|unsettled|waitStop|headersRead|headersValue|headersAnswer|added|appStream|outgoing|unloading|family|members|kept|streams|current|pending|left|seenUnread|respondedAt|stream|native)$'
+internal='^(__wbg_ptr|__destroy_into_raw|_wbg_cb_unref|__wrap|keepaliveRequests|stopListening|firstChunkAt|waitingForApp|sseFirstAt|sseEvents|maxGapMs|inFlight|startRun|retryAfterMs|sendForUnload|exportQueue|sendWithRetries|listenForUnload|resend|teed|takeTiming|startedAt|accepted|counts|waiting|settling|enqueued|requeue|cancelUnread|unsettled|waitStop|headersRead|headersValue|headersAnswer|added|appStream|outgoing|unloading|family|members|kept|streams|current|pending|pulled|watched|left|seenUnread|respondedAt|stream|native)$'
 common=(--bundle --target=es2021 --legal-comments=none --log-level=warning "--mangle-props=$internal")
 "$esbuild" "$stage/index.js" "${common[@]}" --minify --format=esm --outfile=pkg/index.js
 "$esbuild" "$stage/script.js" "${common[@]}" --format=iife --outfile="$stage/bundled-script.js"

@@ -13,29 +13,32 @@
 import { loadWasm } from './load.js';
 import { install as installNow } from './fetchspan.js';
 
-/** data-* attribute → [option, parser]. */
-const ATTRIBUTES = {
-  'data-endpoint': ['endpoint', url],
-  'data-service-name': ['serviceName', text],
-  'data-ignore-urls': ['ignoreUrls', urlList],
-  'data-idle-timeout-ms': ['idleTimeoutMs', number],
-  'data-max-queue-size': ['maxQueueSize', number],
-  'data-max-export-batch-size': ['maxExportBatchSize', number],
-  'data-scheduled-delay-ms': ['scheduledDelayMs', number],
-  'data-export-timeout-ms': ['exportTimeoutMs', number],
-  'data-unload-flush': ['unloadFlush', boolean],
-  'data-headers': ['headers', jsonObject],
-  'data-resource': ['resource', jsonObject],
-  'data-propagate-to': ['propagateTo', urlList],
-  'data-sample-rate': ['sampleRate', number],
-  'data-tracestate': ['tracestate', text],
-  'data-redact-query-params': ['redactQueryParams', names],
-  'data-stall-threshold-ms': ['stallThresholdMs', number],
-  'data-sse': ['sse', boolean],
-  'data-max-attribute-length': ['maxAttributeLength', number],
-  'data-capture-headers': ['captureHeaders', jsonObject],
-  'data-capture-sensitive-headers': ['captureSensitiveHeaders', boolean],
+/** Option → the parser of its attribute, `data-` and the option's name in kebab case (`data-service-name`). */
+const PARSERS = {
+  endpoint: url,
+  serviceName: text,
+  ignoreUrls: urlList,
+  idleTimeoutMs: number,
+  maxQueueSize: number,
+  maxExportBatchSize: number,
+  scheduledDelayMs: number,
+  exportTimeoutMs: number,
+  unloadFlush: boolean,
+  headers: jsonObject,
+  resource: jsonObject,
+  propagateTo: urlList,
+  sampleRate: number,
+  tracestate: text,
+  redactQueryParams: names,
+  stallThresholdMs: number,
+  sse: boolean,
+  maxAttributeLength: number,
+  captureHeaders: jsonObject,
+  captureSensitiveHeaders: boolean,
 };
+/** data-* attribute → [option, parser]. */
+const ATTRIBUTES = Object.fromEntries(Object.entries(PARSERS).map(([option, parse]) =>
+  [`data-${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`, [option, parse]]));
 const IDLE_STATS = ['started', 'ended', 'open', 'passthroughFailures', 'hookFailures', 'exported', 'dropped', 'rejected',
   'exportFailures', 'retries', 'queued', 'exportInFlight', 'keepaliveInFlight'];
 

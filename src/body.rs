@@ -217,7 +217,7 @@ fn stream(
     let tracer = span.tracer().ok_or(JsValue::UNDEFINED)?;
     let options = &tracer.options;
     let (sse, stall_ms) = (options.sse && event_stream, options.stall_threshold_ms);
-    // Another branch of a cloned response may stream through us already (then the span is watched already).
+    // Another branch of a cloned response may stream through us already (then the span is in the idle watch).
     let streamed = span.progress.streaming.replace(true);
     span.progress.timing.replace(Some(timing));
     let body = stream_body_js(
@@ -645,7 +645,8 @@ impl TimingWait {
 
 /// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
 /// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
-/// the stream and its cleanup are one code path. Its `transform`, which takes only the pump's probes, is an own property
+/// the stream and its cleanup are one code path; a branch of a cloned response that leaves the span to another
+/// branch ends without a call, or later (the cancelled branch that ends the span once all are let go). Its `transform`, which takes only the pump's probes, is an own property
 /// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
 /// into wasm per chunk (and a second for each probe) cost more than the count.
 #[wasm_bindgen]
@@ -662,8 +663,9 @@ impl CountingTransformer {
 
     /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
     /// fails the app's stream when the request's signal aborts); `watched`: the pump holds the native body's reader,
-    /// so it sees an abort, with any chunk it holds counted. Called again when the pump takes the reader, and when
-    /// another branch of a cloned response becomes the one the span follows.
+    /// so it sees an abort, with any chunk it holds counted. Called again whenever that changes: the pump takes the
+    /// reader, another branch of a cloned response becomes the one the span follows, or a stream that ends the span
+    /// makes its report the span's first.
     pub fn observe(&self, report: Function, watched: bool) {
         let progress = &self.span.progress;
         progress.report.replace(Some(report));
@@ -687,9 +689,7 @@ impl CountingTransformer {
     }
 
     /// The app read nothing, and took a whole-body method instead (that read ends the span) or cloned the response
-    /// (its new native body is interposed on when the app takes it): the native body was handed back untouched. Or
-    /// the app cancelled a branch of a cloned response while another, not streaming yet, remains: the span waits
-    /// for that one.
+    /// (its new native body is interposed on when the app takes it): the native body was handed back untouched.
     pub fn detached(self) {
         let progress = &self.span.progress;
         progress.streaming.set(false);

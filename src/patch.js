@@ -882,9 +882,12 @@ function patchPrototype(scope) {
   // whichever branch the app reads (see `streamBody` and `dropped`), as when a library cancels the original and reads
   // the copy (ky's `onDownloadProgress`). Returns `copy`.
   function branched(entry, copy) {
+    // (A span that ended, say an empty body that closed as the app took it: the copy is the engine's alone.)
+    if (entry.state.ended) return copy;
     // (`current` and `pending`: see `streamBody`.)
     const family = entry.family ??= { kept: 1, members: [entry], streams: new Set() };
-    const twin = { ...entry, stream: null, body: null, native: false, teed: false, seenUnread: false, left: false };
+    // (Its stream and body are null, it is neither native nor teed: only such an entry is cloned natively.)
+    const twin = { ...entry, seenUnread: false, left: false };
     family.kept++;
     family.members.push(twin);
     tracked.set(copy, twin);
@@ -927,9 +930,8 @@ function patchPrototype(scope) {
           entry.body = null;
           entry.stream = null;
           // Unread again, and no longer the idle watch's: the sweep looks at it (twice, from now) once no install is
-          // left.
+          // left (`branched` arms it).
           entry.seenUnread = false;
-          if (patch.users === 0) sweep ??= setTimer(swept, sweepMs);
           return branched(entry, nativeClone.call(this));
         }
         // Only when the native body can't be handed back untouched (its source failed): tee our readable, like the
@@ -1583,7 +1585,7 @@ function findDescriptor(object, name) {
 // Never: clones, tees or buffers a body (one chunk in hand at most, and backpressure passes through), reads a byte of
 // the native body before the app asks for one, locks it before then either (a body the app only looked at stays the
 // response's own, for `cache.put`, `respondWith` and `WebAssembly.compileStreaming`), copies chunk bytes into wasm,
-// or lets a failure of its own reach the app (`onFailure` counts it).
+// or lets a failure of its own reach the app (the response's entry's `failed` counts it).
 
 // Stall events kept per span at most.
 const MAX_STALLS = 8;
@@ -1682,7 +1684,10 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
     }
     // Errors both sides now; an abort would wait for the pending probe write, that is for the app's next read.
     controller.error(error);
-    end(() => (cancelled ? cancel() : (follow(), transformer.sourceFailed(error))));
+    // (A failure reaches every branch of a cloned response: the one the span follows ends it, if it holds its
+    // reader and so sees the failure too.)
+    const other = family?.watched && family.current !== follow && family.streams.has(family.current);
+    end(() => (cancelled ? cancel() : other || (follow(), transformer.sourceFailed(error))));
   };
   // False when the platform took the native body first (`cache.put` of a response whose stream the app had not
   // locked yet, in the same task): the app's stream then fails with the engine's own "locked" error.
@@ -1693,7 +1698,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       failed(error);
       return false;
     }
-    if (family === undefined || family.current === follow) follow();
+    if (family === undefined || family.current === follow) follow(family?.pulled);
     reader.closed.then(() => {
       if (detached) return;
       stats.closed = true;
@@ -1715,11 +1720,18 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   // This stream's report becomes the span's.
   const family = branch.family;
   const report = reporter(stats, new WeakRef(transformer));
-  const follow = () => {
-    if (family !== undefined) family.current = follow;
+  // (`pulled`: the app has pulled this stream since it became the one followed.)
+  const follow = (pulled = false) => {
+    if (family !== undefined) {
+      family.current = follow;
+      family.pulled = pulled;
+      family.watched = reader !== null;
+    }
     transformer.observe(report, reader !== null);
   };
-  follow();
+  // A stream that starts becomes the one followed, unless the app is reading another (whose account, abort and
+  // idle time stay the span's).
+  if (!(family?.pulled && family.streams.has(family.current))) follow();
   family?.streams.add(follow);
   // The app cancelled this stream: the span ends as cancelled. Of a cloned response's branches, the cancelled one
   // that got the most bytes ends it so (`family.pending`), once the others are let go too (see `dropped`: natively,
@@ -1766,7 +1778,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       await writer.write(undefined);
       if (detached || ended) return;
       // Of a cloned response's branches, the span follows the one the app reads.
-      if (family !== undefined && family.current !== follow) follow();
+      if (family !== undefined && !(family.current === follow && family.pulled)) follow(true);
       read = true;
       if (reader === null && !take()) return;
       if (queued !== null) {
