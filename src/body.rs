@@ -646,9 +646,10 @@ impl TimingWait {
 /// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
 /// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
 /// the stream and its cleanup are one code path; a branch of a cloned response that leaves the span to another
-/// branch ends without a call, or later (the cancelled branch that ends the span once all are let go). Its `transform`, which takes only the pump's probes, is an own property
-/// `streamBody` sets, in JS, and the pump counts each chunk in JS into the report Rust reads at the end: a crossing
-/// into wasm per chunk (and a second for each probe) cost more than the count.
+/// branch ends without a call, or later (the cancelled branch that ends the span once all are let go). Its
+/// `transform`, which takes only the pump's probes, is an own property `streamBody` sets, in JS, and the pump counts
+/// each chunk in JS into the report Rust reads at the end: a crossing into wasm per chunk (and a second for each
+/// probe) cost more than the count.
 #[wasm_bindgen]
 pub struct CountingTransformer {
     span: Rc<SpanCell>,

@@ -1603,8 +1603,8 @@ const COLON = 58;
  * The branches of a cloned response (its `family`, see `branched`) share one span, whose report is one stream's at a
  * time, `family.current`: the one the app last pulled (before any pull, the last to start), or the one that ends
  * the span. A branch the app cancels while others remain leaves the span to them (natively, the download goes on
- * for them too): the span ends with the first branch to complete or fail, or with the last one left, each with its
- * own stream's account.
+ * for them too): the span ends with the first branch to complete or fail, with its own stream's account, or once
+ * every branch is let go, as cancelled with the account of the cancelled one that got the most (see `cancel`).
  */
 export function streamBody(transformer, source, sse, stallMs, branch) {
   // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
