@@ -1665,7 +1665,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       if (probing) controller.terminate();
       else writer.close().catch(() => {});
     } finally {
-      follow();
+      own();
       transformer.completed();
     }
   });
@@ -1687,7 +1687,7 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
     // (A failure reaches every branch of a cloned response: the one the span follows ends it, if it holds its
     // reader and so sees the failure too.)
     const other = family?.watched && family.current !== follow && family.streams.has(family.current);
-    end(() => (cancelled ? cancel() : other || (follow(), transformer.sourceFailed(error))));
+    end(() => (cancelled ? cancel() : other || (own(), transformer.sourceFailed(error))));
   };
   // False when the platform took the native body first (`cache.put` of a response whose stream the app had not
   // locked yet, in the same task): the app's stream then fails with the engine's own "locked" error.
@@ -1728,6 +1728,10 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
       family.watched = reader !== null;
     }
     transformer.observe(report, reader !== null);
+  };
+  // A stream that ends the span makes its report the span's first (it is, but for a cloned response's branches).
+  const own = () => {
+    if (family !== undefined && family.current !== follow) follow();
   };
   // A stream that starts becomes the one followed, unless the app is reading another (whose account, abort and
   // idle time stay the span's).

@@ -7,11 +7,15 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-// Imported from its text, so it needs no package type and any copy of it can stand in.
+// Imported from its text, so it needs no package type and any copy of it can stand in; so is the module it takes
+// its timers from (`src/patch.js`).
+const moduleOf = (text) => `data:text/javascript;base64,${Buffer.from(text).toString('base64')}`;
+const patch = moduleOf(readFileSync(new URL('../src/patch.js', import.meta.url)));
 const file = process.env.FETCHSPAN_EXPORTER ?? new URL('../src/export/exporter.js', import.meta.url);
-const { Exporter, tracerStats } = await import(`data:text/javascript;base64,${readFileSync(file).toString('base64')}`);
+const exporterText = `${readFileSync(file)}`.replace("'../patch.js'", JSON.stringify(patch));
+const { Exporter, tracerStats } = await import(moduleOf(exporterText));
 // A second copy of the module (two bundles in one page, or a bundle and the script tag): its own module instance.
-const { Exporter: CopyExporter } = await import(`data:text/javascript;base64,${Buffer.from(`${readFileSync(file)}\n// a copy`).toString('base64')}`);
+const { Exporter: CopyExporter } = await import(moduleOf(`${exporterText}\n// a copy`));
 const options = process.env.FETCHSPAN_OPTIONS ?? new URL('../src/options.js', import.meta.url);
 const { parseOptions } = await import(`data:text/javascript;base64,${readFileSync(options).toString('base64')}`);
 // What the imports left on the global (nothing: the shared keepalive counter comes with the first unload flush).

@@ -10,6 +10,9 @@
 // `shutdown` too (each with its `exportTimeoutMs` timer), and what they settle is counted when they do. Every timer
 // and listener here is released whichever way its operation ends.
 
+// The engine's own timers, also where zone.js (Angular) patched the global ones.
+import { clearTimer, setTimer } from '../patch.js';
+
 // What fetchspan's keepalive requests may hold in flight at once: bytes and requests. The page shares a 64 KiB
 // budget (and about 9 requests) across all its keepalive fetches and beacons; this leaves it room.
 const KEEPALIVE_BYTES = 60_000;
@@ -27,11 +30,6 @@ function sharedKeepalive() {
   } catch {}
   return globalThis[KEEPALIVE] ?? ownKeepalive;
 }
-// The engine's own timers, also where zone.js (Angular) patched the global ones (see `setTimer` in src/patch.js: this
-// module is imported on its own by the exporter's tests, so it keeps a copy).
-const engines = (name) => (typeof globalThis[`__zone_symbol__${name}`] === 'function' ? globalThis[`__zone_symbol__${name}`] : globalThis[name]);
-const setTimer = (callback, ms) => engines('setTimeout')(callback, ms);
-const clearTimer = (id) => engines('clearTimeout')(id);
 // Retries: 429, 502, 503, 504 and network errors, with exponential backoff and jitter, honouring `Retry-After`;
 // anything else is final. Attempts (the first included) and waits are capped. The cap holds per batch: only shutdown
 // aborts a run (nothing is sent after it), so no batch starts counting again, but for the spans the unload flush takes
