@@ -27,7 +27,9 @@ optimize_wasm pkg/fetchspan_bg.wasm pkg/fetchspan_bg.wasm "$stage/wasm-names.jso
 # The shipped JS. The glue's own default wasm URL is removed (the entry points always pass one), so that bundlers
 # see exactly one reference to the module and the classic script has no `import.meta`.
 cp -r pkg/fetchspan.js js/index.js js/load.js js/script.js "$stage"/
-if [ -d pkg/snippets ]; then cp -r pkg/snippets "$stage"/; fi
+cp -r pkg/snippets "$stage"/
+# src/body.js, which src/patch.js imports by a path from the crate's folder (see there), goes next to it.
+node js/link-body.cjs "$stage"
 node -e '
   const fs = require("fs");
   const file = process.argv[1];

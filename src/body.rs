@@ -1,5 +1,5 @@
-//! Stage 3 of a request: the body (its JS half is the body part of `patch.js`, which patches
-//! `Response.prototype`). It decides how every body ends and what its span says about it: `no-body` for the
+//! Stage 3 of a request: the body (its JS half is `body.js`; `patch.js` routes the patched `Response.prototype`
+//! members here). It decides how every body ends and what its span says about it: `no-body` for the
 //! responses whose bodies are never touched, whole-body reads served natively (their size and where it comes
 //! from), the stream, the response collected unread, and an abort after the response arrived; and a streamed span's
 //! wait for its resource-timing entry when the body ended first ([`TimingWait`]). [`RequestSpan`]'s body calls are
@@ -29,6 +29,7 @@ use crate::span::{error_name, mark_error, RequestSpan, SpanCell};
 use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
 
+// `streamBody` of src/body.js, this stage's JS half, which src/patch.js re-exports (see there why).
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = streamBody)]
@@ -72,11 +73,11 @@ pub(crate) fn ended_without_body(span: &SpanCell, kind: ResponseType, status: u1
     bodiless
 }
 
-/// The body stage's calls on a request's span, from the body half of `patch.js` (the patched
-/// `Response.prototype`): how the app takes the body decides how the span ends.
+/// The body stage's calls on a request's span, from `patch.js`'s patched `Response.prototype` members: how the
+/// app takes the body decides how the span ends.
 #[wasm_bindgen]
 impl RequestSpan {
-    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `patch.js`).
+    /// The app takes the body as a stream: returns `{ readable, used, detach }` (see `streamBody` in `body.js`).
     /// From here on, a body the app holds without pulling for the idle timeout ends as `abandoned`. (An unread body
     /// needs no timer: the span ends when the app reads it, or as `abandoned` when the `Response` is collected.)
     /// `event_stream`: the response is `text/event-stream`. `branch` is `patch.js`'s entry of the response (of the
@@ -204,7 +205,7 @@ impl SpanCell {
     }
 }
 
-/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `patch.js`) and the idle
+/// Interposes on a tracked response's native body: starts the pump (`streamBody` in `body.js`) and the idle
 /// watch, and returns `{ readable, used, detach }` for `patch.js`.
 fn stream(
     span: &Rc<SpanCell>,
@@ -308,7 +309,7 @@ pub struct BodyProgress {
     /// Whether the pump holds the native body's reader (it takes it at the app's first read or lock).
     watched: Cell<bool>,
     /// The pump's report (bytes, chunks, timings, SSE count, stalls), read when the span ends and when the idle
-    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `patch.js`).
+    /// timer fires; called with an abort's reason, it fails the app's stream (`reporter` in `body.js`).
     report: RefCell<Option<Function>>,
     /// Returns the request's resource-timing entry, packed, null when none will come, or undefined when none has
     /// come yet; called when the span ends.
@@ -338,7 +339,7 @@ impl BodyProgress {
         }
     }
 
-    /// The pump's report (see `report` in `patch.js`), or an empty array before the pump started.
+    /// The pump's report (see `report` in `body.js`), or an empty array before the pump started.
     fn pump_report(&self) -> Array {
         self.report
             .borrow()
@@ -643,7 +644,7 @@ impl TimingWait {
     }
 }
 
-/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `patch.js` tells it how the pump
+/// The transformer object handed to `new TransformStream(...)`. `streamBody` in `body.js` tells it how the pump
 /// ended (it never closes the writable, so the stream never calls `flush`). Every ending consumes it, so the end of
 /// the stream and its cleanup are one code path; a branch of a cloned response that leaves the span to another
 /// branch ends without a call, or later (the cancelled branch that ends the span once all are let go). Its
@@ -662,7 +663,7 @@ impl CountingTransformer {
         self.span.end_body(EndReason::Completed, None, 0.0);
     }
 
-    /// `streamBody` in `patch.js`'s report of its pump, read when the span ends and by the idle timer (and what
+    /// `streamBody` in `body.js`'s report of its pump, read when the span ends and by the idle timer (and what
     /// fails the app's stream when the request's signal aborts); `watched`: the pump holds the native body's reader,
     /// so it sees an abort, with any chunk it holds counted. Called again whenever that changes: the pump takes the
     /// reader, another branch of a cloned response becomes the one the span follows, or a stream that ends the span

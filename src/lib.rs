@@ -4,11 +4,11 @@
 //! 1. `patch` (`src/patch.rs`, `patch.js`) — the patched `fetch` opens a span, adds trace context, and hands the
 //!    app a promise derived from the native one.
 //! 2. `span` — the span records the response's headers and the request's failure, and ends once.
-//! 3. `body` (`src/body.rs`, the body half of `patch.js`) — `Response.prototype`'s body accessors, patched once
-//!    and gated by a `WeakMap` of tracked responses, decide how the body ends: read as a stream through a pass-through
-//!    `TransformStream` whose transformer counts bytes; read whole, natively, its size taken from the value,
-//!    `Content-Length` or resource timing; cancelled, aborted, failed, or abandoned (idle timeout, or the response
-//!    being garbage-collected).
+//! 3. `body` (`src/body.rs`, `src/body.js`) — reached through `Response.prototype`'s body accessors (patched once
+//!    by `patch.js`, gated by a `WeakMap` of tracked responses), decides how the body ends: read as a stream
+//!    through a pass-through `TransformStream` whose transformer counts bytes; read whole, natively, its size taken
+//!    from the value, `Content-Length` or resource timing; cancelled, aborted, failed, or abandoned (idle timeout,
+//!    or the response being garbage-collected).
 //! 4. `export` (`src/export/`) — the finished span goes to `onSpanEnd` (`tracer`) and is exported as OTLP/HTTP
 //!    JSON in bounded batches, with retries, a flush with a deadline, and a keepalive flush when the page is hidden.
 

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 // Imported from its text, so it needs no package type and any copy of it can stand in; so is the module it takes
-// its timers from (`src/patch.js`).
+// its timers from (`src/patch.js`, with the one that imports, `src/body.js`).
 const moduleOf = (text) => `data:text/javascript;base64,${Buffer.from(text).toString('base64')}`;
-const patch = moduleOf(readFileSync(new URL('../src/patch.js', import.meta.url)));
+const body = moduleOf(readFileSync(new URL('../src/body.js', import.meta.url)));
+const patch = moduleOf(`${readFileSync(new URL('../src/patch.js', import.meta.url))}`.replace("'/src/body.js'", JSON.stringify(body)));
 const file = process.env.FETCHSPAN_EXPORTER ?? new URL('../src/export/exporter.js', import.meta.url);
 const exporterText = `${readFileSync(file)}`.replace("'../patch.js'", JSON.stringify(patch));
 const { Exporter, tracerStats } = await import(moduleOf(exporterText));

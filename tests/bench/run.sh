@@ -29,6 +29,7 @@ if ! cmp -s <(bodies target/bench/named-stripped.wasm) <(bodies target/bench/shi
   exit 1
 fi
 cp js/index.js js/load.js target/bench/stage/
+node js/link-body.cjs target/bench/stage
 node_modules/.bin/esbuild target/bench/stage/index.js --bundle --target=es2021 \
   --format=esm --legal-comments=none --log-level=warning --outfile="$named/index.js"
 
