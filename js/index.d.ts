@@ -9,7 +9,7 @@ export type AttributeValue = string | number | boolean | string[];
 
 /** Why a span ended. */
 export type EndReason =
-  /** The body was read to its end. */
+  /** The body was read to its end (by the app, or by `cache.put`). */
   | 'completed'
   /** The app cancelled the body (`reader.cancel()`, `body.cancel()`). */
   | 'cancelled'

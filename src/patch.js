@@ -1039,6 +1039,41 @@ function patchPrototype(scope) {
     return result;
   } }.respondWith : undefined;
 
+  // `cache.put(request, response)` of an unread response reads its whole body natively, out of our sight
+  // (Workbox's precaching, a stale-while-revalidate's revalidation): once `put` has taken the body (the engine marks
+  // it used at once), the span is the cache's, and ends when `put` settles, as a whole-body read served natively
+  // would: its size from `Content-Length` or resource timing. Else it would end only when the response is collected,
+  // which a service worker stopped meanwhile never sees. A `put` that refuses the response (a `206`, `Vary: *`, a
+  // request it won't store) takes nothing and changes nothing. Assigned, as `respondWith` is: only if writable.
+  const cacheProto = scope.Cache?.prototype;
+  const nativePut = cacheProto?.put;
+  const put = typeof nativePut === 'function' && Object.getOwnPropertyDescriptor(cacheProto, 'put')?.writable
+    ? { put(request, response) {
+      const entry = entryOf(response);
+      const unread = entry !== undefined && !entry.teed && !nativeBodyUsed.call(response);
+      const result = nativePut.apply(this, arguments);
+      if (!unread || !nativeBodyUsed.call(response)) return result;
+      try {
+        // Derived, as a whole-body read's promise is (see `patched`).
+        const settled = PROMISE_THEN.call(result, (value) => {
+          readWhole(entry, response, undefined);
+          return value;
+        }, (error) => {
+          // The body's load failed (Chromium's `NetworkError`, Firefox's `NS_ERROR_NET_PARTIAL_TRANSFER`), unless
+          // the body arrived whole and only storing it failed.
+          if (error?.name === 'QuotaExceededError') readWhole(entry, response, undefined);
+          else guard(entry, () => entry.span.readFailed(error));
+          throw error;
+        });
+        entry.native = true;
+        // A stream the app took and never read is a used body now, as natively (see `detach`).
+        if (entry.stream !== null) guard(entry, () => entry.body.detach());
+        return settled;
+      } catch (_) {
+        return result;
+      }
+    } }.put : undefined;
+
   const saved = {};
   for (const name of Object.keys(patched)) {
     const original = Object.getOwnPropertyDescriptor(proto, name);
@@ -1049,6 +1084,7 @@ function patchPrototype(scope) {
     Object.defineProperty(proto, name, { ...original, ...ours });
   }
   if (respondWith) fetchEventProto.respondWith = likeNative(respondWith, nativeRespondWith);
+  if (put) cacheProto.put = likeNative(put, nativePut);
 
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0 || sharedPatch !== patch) return;
@@ -1056,6 +1092,7 @@ function patchPrototype(scope) {
     sharedPatch = null;
     if (scope[PATCHED_BY] === THIS_COPY) delete scope[PATCHED_BY];
     if (respondWith && fetchEventProto.respondWith === respondWith) fetchEventProto.respondWith = nativeRespondWith;
+    if (put && cacheProto.put === put) cacheProto.put = nativePut;
     for (const name of Object.keys(saved)) {
       const now = Object.getOwnPropertyDescriptor(proto, name);
       if (now && (now.get === patched[name].get && now.value === patched[name].value)) {

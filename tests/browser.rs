@@ -40,6 +40,7 @@ scenarios! {
     every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
     pipes_and_async_iteration_read_as_natively => "pipesAndAsyncIterationReadAsNatively",
     a_cloned_response_is_followed_to_the_branch_the_app_reads => "aClonedResponseIsFollowedToTheBranchTheAppReads",
+    a_response_the_cache_takes_ends_when_put_settles => "aResponseTheCacheTakesEndsWhenPutSettles",
 }
 
 #[cfg(feature = "fault-injection")]

@@ -30,8 +30,9 @@ for engine in ${FETCHSPAN_ENGINES:-chrome firefox safari}; do
   # One suite at a time (cargo would stop at the first failing one), so every suite runs in every engine. A run
   # that failed before its page started any test (the driver or the browser failed: geckodriver answered a
   # navigation with "webdriver POST /session/…/url request failed", http status 500, in Firefox runs on 2026-11-30,
-  # when webdriver.json allowed a page 30 s to load) runs again, up to three runs in all; a test that ran and failed
-  # is never run again, and a page that can't load fails every run.
+  # when webdriver.json allowed a page 30 s to load; the runner's server can leave a module request unserved:
+  # README, Layout) runs again, up to three runs in all; a test that ran and failed is never run again, and a page
+  # that can't load fails every run.
   for suite in browser worker export memory; do
     echo "== $suite tests ($engine)"
     log=$(mktemp)
@@ -56,16 +57,18 @@ echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag
 bash tests/package.sh || failed+=(package)
 
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (42 KB with trace context, server
-# correlation, header capture, hooks and stream timings): this check holds the line at 42.5 KiB, so the package
+# correlation, header capture, hooks and stream timings): this check holds the line at 42.75 KiB, so the package
 # can't grow unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
 # data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
 # of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes), and to 39 KiB
 # for the review fixes of 2026-11-30's fifth stop (+813: another copy of fetchspan refused, unread responses swept
 # after uninstall, headers handed on in the app's form, chunks counted once received; see the README's size history),
 # and later to 42 KiB, then to 42.5 KiB for the review fixes of 2026-12-01's third stop (+246: zone.js timers,
-# wrappers that copy `init`, `fetch` polyfills, `keepalive` requests in WebKit).
+# wrappers that copy `init`, `fetch` polyfills, `keepalive` requests in WebKit), then to 42.75 KiB for its fifth
+# (+188: spans of responses `cache.put` takes, the body stage's own module, the page's first abort; after 56 bytes
+# saved by shortening more internal names).
 echo "== size check"
-SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=43520 bash tests/size.sh || failed+=(size)
+SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=43776 bash tests/size.sh || failed+=(size)
 
 echo "== demo check (README command 1, headless)"
 FETCHSPAN_DEMO_PORT=47831 bash www/demo.sh --check || failed+=(demo)

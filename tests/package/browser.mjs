@@ -48,7 +48,7 @@ async function handle(request, response) {
     }
     return response.end();
   }
-  if (path === '/api/json' || path === '/api/ignored') {
+  if (path === '/api/json' || path === '/api/ignored' || path === '/swr/json') {
     return send(200, 'application/json', JSON.stringify({ ok: true, path, traceparent: request.headers.traceparent }));
   }
   if (path === '/api/server-trace') {
@@ -98,6 +98,17 @@ self.addEventListener('fetch', (event) => {
   const { pathname } = new URL(event.request.url);
   if (pathname.startsWith('/api/')) event.respondWith(fetch(event.request));
   if (pathname === '/null-body') event.respondWith(new Response(null));
+  // Stale-while-revalidate, as Workbox does it: the cached copy if any, else the network's; the network's response
+  // goes to the cache either way (its clone: the original answers the page when nothing was cached).
+  if (pathname === '/swr/json') {
+    const network = fetch(event.request).then(async (r) => {
+      await (await caches.open('swr')).put(event.request, r.clone());
+      return r;
+    });
+    (self.revalidations ??= []).push(network);
+    event.waitUntil(network);
+    event.respondWith(caches.match(event.request).then((hit) => hit ?? network));
+  }
   // A respondWith that throws (a second one) takes nothing: the worker reads the response itself.
   if (pathname === '/api-twice') {
     event.respondWith(new Response('first'));
@@ -112,6 +123,7 @@ self.addEventListener('fetch', (event) => {
 self.addEventListener('message', (event) => event.waitUntil((async () => {
   const tracer = await ready;
   await self.twice;
+  await Promise.allSettled(self.revalidations ?? []);
   const own = await (await fetch('/api/json?sw-own=1')).json();
   const flush = await tracer.forceFlush(3000);
   event.source.postMessage({ spans, own: own.ok, flush, stats: tracer.stats() });
@@ -540,6 +552,9 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   }
   const after = [];
   for (const url of urls) after.push(await seen(url));
+  // Stale-while-revalidate: the network's answer, then the cached copy while the worker revalidates.
+  const swr = [];
+  for (let i = 0; i < 2; i++) swr.push(JSON.parse(await (await fetch('/swr/json?sw=2')).text()).path);
   const twice = await (await fetch('/api-twice')).text();
   const report = await new Promise((done) => {
     navigator.serviceWorker.addEventListener('message', (event) => done(event.data), { once: true });
@@ -557,7 +572,7 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const nullBody = { status: empty.status, noBody, text: noBody ? '' : await empty.text(), open: tracer.stats().open,
     spans: pageSpans };
   await tracer.uninstall();
-  window.result = { before, after, report, nullBody, twice };
+  window.result = { before, after, report, nullBody, twice, swr };
 </script>`;
 {
   const exportedBefore = otlpRequests.length;
@@ -572,6 +587,11 @@ pages['sw.html'] = `<!doctype html><meta charset="utf-8">
   const spans = JSON.stringify(result?.report.spans ?? []);
   check(['["/api/json?sw=1","responded"]', '["/api/chunks?sw=1","responded"]', '["/api/json?sw-own=1","completed"]']
     .every((span) => spans.includes(span)), 'service worker: spans of the proxied requests end as responded, its own as completed', spans);
+  // Both of the worker's fetches of it go to the cache (the second only revalidates): their spans end when `put`
+  // settles, not when the responses are collected, which a worker stopped meanwhile never sees.
+  check(JSON.stringify(result?.swr) === '["/swr/json","/swr/json"]'
+    && spans.split('["/swr/json?sw=2","completed"]').length === 3,
+    'service worker: stale-while-revalidate answers the page, and both of its cache.put spans end completed', { swr: result?.swr, spans });
   check(result?.twice === 'first' && spans.includes('["/api/json?twice=1","completed"]'),
     'service worker: a respondWith that throws takes nothing, and the worker\'s own read of the response ends its span', { twice: result?.twice, spans });
   const exported = otlpRequests.slice(exportedBefore).flatMap((e) => e.body.resourceSpans)

@@ -1084,11 +1084,12 @@ const SCENARIOS = {
       },
     };
     for (const [name, steps] of Object.entries(cases)) {
-      // compileStreaming and cache.put read the body natively, past our accessors: those spans end as abandoned
-      // once the Response is collected. A stream taken and never read ends by the idle timeout.
+      // compileStreaming reads the body natively, past our accessors: its span ends as abandoned once the Response
+      // is collected; `cache.put`'s ends when `put` settles. A stream taken and never read ends by the idle timeout.
       const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
       check(spans.length >= 1, `${name}: a span`);
-      if (name === 'wasm' || name === 'cache') equal(spans.map((s) => s.endReason).includes('abandoned'), true, `${name}: abandoned`);
+      if (name === 'wasm') equal(spans.map((s) => s.endReason).includes('abandoned'), true, `${name}: abandoned`);
+      if (name.endsWith('ache')) equal(spans.map((s) => s.endReason), ['completed'], `${name}: completed`);
     }
     const endOf = async (url, init) => {
       const { spans, tracer } = traced();
@@ -1520,6 +1521,7 @@ const SCENARIOS = {
         Object.getOwnPropertyDescriptor(globalThis, 'Request'),
         Object.getOwnPropertyDescriptor(Request.prototype, 'clone'),
         Object.getOwnPropertyDescriptor(Request.prototype, 'constructor'),
+        Object.getOwnPropertyDescriptor(Cache.prototype, 'put'),
       ],
     });
     const same = (a, b) => a.fetch === b.fetch && a.Request === b.Request && a.descriptors.every((d, i) =>
@@ -1566,7 +1568,7 @@ const SCENARIOS = {
     await cycles(10);
     const warmLive = liveHeap();
     await cycles(1000);
-    check(same(snapshot(), before), 'fetch, Request and Response.prototype restored exactly');
+    check(same(snapshot(), before), 'fetch, Request, Response.prototype and Cache.prototype.put restored exactly');
     // The memory's size is a high-water mark: the heap peaks with the 100 `Tracer` handles left between two
     // collections (about 150 KB), and where that peak lands is up to the allocator, so a page of it may be new.
     // 1,000 installations kept would be 1,000 times `perInstall`, far more.
@@ -3247,6 +3249,80 @@ const SCENARIOS = {
     const reread = await spanFor(patient.spans, rereadTag);
     equal([reread.endReason, reread.attributes['fetchspan.response.decoded_size'], reread.attributes['fetchspan.response.chunks']],
       ['cancelled', firstBytes + secondBytes + lastBytes, firstReads + (last.done ? 1 : 2)], 'a chunk read through a second reader counts');
+  },
+
+  // A response the Cache API reads (`cache.put`: Workbox's precaching, a stale-while-revalidate's revalidation)
+  // ends its span when `put` settles, not when the response is collected, which a stopped service worker never
+  // sees. What the app sees stays native, and a `put` that refuses the response leaves it to the app.
+  async aResponseTheCacheTakesEndsWhenPutSettles() {
+    const cache = await caches.open('fetchspan-put');
+    // WebKitGTK's resource timing has no sizes: a cross-origin body read natively is of unknown size (documented).
+    const size = ENGINE === 'webkit' ? undefined : 42;
+    const cases = {
+      put: {
+        steps: async () => {
+          const url = `${SERVER}/bytes?n=42&x=put`;
+          await cache.put(url, await fetch(url));
+          return (await (await cache.match(url)).text()).length;
+        },
+        end: ['completed', size],
+      },
+      // The app's own read of a body `put` took: refused natively, and the span stays `put`'s.
+      putThenText: {
+        steps: async () => {
+          const url = `${SERVER}/bytes?n=42&x=put-text`;
+          const r = await fetch(url);
+          const stored = cache.put(url, r);
+          const text = await outcome(() => r.text());
+          await stored;
+          return [text.error?.[0], r.bodyUsed];
+        },
+        end: ['completed', size],
+      },
+      // A clone in the cache and the original read by the app: the first to end ends the span.
+      cloneToTheCache: {
+        steps: async () => {
+          const url = `${SERVER}/bytes?n=42&x=put-clone`;
+          const r = await fetch(url);
+          const stored = cache.put(url, r.clone());
+          const text = (await r.text()).length;
+          await stored;
+          return text;
+        },
+        end: ['completed', size],
+      },
+      // A request `put` won't store: the response is untouched, and the app reads it.
+      refused: {
+        steps: async () => {
+          const url = `${SERVER}/bytes?n=42&x=put-refused`;
+          const r = await fetch(url);
+          const refused = await outcome(() => cache.put(new Request(url, { method: 'POST' }), r));
+          return [refused.error?.[1], r.bodyUsed, (await r.text()).length];
+        },
+        end: ['completed', size],
+      },
+      // The body's load fails while `put` reads it: Chromium rejects with a `NetworkError`, Firefox with an
+      // `NS_ERROR_NET_PARTIAL_TRANSFER` exception.
+      resetWhilePutReads: {
+        steps: async () => {
+          const url = `${SERVER}/reset?x=put-reset`;
+          return (await outcome(async () => cache.put(url, await fetch(url)))).error?.[1];
+        },
+        // (WebKitGTK's `put` resolves, and stores what arrived.)
+        end: [ENGINE === 'webkit' ? 'completed' : 'error'],
+      },
+    };
+    try {
+      for (const [name, { steps, end }] of Object.entries(cases)) {
+        const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
+        equal(spans.length, 1, `${name}: one span`);
+        const span = spans[0];
+        equal([span?.endReason, span?.attributes['fetchspan.response.decoded_size']].slice(0, end.length), end,
+          `${name}: how the span ended`);
+      }
+    } finally {
+      await caches.delete('fetchspan-put');
+    }
   },
 
   async aClonedResponseIsFollowedToTheBranchTheAppReads() {
