@@ -198,9 +198,10 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   };
   // An app that locks our stream right away (`res.body.getReader()`) sees the source's end or failure on its reader
   // even before it reads, as natively; one that only looked at `body` leaves the native body to the platform.
-  queueMicrotask(() => {
+  const takeIfLocked = () => {
     if (reader === null && !detached && !ended && stream.readable.locked) take();
-  });
+  };
+  queueMicrotask(takeIfLocked);
 
   // Each round: a probe write (`undefined`, which the transformer passes nothing on for) completes once the app
   // has a read pending; only then is the network read, and the chunk, counted, is enqueued straight into that read
@@ -267,6 +268,9 @@ export function streamBody(transformer, source, sse, stallMs, branch) {
   return {
     readable: stream.readable,
     used: new Response(stream.readable),
+    // The native body is locked now if the app locked our stream (see above), not a microtask later: for a platform
+    // consumer called in the same task (`cache.put`), which then refuses it as natively.
+    takeIfLocked,
     // If the app cancelled our stream before the pump read anything: cancels the native body now (true), rather
     // than when the cancel reaches it.
     cancelUnread() {

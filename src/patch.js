@@ -859,7 +859,8 @@ function patchPrototype(scope) {
     return entry === undefined || entry.native || (entry.stream === null && entry.state.ended) ? undefined : entry;
   }
 
-  // The body stage (src/body.rs and `streamBody` below) interposes on the native body: the app gets the counting stream.
+  // The body stage (src/body.rs and `streamBody` in body.js) interposes on the native body: the app gets the
+  // counting stream.
   function streamOf(response, entry) {
     if (entry.stream === null) {
       const source = nativeBody.call(response);
@@ -1042,15 +1043,25 @@ function patchPrototype(scope) {
   // `cache.put(request, response)` of an unread response reads its whole body natively, out of our sight
   // (Workbox's precaching, a stale-while-revalidate's revalidation): once `put` has taken the body (the engine marks
   // it used at once), the span is the cache's, and ends when `put` settles, as a whole-body read served natively
-  // would: its size from `Content-Length` or resource timing. Else it would end only when the response is collected,
-  // which a service worker stopped meanwhile never sees. A `put` that refuses the response (a `206`, `Vary: *`, a
-  // request it won't store) takes nothing and changes nothing. Assigned, as `respondWith` is: only if writable.
+  // would: its size from `Content-Length` or resource timing, or failed if `put` rejects. Else it would end only when
+  // the response is collected, which a service worker stopped meanwhile never sees. A `put` that refuses the
+  // response (a `206`, `Vary: *`, a request it won't store) takes nothing and changes nothing. Assigned, as
+  // `respondWith` is: only if writable.
   const cacheProto = scope.Cache?.prototype;
   const nativePut = cacheProto?.put;
   const put = typeof nativePut === 'function' && Object.getOwnPropertyDescriptor(cacheProto, 'put')?.writable
     ? { put(request, response) {
       const entry = entryOf(response);
-      const unread = entry !== undefined && !entry.teed && !nativeBodyUsed.call(response);
+      let unread = false;
+      if (entry !== undefined && !entry.teed) {
+        // A stream the app took and, in this very task, locked or cancelled, which the pump would hear of a
+        // microtask later: the native body is locked or cancelled now, so that `put` refuses it as natively.
+        if (entry.stream !== null) {
+          guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
+        }
+        // (Not a body our pump holds, which `put` can't take: Firefox marks it used all the same.)
+        unread = (entry.stream === null || !entry.stream.locked) && !nativeBodyUsed.call(response);
+      }
       const result = nativePut.apply(this, arguments);
       if (!unread || !nativeBodyUsed.call(response)) return result;
       try {
@@ -1059,10 +1070,9 @@ function patchPrototype(scope) {
           readWhole(entry, response, undefined);
           return value;
         }, (error) => {
-          // The body's load failed (Chromium's `NetworkError`, Firefox's `NS_ERROR_NET_PARTIAL_TRANSFER`), unless
-          // the body arrived whole and only storing it failed.
-          if (error?.name === 'QuotaExceededError') readWhole(entry, response, undefined);
-          else guard(entry, () => entry.span.readFailed(error));
+          // (The body's load failed: Chromium's `NetworkError`, Firefox's `NS_ERROR_NET_PARTIAL_TRANSFER`; or storing
+          // it did, which may cut the load short.)
+          guard(entry, () => entry.span.readFailed(error));
           throw error;
         });
         entry.native = true;
@@ -1091,14 +1101,14 @@ function patchPrototype(scope) {
     patch.unswept();
     sharedPatch = null;
     if (scope[PATCHED_BY] === THIS_COPY) delete scope[PATCHED_BY];
-    if (respondWith && fetchEventProto.respondWith === respondWith) fetchEventProto.respondWith = nativeRespondWith;
-    if (put && cacheProto.put === put) cacheProto.put = nativePut;
     for (const name of Object.keys(saved)) {
       const now = Object.getOwnPropertyDescriptor(proto, name);
       if (now && (now.get === patched[name].get && now.value === patched[name].value)) {
         Object.defineProperty(proto, name, saved[name]);
       }
     }
+    assignBack(fetchEventProto, 'respondWith', respondWith, nativeRespondWith);
+    assignBack(cacheProto, 'put', put, nativePut);
   }
 
   // Once no install uses the patch, a response whose body the app hasn't taken would keep it in place for as long
@@ -1610,6 +1620,13 @@ function likeNative(ours, native) {
   Object.defineProperty(ours, 'name', { value: native.name, configurable: true });
   Object.defineProperty(ours, 'length', { value: native.length, configurable: true });
   return ours;
+}
+
+// Puts `native` back as `holder[name]` if `ours` is still there; one a page froze since stays ours.
+function assignBack(holder, name, ours, native) {
+  try {
+    if (ours && holder[name] === ours) holder[name] = native;
+  } catch (_) { /* read-only now */ }
 }
 
 function findDescriptor(object, name) {

@@ -1,5 +1,5 @@
-//! Stage 1 of a request: the patched `fetch` and `Request` (the JS half is `patch.js`, which also holds the body
-//! stage's JS half: the patched `Response.prototype` and the pump).
+//! Stage 1 of a request: the patched `fetch` and `Request` (the JS half is `patch.js`, which also patches
+//! `Response.prototype` and routes its members to the body stage, whose JS half, the pump, is `body.js`).
 //!
 //! [`Patches`] owns the installation and restores every descriptor it changed when it drops. [`FetchHooks`] is
 //! what the patched `fetch` calls per request, with the method, URL and signal `patch.js` read (reading only, so

@@ -1,7 +1,8 @@
 // The shipped package (pkg/: the `no_std` wasm, the minified module) in all three engines, over WebDriver: the
 // browser suites run a test build with std, and tests/package/browser.mjs drives Chromium only. A page imports
-// pkg/index.js, installs with onSpanEnd and an OTLP endpoint, and reads bodies every main way; each engine must give
-// the spans with the right end reasons and exact sizes, and the collector must get them.
+// pkg/index.js, installs with onSpanEnd and an OTLP endpoint, and reads bodies every main way; a module service
+// worker with fetchspan proxies requests and caches them; each engine must give the spans with the right end reasons
+// and exact sizes, and the collector must get the page's.
 // Usage: node tests/package/engines.mjs chrome|firefox|safari   (safari: under xvfb-run -a)
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -59,9 +60,61 @@ const PAGE = `<!doctype html><title>fetchspan package</title><script type="modul
   })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
 </script>`;
 
+// A module service worker with fetchspan installed: a request proxied with `respondWith(fetch(request))`, and
+// stale-while-revalidate as Workbox does it (the network's response, or its clone, goes to the cache with
+// `cache.put`). The page asks the worker for its spans once the revalidations are done.
+const SERVICE_WORKER = `import { install } from '/pkg/index.js';
+const spans = [];
+const revalidations = [];
+const ready = install({ onSpanEnd: (span) => spans.push([new URL(span.attributes['url.full']).search, span.endReason,
+  span.attributes['fetchspan.response.decoded_size'] ?? null]) });
+self.addEventListener('install', (event) => event.waitUntil(ready.then(() => self.skipWaiting())));
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener('fetch', (event) => {
+  const { pathname } = new URL(event.request.url);
+  if (pathname === '/proxied') event.respondWith(fetch(event.request));
+  if (pathname === '/swr') {
+    const network = fetch(event.request).then(async (r) => {
+      await (await caches.open('swr')).put(event.request, r.clone());
+      return r;
+    });
+    revalidations.push(network);
+    event.waitUntil(network);
+    event.respondWith(caches.match(event.request).then((hit) => hit ?? network));
+  }
+});
+self.addEventListener('message', (event) => event.waitUntil((async () => {
+  await ready;
+  await Promise.allSettled(revalidations);
+  event.source.postMessage(spans);
+})()));
+`;
+const SW_PAGE = `<!doctype html><title>fetchspan service worker</title><script type="module">
+  window.result = (async () => {
+    await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((done) => navigator.serviceWorker.addEventListener('controllerchange', done, { once: true }));
+    }
+    const texts = [];
+    for (const url of ['/proxied?sw=1', '/swr?sw=2', '/swr?sw=2']) texts.push((await (await fetch(url)).text()).length);
+    const spans = await new Promise((done) => {
+      navigator.serviceWorker.addEventListener('message', (event) => done(event.data), { once: true });
+      navigator.serviceWorker.controller.postMessage('report');
+    });
+    return { texts, spans };
+  })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
+</script>`;
+
 const server = http.createServer((request, response) => {
   const url = new URL(request.url, 'http://x');
   if (url.pathname === '/') return response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+  if (url.pathname === '/sw-page') return response.writeHead(200, { 'content-type': 'text/html' }).end(SW_PAGE);
+  if (url.pathname === '/sw.js') return response.writeHead(200, { 'content-type': 'text/javascript' }).end(SERVICE_WORKER);
+  if (url.pathname === '/proxied' || url.pathname === '/swr') {
+    return response.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length, 'cache-control': 'no-store' })
+      .end(BODY);
+  }
   if (url.pathname === '/data') return response.writeHead(200, { 'content-type': 'text/plain' }).end(BODY);
   if (url.pathname === '/slow') {
     // A first chunk, then nothing until the page lets go (or 10 s).
@@ -133,6 +186,17 @@ try {
     `the first abort, then a cancel: aborted, with the ${result.first} bytes read (${JSON.stringify(spans['/slow'])})`);
   check(spans['http://127.0.0.1:1/refused']?.[0] === 'error', 'refused: error');
   check(result.flushed?.exported === 5 && received.length === 5, `the collector got the 5 spans (${received.length})`);
+  // The service worker, in this engine.
+  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/sw-page` });
+  const worker = await webdriver('POST', `/session/${session}/execute/async`, {
+    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
+  });
+  console.log(`${engine}: service worker: ${JSON.stringify(worker)}`);
+  check(JSON.stringify(worker.texts) === JSON.stringify([BODY.length, BODY.length, BODY.length]),
+    'service worker: the page gets every body, proxied and stale-while-revalidate');
+  check(JSON.stringify(worker.spans) === JSON.stringify([['?sw=1', 'responded', null], ['?sw=2', 'completed', BODY.length],
+    ['?sw=2', 'completed', BODY.length]]),
+  'service worker: respondWith(fetch(request)) ends responded; both responses cache.put takes end completed, exact size');
 } catch (error) {
   check(false, `WebDriver: ${error.message}`);
 } finally {
