@@ -1,6 +1,7 @@
 // Stage 3 of a request, the body's JS half: the Rust half is src/body.rs, whose `stream` calls `streamBody` (through
-// src/patch.js, which re-exports it; see there why this file is imported by patch.js alone). Imports nothing: the
-// test runner serves this file from the crate's own folder, where it can't see wasm-bindgen's copies of the others.
+// src/patch.js, which hands it the engine's `TransformStream`; see there why this file is imported by patch.js
+// alone). Imports nothing: the test runner serves this file from the crate's own folder, where it can't see
+// wasm-bindgen's copies of the others.
 //
 // A body the app reads as a stream runs through a pass-through TransformStream whose transformer is the Rust
 // `CountingTransformer`, driven by a pump of ours rather than `pipeTo`, because the pump sees what `pipeTo` hides:
@@ -13,10 +14,6 @@
 // response's own, for `cache.put`, `respondWith` and `WebAssembly.compileStreaming`), copies chunk bytes into wasm,
 // or lets a failure of its own reach the app (the response's entry's `failed` counts it).
 
-// The engine's own `TransformStream`, read as fetchspan loads, as src/patch.js reads it (`NativeTransformStream`
-// there, which is null where a page replaced it before: then no body is streamed, and this one is never used).
-const NativeTransformStream = globalThis.TransformStream;
-
 // Stall events kept per span at most.
 const MAX_STALLS = 8;
 const LF = 10;
@@ -24,11 +21,13 @@ const CR = 13;
 const COLON = 58;
 
 /**
- * Interposes on the native body `source` of a tracked response (called from src/body.rs). `transformer` is the
- * Rust `CountingTransformer`; `branch`, the response's entry (see `patchPrototype`), whose `failed` counts a failure
- * of ours. Returns `readable`, the stream to hand the app; `used`, a Response over that stream whose native
- * `bodyUsed` says at once whether the app has read or cancelled it; and `detach()`, which gives the native body back
- * untouched if the app hasn't read yet (true if it did).
+ * Interposes on the native body `source` of a tracked response (called from src/body.rs, through src/patch.js).
+ * `NativeTransformStream` is the engine's own (`NativeTransformStream` in src/patch.js); `transformer` the Rust
+ * `CountingTransformer`; `branch`, the response's entry (see `patchPrototype`), whose `failed` counts a failure of
+ * ours. Returns `readable`, the stream to hand the app; `used`, a Response over that stream whose native `bodyUsed`
+ * says at once whether the app has read or cancelled it; `takeIfLocked()` and `cancelUnread()`, which pass a lock or
+ * a cancel the app made in this task on to the native body at once; and `detach()`, which gives the native body
+ * back untouched if the app hasn't read yet (true if it did).
  *
  * The branches of a cloned response (its `family`, see `branched`) share one span, whose report is one stream's at a
  * time, `family.current`: the one the app last pulled (before any pull, the last to start), or the one that ends
@@ -36,7 +35,7 @@ const COLON = 58;
  * for them too): the span ends with the first branch to complete or fail, with its own stream's account, or once
  * every branch is let go, as cancelled with the account of the cancelled one that got the most (see `cancel`).
  */
-export function streamBody(transformer, source, sse, stallMs, branch) {
+export function streamBody(NativeTransformStream, transformer, source, sse, stallMs, branch) {
   // The native body's reader, taken at the app's first read, or as soon as the app has locked our stream (`take`).
   let reader = null;
   const stats = {

@@ -29,7 +29,7 @@ use crate::span::{error_name, mark_error, RequestSpan, SpanCell};
 use crate::timing::ResourceTiming;
 use crate::tracer::TracerCore;
 
-// `streamBody` of src/body.js, this stage's JS half, which src/patch.js re-exports (see there why).
+// `streamBody` of src/body.js, this stage's JS half, through src/patch.js (see there why).
 #[wasm_bindgen(module = "/src/patch.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = streamBody)]

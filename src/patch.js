@@ -18,9 +18,12 @@
 // in about a third of runs. An import of this file's is fetched a wave later, over a connection already open. Its
 // path is from the crate's folder, which the runner serves (its copy of this folder holds only linked modules);
 // js/link-body.cjs makes it relative for bundlers.
-import { dropped, streamBody, timingLookup } from '/src/body.js';
+import { dropped, streamBody as streamThrough, timingLookup } from '/src/body.js';
 
-export { streamBody };
+/** `streamBody` of src/body.js, with the engine's own `TransformStream` (see `NativeTransformStream`). */
+export function streamBody(transformer, source, sse, stallMs, branch) {
+  return streamThrough(NativeTransformStream, transformer, source, sse, stallMs, branch);
+}
 
 const BODY_READERS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'];
 // Longest URL handed to the span, in UTF-16 units.

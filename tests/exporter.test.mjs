@@ -18,7 +18,7 @@ const { Exporter, tracerStats } = await import(moduleOf(exporterText));
 // A second copy of the module (two bundles in one page, or a bundle and the script tag): its own module instance.
 const { Exporter: CopyExporter } = await import(moduleOf(`${exporterText}\n// a copy`));
 const options = process.env.FETCHSPAN_OPTIONS ?? new URL('../src/options.js', import.meta.url);
-const { parseOptions } = await import(`data:text/javascript;base64,${readFileSync(options).toString('base64')}`);
+const { parseOptions } = await import(moduleOf(readFileSync(options)));
 // What the imports left on the global (nothing: the shared keepalive counter comes with the first unload flush).
 const KEEPALIVE = Symbol.for('fetchspan.keepalive');
 const keepaliveOnImport = Object.getOwnPropertyDescriptor(globalThis, KEEPALIVE);
