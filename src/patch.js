@@ -974,13 +974,14 @@ function patchPrototype(scope) {
       value: {
         [name](...args) {
           const entry = entryOf(this);
-          if (entry === undefined) return nativeRead.apply(this, args);
+          // (Nor a body a WebAssembly compile took, whose span ends with the compile: see `compiled`.)
+          if (entry === undefined || (entry.stream === null && nativeBodyUsed.call(this))) return nativeRead.apply(this, args);
           // Served natively when the app hasn't read the stream it took (just touching `body` changes nothing).
           if (entry.stream === null || (!entry.teed && !isDisturbed(entry) && !entry.stream.locked && entry.body.detach())) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
             // A promise derived from the native one (same value, same error object), so that a rejection the app
             // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).
-            entry.native = true;
+            entry.native = entry.readByApp = true;
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
@@ -1087,6 +1088,70 @@ function patchPrototype(scope) {
       }
     } }.put : undefined;
 
+  // `WebAssembly.compileStreaming(source)` and `instantiateStreaming(source, imports)` read an unread response's
+  // whole body natively too (every wasm-bindgen and Emscripten app loads its module so), but only once `source`, a
+  // `Response` or a promise of one, has settled, after a chain of reactions whose length is the engine's. So the span
+  // is claimed when the compile settles (`compiled`), and ends then, as `put`'s does: its size from `Content-Length`
+  // or resource timing, or failed as the compile failed. A compile that refuses the response before reading it (a
+  // MIME type other than `application/wasm`, a status that is not ok) takes nothing, and the app may read the body
+  // on (wasm-bindgen's glue falls back to `arrayBuffer()`). The result is derived from the native one, as `put`'s
+  // is; assigned, as `put` is: only if writable.
+  const wasm = scope.WebAssembly;
+  // (Ours, and the engine's: `[ours, native]` by name.)
+  const streaming = {};
+  for (const name of ['compileStreaming', 'instantiateStreaming']) {
+    const native = wasm?.[name];
+    if (typeof native !== 'function' || !Object.getOwnPropertyDescriptor(wasm, name)?.writable) continue;
+    streaming[name] = [likeNative({ [name](source) {
+      const entry = source instanceof Response ? entryOf(source) : undefined;
+      // A stream the app took and, in this very task, locked or cancelled: as for `put`.
+      if (entry?.stream != null && !entry.teed) {
+        guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
+      }
+      // (A body used already, the app's cancel just passed on, say, is refused: nothing to claim.)
+      const unread = entry !== undefined && !nativeBodyUsed.call(source);
+      const result = native.apply(this, arguments);
+      if (source instanceof Response && !unread) return result;
+      try {
+        let response = source;
+        // (A promise's response, once it comes, from a reaction of ours that only remembers it, and runs before
+        // the engine's. Only a genuine promise is looked at: a thenable's `then` would run twice.)
+        if (entry === undefined) PROMISE_THEN.call(source, (value) => { response = value; }, () => {});
+        return PROMISE_THEN.call(result, (value) => {
+          compiled(response, undefined);
+          return value;
+        }, (error) => {
+          compiled(response, error);
+          throw error;
+        });
+      } catch (_) {
+        return result;
+      }
+    } }[name], native), native];
+  }
+
+  // A WebAssembly compile of `response` settled, failed with `error` if it did: the span ends if the compile took
+  // the native body, which it did if that is used now and neither the app's whole-body read nor its stream took it.
+  // A stream the app took and never read is a used body now, as natively (see `detach`). A module that compiled
+  // and then failed to instantiate (a `LinkError`, or a `RuntimeError` of its start function) had its whole body:
+  // the span completes, as a `json()` whose parse failed does.
+  function compiled(response, error) {
+    const entry = tracked.get(response);
+    if (entry === undefined || entry.state.ended || entry.readByApp) return;
+    guard(entry, () => {
+      if (!nativeBodyUsed.call(response)
+        || (entry.stream !== null && (entry.teed || entry.stream.locked || isDisturbed(entry) || !entry.body.detach()))) {
+        return;
+      }
+      entry.native = true;
+      if (error === undefined || error instanceof wasm.LinkError || error instanceof wasm.RuntimeError) {
+        readWhole(entry, response, undefined);
+      } else {
+        entry.span.readFailed(error);
+      }
+    });
+  }
+
   const saved = {};
   for (const name of Object.keys(patched)) {
     const original = Object.getOwnPropertyDescriptor(proto, name);
@@ -1098,6 +1163,7 @@ function patchPrototype(scope) {
   }
   if (respondWith) fetchEventProto.respondWith = likeNative(respondWith, nativeRespondWith);
   if (put) cacheProto.put = likeNative(put, nativePut);
+  for (const name of Object.keys(streaming)) wasm[name] = streaming[name][0];
 
   function restoreWhenUnused() {
     if (patch.users > 0 || live > 0 || sharedPatch !== patch) return;
@@ -1112,6 +1178,7 @@ function patchPrototype(scope) {
     }
     assignBack(fetchEventProto, 'respondWith', respondWith, nativeRespondWith);
     assignBack(cacheProto, 'put', put, nativePut);
+    for (const name of Object.keys(streaming)) assignBack(wasm, name, ...streaming[name]);
   }
 
   // Once no install uses the patch, a response whose body the app hasn't taken would keep it in place for as long

@@ -41,6 +41,7 @@ scenarios! {
     pipes_and_async_iteration_read_as_natively => "pipesAndAsyncIterationReadAsNatively",
     a_cloned_response_is_followed_to_the_branch_the_app_reads => "aClonedResponseIsFollowedToTheBranchTheAppReads",
     a_response_the_cache_takes_ends_when_put_settles => "aResponseTheCacheTakesEndsWhenPutSettles",
+    a_response_a_webassembly_compile_takes_ends_when_the_compile_settles => "aResponseAWebAssemblyCompileTakesEndsWhenTheCompileSettles",
 }
 
 #[cfg(feature = "fault-injection")]

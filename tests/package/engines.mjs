@@ -31,7 +31,8 @@ const PAGE = `<!doctype html><title>fetchspan package</title><script type="modul
   // The name and length a page sees of each function fetchspan stands in for (minified, they would be its own).
   const signatures = () => [fetch, Request, Request.prototype.clone, ...['body', 'bodyUsed', 'clone', 'arrayBuffer',
     'blob', 'bytes', 'formData', 'json', 'text'].map((name) => Object.getOwnPropertyDescriptor(Response.prototype, name))
-    .map((d) => d && (d.get ?? d.value)), Cache.prototype.put].map((f) => f && [f.name, f.length]);
+    .map((d) => d && (d.get ?? d.value)), Cache.prototype.put, WebAssembly.compileStreaming,
+    WebAssembly.instantiateStreaming].map((f) => f && [f.name, f.length]);
   window.result = (async () => {
     const { install } = await import('/pkg/index.js');
     const native = JSON.stringify(signatures());

@@ -367,7 +367,7 @@ async function sameAsNative(what, steps, options) {
   const { spans, tracer } = traced(options);
   const instrumented = await bounded('instrumented');
   equal(instrumented, native, `${what} (instrumented vs native)`);
-  // A body `compileStreaming` consumed natively ends when its Response is collected (`cache.put`'s, when it settles).
+  // A body `compileStreaming` or `cache.put` consumed natively ends when they settle.
   await until(() => {
     return tracer.stats().open === 0;
   }, `${what}: every span ended`, 5000, () => collect());
@@ -1084,11 +1084,11 @@ const SCENARIOS = {
       },
     };
     for (const [name, steps] of Object.entries(cases)) {
-      // compileStreaming reads the body natively, past our accessors: its span ends as abandoned once the Response
-      // is collected; `cache.put`'s ends when `put` settles. A stream taken and never read ends by the idle timeout.
+      // compileStreaming and `cache.put` read the body natively, past our accessors: their spans end when they
+      // settle. A stream taken and never read ends by the idle timeout.
       const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
       check(spans.length >= 1, `${name}: a span`);
-      if (name === 'wasm') equal(spans.map((s) => s.endReason).includes('abandoned'), true, `${name}: abandoned`);
+      if (name === 'wasm') equal(spans.map((s) => s.endReason), ['completed'], `${name}: completed`);
       if (name.endsWith('ache')) equal(spans.map((s) => s.endReason), ['completed'], `${name}: completed`);
     }
     const endOf = async (url, init) => {
@@ -1522,6 +1522,8 @@ const SCENARIOS = {
         Object.getOwnPropertyDescriptor(Request.prototype, 'clone'),
         Object.getOwnPropertyDescriptor(Request.prototype, 'constructor'),
         Object.getOwnPropertyDescriptor(Cache.prototype, 'put'),
+        Object.getOwnPropertyDescriptor(WebAssembly, 'compileStreaming'),
+        Object.getOwnPropertyDescriptor(WebAssembly, 'instantiateStreaming'),
       ],
     });
     const same = (a, b) => a.fetch === b.fetch && a.Request === b.Request && a.descriptors.every((d, i) =>
@@ -1568,7 +1570,7 @@ const SCENARIOS = {
     await cycles(10);
     const warmLive = liveHeap();
     await cycles(1000);
-    check(same(snapshot(), before), 'fetch, Request, Response.prototype and Cache.prototype.put restored exactly');
+    check(same(snapshot(), before), 'fetch, Request, Response.prototype, Cache.prototype.put and WebAssembly\'s streaming compiles restored exactly');
     // The memory's size is a high-water mark: the heap peaks with the 100 `Tracer` handles left between two
     // collections (about 150 KB), and where that peak lands is up to the allocator, so a page of it may be new.
     // 1,000 installations kept would be 1,000 times `perInstall`, far more.
@@ -3336,6 +3338,114 @@ const SCENARIOS = {
       }
     } finally {
       await caches.delete('fetchspan-put');
+    }
+  },
+
+  // A response a WebAssembly compile takes (`compileStreaming`, `instantiateStreaming`: how wasm-bindgen's and
+  // Emscripten's glue load a module) ends its span when the compile settles, not when the response is collected.
+  // What the app sees stays native; a compile that refuses the response, or comes too late, leaves it to the app.
+  async aResponseAWebAssemblyCompileTakesEndsWhenTheCompileSettles() {
+    // The module's size: 8 bytes of header, then a custom section of 2 + 1000 bytes (`/wasm?pad=1000`).
+    const BYTES = 1013;
+    // WebKitGTK's resource timing has no sizes: a cross-origin body read natively is of unknown size (documented).
+    const size = ENGINE === 'webkit' ? undefined : BYTES;
+    const url = (tag, extra = '') => `${SERVER}/wasm?pad=1000${extra}&x=wasm-${tag}`;
+    const isModule = (module) => module instanceof WebAssembly.Module;
+    const cases = {
+      promise: {
+        steps: async () => isModule(await WebAssembly.compileStreaming(fetch(url('promise')))),
+        end: ['completed', size],
+      },
+      response: {
+        steps: async () => isModule(await WebAssembly.compileStreaming(await fetch(url('response')))),
+        end: ['completed', size],
+      },
+      instantiate: {
+        steps: async () => {
+          const { module, instance } = await WebAssembly.instantiateStreaming(fetch(url('instantiate')), {});
+          return [isModule(module), instance instanceof WebAssembly.Instance];
+        },
+        end: ['completed', size],
+      },
+      // The app looked at `body` first: the compile still gets the native body, and the app's stream is used.
+      touched: {
+        steps: async () => {
+          const r = await fetch(url('touched'));
+          const stream = r.body;
+          const module = await WebAssembly.compileStreaming(r);
+          return [isModule(module), r.bodyUsed, stream === r.body, stream.locked];
+        },
+        end: ['completed', size],
+      },
+      // The app reads the body whole in the same task: it gets it, and the compile is refused.
+      readFirst: {
+        steps: async () => {
+          const r = await fetch(url('read-first'));
+          const refused = outcome(() => WebAssembly.compileStreaming(r));
+          return [(await r.arrayBuffer()).byteLength, (await refused).error?.[1]];
+        },
+        end: ['completed', BYTES],
+      },
+      // The app's read once the compile has the body is refused, as natively; the span stays the compile's.
+      readAfter: {
+        steps: async () => {
+          const r = await fetch(url('read-after'));
+          const module = WebAssembly.compileStreaming(r);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          const text = await outcome(() => r.text());
+          return [text.error?.[1], isModule(await module)];
+        },
+        end: ['completed', size],
+      },
+      // A MIME type other than `application/wasm`: refused before the body is read, which the app then reads
+      // itself, as wasm-bindgen's glue does.
+      wrongType: {
+        steps: async () => {
+          const r = await fetch(`${SERVER}/bytes?n=42&x=wasm-type`);
+          const refused = await outcome(() => WebAssembly.instantiateStreaming(r, {}));
+          return [refused.error?.[1], (await r.arrayBuffer()).byteLength];
+        },
+        end: ['completed', 42],
+      },
+      compileError: {
+        steps: async () => (await outcome(() => WebAssembly.compileStreaming(fetch(url('bad', '&bad=1'))))).error?.[1],
+        end: ['error'],
+      },
+      // The connection drops while the compiler reads the body.
+      reset: {
+        steps: async () => (await outcome(() => WebAssembly.compileStreaming(fetch(url('reset', '&reset=1'))))).error?.[1],
+        end: ['error'],
+      },
+      // The app locks the stream it took, or cancels it, and compiles in the same task: the compile is refused, as
+      // natively, and the app reads on.
+      locked: {
+        steps: async () => {
+          const r = await fetch(url('locked'));
+          const reader = r.body.getReader();
+          const refused = await outcome(() => WebAssembly.compileStreaming(r));
+          let bytes = 0;
+          for (let chunk; !(chunk = await reader.read()).done;) bytes += chunk.value.byteLength;
+          return [refused.error?.[0], bytes];
+        },
+        end: ['completed', BYTES],
+      },
+      cancelled: {
+        steps: async () => {
+          const r = await fetch(url('cancelled'));
+          const cancelled = r.body.cancel();
+          const refused = await outcome(() => WebAssembly.compileStreaming(r));
+          await cancelled;
+          return [refused.error?.[0], r.bodyUsed];
+        },
+        end: ['cancelled'],
+      },
+    };
+    for (const [name, { steps, end }] of Object.entries(cases)) {
+      const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
+      equal(spans.length, 1, `${name}: one span`);
+      const span = spans[0];
+      equal([span?.endReason, span?.attributes['fetchspan.response.decoded_size']].slice(0, end.length), end,
+        `${name}: how the span ended`);
     }
   },
 

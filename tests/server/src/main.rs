@@ -128,13 +128,7 @@ fn route(state: &Arc<State>, request: &Request, stream: &mut TcpStream) -> io::R
             Ok(Outcome::Close)
         }
         "/hang" => hang(stream, None),
-        "/wasm" => respond(
-            stream,
-            200,
-            "Content-Type: application/wasm\r\n",
-            b"\0asm\x01\0\0\0",
-        )
-        .map(|_| Outcome::Done),
+        "/wasm" => serve_wasm(request, stream),
         "/json" => {
             let body = br#"{"ok":true,"items":[1,2,3]}"#;
             respond(stream, 200, json, body).map(|_| Outcome::Done)
@@ -602,4 +596,37 @@ fn renderer_rss() -> serde_json::Value {
         }
     }
     serde_json::json!({ "renderers": renderers })
+}
+
+/// `/wasm`: an empty WebAssembly module with a custom section of `pad` bytes (default 0: none), as
+/// `application/wasm`; with `bad=1` its magic is wrong (a compile error); with `reset=1` it is chunked and the
+/// connection drops before its last chunk (a network error while the compiler reads it).
+fn serve_wasm(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
+    let magic: &[u8] = if request.number("bad", 0) == 1 { b"\0wsm" } else { b"\0asm" };
+    let mut module = [magic, &[1, 0, 0, 0]].concat();
+    let pad = request.number("pad", 0) as usize;
+    if pad > 0 {
+        // A custom section named "x": id 0, its size as LEB128, then the name's length, the name, the bytes.
+        let mut size = pad + 2;
+        module.push(0);
+        loop {
+            let byte = (size & 0x7f) as u8;
+            size >>= 7;
+            module.push(if size == 0 { byte } else { byte | 0x80 });
+            if size == 0 {
+                break;
+            }
+        }
+        module.extend_from_slice(&[1, b'x']);
+        module.resize(module.len() + pad, 0);
+    }
+    if request.number("reset", 0) == 1 {
+        start_chunked(stream, "application/wasm")?;
+        write_chunk(stream, &module[..module.len() / 2])?;
+        stream.flush()?;
+        thread::sleep(Duration::from_millis(100));
+        let _ = stream.shutdown(Shutdown::Both);
+        return Ok(Outcome::Close);
+    }
+    respond(stream, 200, "Content-Type: application/wasm\r\n", &module).map(|_| Outcome::Done)
 }
