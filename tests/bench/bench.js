@@ -130,14 +130,21 @@ globalThis.bench = {
     return headers.traceparent ?? null;
   },
 
-  /** Reads `mib` of the endless stream as a stream; MiB/s from the response's arrival. */
-  async endless(mib) {
-    const reader = (await fetch(`/stream?id=bench-${Math.random()}`)).body.getReader();
+  /**
+   * Reads `mib` of the endless stream as a stream; MiB/s from the response's arrival. With `piped`, through
+   * `pipeThrough(new TransformStream())` (the reference: what any TransformStream between body and app costs).
+   * `chunks` is set to the number of chunks read.
+   */
+  async endless(mib, piped = false) {
+    const body = (await fetch(`/stream?id=bench-${Math.random()}`)).body;
+    const reader = (piped ? body.pipeThrough(new TransformStream()) : body).getReader();
     const started = performance.now();
     let read = 0;
-    while (read < mib * MiB) read += (await reader.read()).value.byteLength;
+    let chunks = 0;
+    for (; read < mib * MiB; chunks++) read += (await reader.read()).value.byteLength;
     const seconds = (performance.now() - started) / 1000;
     await reader.cancel();
+    this.chunks = chunks;
     return read / MiB / seconds;
   },
 
@@ -145,13 +152,15 @@ globalThis.bench = {
    * Reads a fixed-size body of `mib` (`/bytes`, with Content-Length) as a stream or with `arrayBuffer()`; MiB/s
    * from the response's arrival (the server builds the body before it answers, so that is not timed).
    */
-  async fixed(mib, how) {
+  async fixed(mib, how, piped = false) {
     const response = await fetch(`/bytes?n=${mib * MiB}&b=${Math.random()}`);
     const started = performance.now();
     let read = 0;
     if (how === 'stream') {
-      const reader = response.body.getReader();
-      for (let chunk; !(chunk = await reader.read()).done;) read += chunk.value.byteLength;
+      const reader = (piped ? response.body.pipeThrough(new TransformStream()) : response.body).getReader();
+      let chunks = 0;
+      for (let chunk; !(chunk = await reader.read()).done; chunks++) read += chunk.value.byteLength;
+      this.chunks = chunks;
     } else {
       read = (await response.arrayBuffer()).byteLength;
     }
