@@ -38,7 +38,8 @@ const RECENT_ENTRIES = 256;
 // Where a streamed upload's record goes in what `fetch` read of `init` (a Symbol: no init member can collide).
 const UPLOAD = Symbol('upload');
 // The engine's own `then` of its promises (an async function's result is one, whatever the global `Promise` is).
-const PROMISE_THEN = Object.getPrototypeOf((async () => {})()).then;
+const PROMISE_PROTOTYPE = Object.getPrototypeOf((async () => {})());
+const PROMISE_THEN = PROMISE_PROTOTYPE.then;
 
 // fetchspan's timers (the idle watch, the resource-timing wait, the sweep) are the engine's own, also where zone.js
 // (Angular) patched `setTimeout`, which keeps the engine's under `__zone_symbol__setTimeout`: a timer of ours pending
@@ -974,14 +975,18 @@ function patchPrototype(scope) {
       value: {
         [name](...args) {
           const entry = entryOf(this);
-          // (Nor a body a WebAssembly compile took, whose span ends with the compile: see `compiled`.)
-          if (entry === undefined || (entry.stream === null && nativeBodyUsed.call(this))) return nativeRead.apply(this, args);
+          // (Nor a native body a WebAssembly compile took, its span the compile's, whether or not the app looked at
+          // `body` first: see `compiled`.)
+          if (entry === undefined || (nativeBodyUsed.call(this)
+            && (entry.stream === null || (!entry.teed && !entry.stream.locked && !isDisturbed(entry))))) {
+            return nativeRead.apply(this, args);
+          }
           // Served natively when the app hasn't read the stream it took (just touching `body` changes nothing).
           if (entry.stream === null || (!entry.teed && !isDisturbed(entry) && !entry.stream.locked && entry.body.detach())) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
             // A promise derived from the native one (same value, same error object), so that a rejection the app
             // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).
-            entry.native = entry.readByApp = true;
+            entry.native = entry.took = true;
             const response = this;
             return nativeRead.apply(this, args).then(
               (value) => {
@@ -1079,7 +1084,7 @@ function patchPrototype(scope) {
           guard(entry, () => entry.span.readFailed(error));
           throw error;
         });
-        entry.native = true;
+        entry.native = entry.took = true;
         // A stream the app took and never read is a used body now, as natively (see `detach`).
         if (entry.stream !== null) guard(entry, () => entry.body.detach());
         return settled;
@@ -1103,20 +1108,30 @@ function patchPrototype(scope) {
     const native = wasm?.[name];
     if (typeof native !== 'function' || !Object.getOwnPropertyDescriptor(wasm, name)?.writable) continue;
     streaming[name] = [likeNative({ [name](source) {
-      const entry = source instanceof Response ? entryOf(source) : undefined;
+      // (A `WeakMap` lookup, which runs no code of the page's: `source` may be anything, a revoked Proxy even.)
+      const entry = entryOf(source);
       // A stream the app took and, in this very task, locked or cancelled: as for `put`.
       if (entry?.stream != null && !entry.teed) {
         guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
       }
       // (A body used already, the app's cancel just passed on, say, is refused: nothing to claim.)
       const unread = entry !== undefined && !nativeBodyUsed.call(source);
+      if (unread) compiling(entry);
       const result = native.apply(this, arguments);
-      if (source instanceof Response && !unread) return result;
+      if (entry !== undefined && !unread) return result;
       try {
         let response = source;
-        // (A promise's response, once it comes, from a reaction of ours that only remembers it, and runs before
-        // the engine's. Only a genuine promise is looked at: a thenable's `then` would run twice.)
-        if (entry === undefined) PROMISE_THEN.call(source, (value) => { response = value; }, () => {});
+        if (entry === undefined) {
+          // A promise's response, once it comes, from a reaction of ours that runs before the engine's takes the
+          // body. Only a promise of this realm's own kind: a thenable's `then`, or a subclass's constructor, would
+          // run twice.
+          if (source instanceof Response || Object.getPrototypeOf(source) !== PROMISE_PROTOTYPE) return result;
+          PROMISE_THEN.call(source, (value) => {
+            response = value;
+            const taken = tracked.get(value);
+            if (taken !== undefined) compiling(taken);
+          }, () => {});
+        }
         return PROMISE_THEN.call(result, (value) => {
           compiled(response, undefined);
           return value;
@@ -1130,14 +1145,24 @@ function patchPrototype(scope) {
     } }[name], native), native];
   }
 
+  // A WebAssembly compile of `entry`'s response is pending: the sweep after uninstall leaves it (see `unread`).
+  function compiling(entry) {
+    entry.compiles = (entry.compiles ?? 0) + 1;
+  }
+
   // A WebAssembly compile of `response` settled, failed with `error` if it did: the span ends if the compile took
-  // the native body, which it did if that is used now and neither the app's whole-body read nor its stream took it.
-  // A stream the app took and never read is a used body now, as natively (see `detach`). A module that compiled
-  // and then failed to instantiate (a `LinkError`, or a `RuntimeError` of its start function) had its whole body:
-  // the span completes, as a `json()` whose parse failed does.
+  // the native body, which it did if that is used now and neither the app (a whole-body read, its stream) nor
+  // `put` took it (`took`), and, for a failure, no other compile of it is pending (two compiles of one response:
+  // the one refused settles first). A stream the app took and never read is a used body now, as natively (see
+  // `detach`). A module that compiled and then failed to instantiate with a `LinkError`, or a `RuntimeError` of its
+  // start function, had its whole body: the span completes, as a `json()` whose parse failed does. (An import
+  // object `instantiateStreaming` refuses fails with a `TypeError`, which can't be told from a load that failed:
+  // the span ends `error`.)
   function compiled(response, error) {
     const entry = tracked.get(response);
-    if (entry === undefined || entry.state.ended || entry.readByApp) return;
+    if (entry === undefined || entry.compiles === undefined) return;
+    entry.compiles--;
+    if (entry.state.ended || entry.took || (error !== undefined && entry.compiles > 0)) return;
     guard(entry, () => {
       if (!nativeBodyUsed.call(response)
         || (entry.stream !== null && (entry.teed || entry.stream.locked || isDisturbed(entry) || !entry.body.detach()))) {
@@ -1189,7 +1214,8 @@ function patchPrototype(scope) {
   const open = new Map();
   let sweep = null;
   let sweepMs = 0;
-  const unread = (entry) => entry.stream === null && !entry.native && !entry.left && !entry.state.ended;
+  const unread = (entry) => entry.stream === null && !entry.native && !entry.left && !entry.state.ended
+    && !(entry.compiles > 0);
   // The entries of the spans still open: a cloned response's branches each have one.
   const branches = () => [...open.values()].flatMap((entry) => entry.family?.members ?? entry);
   function swept() {

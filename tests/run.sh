@@ -57,7 +57,7 @@ echo "== package tests (npm pack, tsc --strict, Vite/esbuild/webpack, script tag
 bash tests/package.sh || failed+=(package)
 
 # The size goal of issue 7 is 20 KB (20480 bytes) min+gzip and is NOT met (42 KB with trace context, server
-# correlation, header capture, hooks and stream timings): this check holds the line at 42.75 KiB, so the package
+# correlation, header capture, hooks and stream timings): this check holds the line at 43 KiB, so the package
 # can't grow unnoticed. tests/size.sh alone checks against the 20 KB goal. Raised from 36 KiB to 37 KiB for the privacy and
 # data-loss fixes of 2026-11-29's second stop (+1,109 bytes of the script tag), and to 38 KiB for the review fixes
 # of 2026-11-30's second stop (+680: aborts mirrored at once, the exporter's unload and flush fixes), and to 39 KiB
@@ -66,7 +66,8 @@ bash tests/package.sh || failed+=(package)
 # and later to 42 KiB, then to 42.5 KiB for the review fixes of 2026-12-01's third stop (+246: zone.js timers,
 # wrappers that copy `init`, `fetch` polyfills, `keepalive` requests in WebKit), then to 42.75 KiB for its fifth
 # (+232: spans of responses `cache.put` takes, the body stage's own module, the page's first abort; after 56 bytes
-# saved by shortening more internal names).
+# saved by shortening more internal names), then to 43 KiB for its sixth (+332: spans of responses a WebAssembly
+# streaming compile takes).
 echo "== size check"
 SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=44032 bash tests/size.sh || failed+=(size)
 

@@ -3397,6 +3397,54 @@ const SCENARIOS = {
         },
         end: ['completed', size],
       },
+      // The app looked at `body`, and reads it whole once the compile has the native body: refused, as natively.
+      touchedReadAfter: {
+        steps: async () => {
+          const r = await fetch(url('touched-read-after'));
+          const stream = r.body;
+          const module = WebAssembly.compileStreaming(r);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          const read = await outcome(() => r.arrayBuffer());
+          return [read.error?.[1], isModule(await module), stream.locked];
+        },
+        end: ['completed', size],
+      },
+      // Two compiles of one response: the second is refused, and the first one's success ends the span.
+      twice: {
+        steps: async () => {
+          const r = await fetch(url('twice'));
+          const first = WebAssembly.compileStreaming(r);
+          const second = await outcome(() => WebAssembly.compileStreaming(r));
+          return [second.error?.[1], isModule(await first)];
+        },
+        end: ['completed', size],
+      },
+      // `put` in the same task takes the body first: the compile is refused, and the span is `put`'s (a megabyte,
+      // so that `put` settles after the compile's refusal).
+      thenPut: {
+        steps: async () => {
+          const big = `${SERVER}/wasm?pad=1000000&x=wasm-then-put`;
+          const r = await fetch(big);
+          const refused = outcome(() => WebAssembly.compileStreaming(r));
+          const cache = await caches.open('fetchspan-wasm');
+          try {
+            await cache.put(big, r);
+            return (await refused).error?.[1];
+          } finally {
+            await caches.delete('fetchspan-wasm');
+          }
+        },
+        // (8 bytes of header, a custom section of 1 + 3 + 2 + 1,000,000.)
+        end: ['completed', ENGINE === 'webkit' ? undefined : 1_000_014],
+      },
+      // A module that compiles and then fails to link (an import that is not a function) had its whole body.
+      linkError: {
+        steps: async () => {
+          const refused = await outcome(() => WebAssembly.instantiateStreaming(fetch(url('link', '&imports=1')), { m: { f: 1 } }));
+          return refused.error?.[1];
+        },
+        end: ['completed', ENGINE === 'webkit' ? undefined : BYTES + 15],
+      },
       // A MIME type other than `application/wasm`: refused before the body is read, which the app then reads
       // itself, as wasm-bindgen's glue does.
       wrongType: {

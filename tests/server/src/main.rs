@@ -599,11 +599,16 @@ fn renderer_rss() -> serde_json::Value {
 }
 
 /// `/wasm`: an empty WebAssembly module with a custom section of `pad` bytes (default 0: none), as
-/// `application/wasm`; with `bad=1` its magic is wrong (a compile error); with `reset=1` it is chunked and the
-/// connection drops before its last chunk (a network error while the compiler reads it).
+/// `application/wasm`; with `imports=1` it imports a function `m.f` (no parameters, no results); with `bad=1` its
+/// magic is wrong (a compile error); with `reset=1` it is chunked and the connection drops before its last chunk (a
+/// network error while the compiler reads it).
 fn serve_wasm(request: &Request, stream: &mut TcpStream) -> io::Result<Outcome> {
     let magic: &[u8] = if request.number("bad", 0) == 1 { b"\0wsm" } else { b"\0asm" };
     let mut module = [magic, &[1, 0, 0, 0]].concat();
+    if request.number("imports", 0) == 1 {
+        // A type section with `() -> ()`, and an import section with `m.f` of that type.
+        module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 2, 7, 1, 1, b'm', 1, b'f', 0, 0]);
+    }
     let pad = request.number("pad", 0) as usize;
     if pad > 0 {
         // A custom section named "x": id 0, its size as LEB128, then the name's length, the name, the bytes.
