@@ -894,6 +894,19 @@ function patchPrototype(scope) {
   function isDisturbed(entry) {
     return entry.teed ? entry.stream.locked : nativeBodyUsed.call(entry.body.used);
   }
+  // Whether the app has neither read, locked nor teed the stream it took, if it took one: the native body is then
+  // still the response's own (ours to hand back, or a platform consumer's to take).
+  function untouched(entry) {
+    return entry.stream === null || (!entry.teed && !entry.stream.locked && !isDisturbed(entry));
+  }
+  // A stream the app took and, in this very task, locked or cancelled, which the pump would hear of a microtask
+  // later: the native body is locked or cancelled now, so that a platform consumer called now (`put`, a WebAssembly
+  // compile) refuses it as natively.
+  function passOn(entry) {
+    if (entry.stream !== null && !entry.teed) {
+      guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
+    }
+  }
 
   // A native clone of a tracked response the app has not read is another branch of the same request (the native
   // clone tees the native body): tracked with an entry of its own in the same span, so that the span follows
@@ -905,7 +918,7 @@ function patchPrototype(scope) {
     // (`current` and `pending`: see `streamBody`.)
     const family = entry.family ??= { kept: 1, members: [entry], streams: new Set() };
     // (Its stream and body are null, it is neither native nor teed: only such an entry is cloned natively.)
-    const twin = { ...entry, seenUnread: false, left: false };
+    const twin = { ...entry, seenUnread: false, left: false, compiles: undefined };
     family.kept++;
     family.members.push(twin);
     tracked.set(copy, twin);
@@ -977,12 +990,9 @@ function patchPrototype(scope) {
           const entry = entryOf(this);
           // (Nor a native body a WebAssembly compile took, its span the compile's, whether or not the app looked at
           // `body` first: see `compiled`.)
-          if (entry === undefined || (nativeBodyUsed.call(this)
-            && (entry.stream === null || (!entry.teed && !entry.stream.locked && !isDisturbed(entry))))) {
-            return nativeRead.apply(this, args);
-          }
+          if (entry === undefined || (nativeBodyUsed.call(this) && untouched(entry))) return nativeRead.apply(this, args);
           // Served natively when the app hasn't read the stream it took (just touching `body` changes nothing).
-          if (entry.stream === null || (!entry.teed && !isDisturbed(entry) && !entry.stream.locked && entry.body.detach())) {
+          if (untouched(entry) && (entry.stream === null || entry.body.detach())) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
             // A promise derived from the native one (same value, same error object), so that a rejection the app
             // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).
@@ -1063,11 +1073,7 @@ function patchPrototype(scope) {
       const entry = entryOf(response);
       let unread = false;
       if (entry !== undefined && !entry.teed) {
-        // A stream the app took and, in this very task, locked or cancelled, which the pump would hear of a
-        // microtask later: the native body is locked or cancelled now, so that `put` refuses it as natively.
-        if (entry.stream !== null) {
-          guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
-        }
+        passOn(entry);
         // (Not a body our pump holds, which `put` can't take: Firefox marks it used all the same.)
         unread = (entry.stream === null || !entry.stream.locked) && !nativeBodyUsed.call(response);
       }
@@ -1110,44 +1116,45 @@ function patchPrototype(scope) {
     streaming[name] = [likeNative({ [name](source) {
       // (A `WeakMap` lookup, which runs no code of the page's: `source` may be anything, a revoked Proxy even.)
       const entry = entryOf(source);
-      // A stream the app took and, in this very task, locked or cancelled: as for `put`.
-      if (entry?.stream != null && !entry.teed) {
-        guard(entry, () => (isDisturbed(entry) ? entry.body.cancelUnread() : entry.body.takeIfLocked()));
-      }
+      if (entry !== undefined) passOn(entry);
       // (A body used already, the app's cancel just passed on, say, is refused: nothing to claim.)
-      const unread = entry !== undefined && !nativeBodyUsed.call(source);
-      if (unread) compiling(entry);
+      const claimable = entry !== undefined && !nativeBodyUsed.call(source);
       const result = native.apply(this, arguments);
-      if (entry !== undefined && !unread) return result;
+      if (entry !== undefined && !claimable) return result;
       try {
+        // Only a promise of this realm's own kind: a thenable's `then`, or a subclass's constructor, would run twice.
+        if (entry === undefined && Object.getPrototypeOf(source) !== PROMISE_PROTOTYPE) return result;
         let response = source;
-        if (entry === undefined) {
-          // A promise's response, once it comes, from a reaction of ours that runs before the engine's takes the
-          // body. Only a promise of this realm's own kind: a thenable's `then`, or a subclass's constructor, would
-          // run twice.
-          if (source instanceof Response || Object.getPrototypeOf(source) !== PROMISE_PROTOTYPE) return result;
-          PROMISE_THEN.call(source, (value) => {
-            response = value;
-            const taken = tracked.get(value);
-            if (taken !== undefined) compiling(taken);
-          }, () => {});
-        }
-        return PROMISE_THEN.call(result, (value) => {
+        const settled = PROMISE_THEN.call(result, (value) => {
           compiled(response, undefined);
           return value;
         }, (error) => {
           compiled(response, error);
           throw error;
         });
+        // A promise's response, once it comes, from a reaction of ours that remembers it (in some engines it runs
+        // before the engine's own takes the body).
+        if (entry !== undefined) {
+          compiling(entry, 1);
+        } else {
+          PROMISE_THEN.call(source, (value) => {
+            response = value;
+            const taken = tracked.get(value);
+            if (taken !== undefined) compiling(taken, 1);
+          }, () => {});
+        }
+        return settled;
       } catch (_) {
+        // (What a `compileStreaming` of the page's, installed before us, returned: not a promise. Nothing counted.)
         return result;
       }
     } }[name], native), native];
   }
 
-  // A WebAssembly compile of `entry`'s response is pending: the sweep after uninstall leaves it (see `unread`).
-  function compiling(entry) {
-    entry.compiles = (entry.compiles ?? 0) + 1;
+  // One more WebAssembly compile of `entry`'s response is pending (`by` 1; -1 when it settles): the sweep after
+  // uninstall leaves it (see `unread`).
+  function compiling(entry, by) {
+    entry.compiles = (entry.compiles ?? 0) + by;
   }
 
   // A WebAssembly compile of `response` settled, failed with `error` if it did: the span ends if the compile took
@@ -1161,13 +1168,10 @@ function patchPrototype(scope) {
   function compiled(response, error) {
     const entry = tracked.get(response);
     if (entry === undefined || entry.compiles === undefined) return;
-    entry.compiles--;
+    compiling(entry, -1);
     if (entry.state.ended || entry.took || (error !== undefined && entry.compiles > 0)) return;
     guard(entry, () => {
-      if (!nativeBodyUsed.call(response)
-        || (entry.stream !== null && (entry.teed || entry.stream.locked || isDisturbed(entry) || !entry.body.detach()))) {
-        return;
-      }
+      if (!nativeBodyUsed.call(response) || !untouched(entry) || (entry.stream !== null && !entry.body.detach())) return;
       entry.native = true;
       if (error === undefined || error instanceof wasm.LinkError || error instanceof wasm.RuntimeError) {
         readWhole(entry, response, undefined);

@@ -11,7 +11,9 @@
 //                     (same signals). Same-origin, so instrumented requests carry a traceparent.
 //   throughput:       MiB/s, users' configuration / uninstrumented, median of paired ratios: endless stream read as
 //                     a stream, 256 MiB fixed-size body (/bytes, Content-Length) read as a stream and with
-//                     arrayBuffer(); plus SSE events/s of small events (the per-chunk worst case).
+//                     arrayBuffer(); plus SSE events/s of small events (the per-chunk worst case); and, as a
+//                     reference without fetchspan, each stream read through pipeThrough(new TransformStream()) against
+//                     the plain read next to it, with the plain read's chunk count.
 //   profile:          CDP CPU profile (100 µs sampling) of instrumented requests in the users' configuration, on a
 //                     copy of the package with names kept (same code): fetchspan's top self-time functions per
 //                     request, JS and wasm, native calls fetchspan makes, and the top overall against uninstrumented.
@@ -87,8 +89,8 @@ try {
   const traceparent = await page.evaluate(() => globalThis.bench.traceparentSent());
 
   // ---- throughput: users' configuration against uninstrumented, paired rounds, alternating order.
-  // `piped`: the same read, uninstrumented, through `pipeThrough(new TransformStream())` (a reference, for the
-  // stream reads: the floor of any TransformStream between the body and the app, which the product rules ask for).
+  // `piped`: the same read through `pipeThrough(new TransformStream())` (for the stream reads; see the reference
+  // rounds below).
   const kinds = {
     'endless stream, read as a stream (256 MiB)': (piped) => page.evaluate(([mib, p]) => globalThis.bench.endless(mib, p), [MIB, piped]),
     '256 MiB fixed body, read as a stream': (piped) => page.evaluate(([mib, p]) => globalThis.bench.fixed(mib, 'stream', p), [MIB, piped]),
@@ -96,21 +98,27 @@ try {
   };
   const streamed = (name) => name.includes('as a stream');
   const speed = {};
-  for (const name of Object.keys(kinds)) speed[name] = { off: [], on: [], ratio: [], piped: [], pipedRatio: [], chunks: [] };
+  for (const name of Object.keys(kinds)) speed[name] = { off: [], on: [], ratio: [] };
   for (let round = 0; round < SPEED_ROUNDS; round++) {
     for (const m of round % 2 ? ['off', 'users'] : ['users', 'off']) {
       await mode(m);
-      for (const [name, run] of Object.entries(kinds)) {
-        speed[name][m === 'off' ? 'off' : 'on'].push(await run(false));
-        if (m === 'off' && streamed(name)) {
-          speed[name].chunks.push(await page.evaluate(() => globalThis.bench.chunks));
-          speed[name].piped.push(await run(true));
-        }
-      }
+      for (const [name, run] of Object.entries(kinds)) speed[name][m === 'off' ? 'off' : 'on'].push(await run(false));
     }
-    for (const s of Object.values(speed)) {
-      s.ratio.push(s.on[round] / s.off[round]);
-      if (s.piped.length > round) s.pipedRatio.push(s.piped[round] / s.off[round]);
+    for (const s of Object.values(speed)) s.ratio.push(s.on[round] / s.off[round]);
+  }
+  // The reference, in rounds of its own, uninstrumented: each stream read plain and through `pipeThrough(new
+  // TransformStream())`, the floor of any TransformStream between the body and the app (which the product rules ask
+  // for), in alternating order; and the plain read's chunk count.
+  await mode('off');
+  const reference = {};
+  for (const name of Object.keys(kinds).filter(streamed)) reference[name] = { plain: [], piped: [], ratio: [], chunks: [] };
+  for (let round = 0; round < SPEED_ROUNDS; round++) {
+    for (const [name, r] of Object.entries(reference)) {
+      for (const piped of round % 2 ? [true, false] : [false, true]) {
+        r[piped ? 'piped' : 'plain'].push(await kinds[name](piped));
+        if (!piped) r.chunks.push(await page.evaluate(() => globalThis.bench.chunks));
+      }
+      r.ratio.push(r.piped[round] / r.plain[round]);
     }
   }
   const sse = { off: [], on: [], ratio: [] };
@@ -208,16 +216,14 @@ try {
     return `| ${name} | ${median(s.off).toFixed(0)} ${unit} | ${median(s.on).toFixed(0)} ${unit} | **${r.toFixed(3)}** [${Math.min(...s.ratio).toFixed(2)}..${Math.max(...s.ratio).toFixed(2)}] |`;
   };
   for (const [name, s] of Object.entries(speed)) console.log(`${ratioRow(name, s, 'MiB/s')} ${median(s.ratio) >= 0.97 ? 'met' : 'not met'} |`);
-  console.log('\nReference for the stream reads, no fetchspan: the same read through `pipeThrough(new TransformStream())`, the floor');
-  console.log('of any TransformStream between the body and the app, against the plain read of the same round (median of paired');
-  console.log('ratios [min..max]), and the plain read\'s chunks (median size):');
-  for (const [name, s] of Object.entries(speed)) {
-    if (s.pipedRatio.length === 0) continue;
-    const r = median(s.pipedRatio);
-    const bytes = (MIB * 1024 * 1024) / median(s.chunks);
-    console.log(`  ${name}: pipeThrough ${median(s.piped).toFixed(0)} MiB/s, ratio ${r.toFixed(3)} [${Math.min(...s.pipedRatio).toFixed(2)}..${Math.max(...s.pipedRatio).toFixed(2)}]; ${median(s.chunks)} chunks of ${(bytes / 1024).toFixed(1)} KiB on average, ${(1e6 / (median(s.off) * 1024 * 1024 / bytes)).toFixed(1)} µs a chunk`);
-  }
   console.log(`${ratioRow('SSE, 20,000 small events one per chunk (4 rounds)', sse, 'events/s')} (information) |`);
+  console.log(`\nReference, no fetchspan (${SPEED_ROUNDS} rounds of their own, order alternating): each stream read through`);
+  console.log('`pipeThrough(new TransformStream())`, the floor of any TransformStream between the body and the app, against the');
+  console.log('plain read next to it (median of paired ratios [min..max]); and the plain read\'s chunks (median count):');
+  for (const [name, r] of Object.entries(reference)) {
+    const bytes = (MIB * 1024 * 1024) / median(r.chunks);
+    console.log(`  ${name}: plain ${median(r.plain).toFixed(0)} MiB/s, pipeThrough ${median(r.piped).toFixed(0)} MiB/s, ratio ${median(r.ratio).toFixed(3)} [${Math.min(...r.ratio).toFixed(2)}..${Math.max(...r.ratio).toFixed(2)}]; ${median(r.chunks)} chunks of ${(bytes / 1024).toFixed(1)} KiB on average`);
+  }
   console.log(`\nretained renderer RSS growth over 512 MiB: uninstrumented ${rssOff.toFixed(1)} MiB, users' configuration ${rssOn.toFixed(1)} MiB (${signed(rssOn - rssOff, 1)} MiB)`);
   for (const [name, s] of Object.entries(speed)) console.log(`paired ratios, ${name}: ${s.ratio.map((v) => v.toFixed(3)).join(' ')}`);
   const t = report.totals.users ?? {};

@@ -348,6 +348,18 @@ function listenerCounter(holders) {
   };
 }
 
+// Runs each of `cases` (`{ steps, end }` by name) natively and instrumented (`sameAsNative`), and checks that the
+// instrumented run made one span, which ended as `end` says: `[endReason, decoded size]`, as many as given.
+async function eachEndsAs(cases) {
+  for (const [name, { steps, end }] of Object.entries(cases)) {
+    const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
+    equal(spans.length, 1, `${name}: one span`);
+    const span = spans[0];
+    equal([span?.endReason, span?.attributes['fetchspan.response.decoded_size']].slice(0, end.length), end,
+      `${name}: how the span ended`);
+  }
+}
+
 /** Runs `steps` natively, then instrumented, and requires the same observations. Returns the spans. */
 async function sameAsNative(what, steps, options) {
   const bounded = (mode) => Promise.race([
@@ -3329,13 +3341,7 @@ const SCENARIOS = {
       },
     };
     try {
-      for (const [name, { steps, end }] of Object.entries(cases)) {
-        const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
-        equal(spans.length, 1, `${name}: one span`);
-        const span = spans[0];
-        equal([span?.endReason, span?.attributes['fetchspan.response.decoded_size']].slice(0, end.length), end,
-          `${name}: how the span ended`);
-      }
+      await eachEndsAs(cases);
     } finally {
       await caches.delete('fetchspan-put');
     }
@@ -3488,13 +3494,16 @@ const SCENARIOS = {
         end: ['cancelled'],
       },
     };
-    for (const [name, { steps, end }] of Object.entries(cases)) {
-      const spans = await sameAsNative(name, steps, { idleTimeoutMs: 500 });
-      equal(spans.length, 1, `${name}: one span`);
-      const span = spans[0];
-      equal([span?.endReason, span?.attributes['fetchspan.response.decoded_size']].slice(0, end.length), end,
-        `${name}: how the span ended`);
-    }
+    await eachEndsAs(cases);
+    // A compile pending when the app uninstalls: the sweep of unread responses after uninstall (every
+    // `idleTimeoutMs`, 10 ms here) leaves its span to the compile, which fails when the connection drops (100 ms in).
+    const { spans, tracer } = traced({ idleTimeoutMs: 10 });
+    const r = await fetch(url('uninstalled', '&reset=1'));
+    const compile = outcome(() => WebAssembly.compileStreaming(r));
+    await uninstall(tracer);
+    const failed = await compile;
+    equal([(await spanFor(spans, 'x=wasm-uninstalled')).endReason, failed.error !== undefined], ['error', true],
+      'a compile pending at uninstall: its span ends with the compile');
   },
 
   async aClonedResponseIsFollowedToTheBranchTheAppReads() {
