@@ -13,7 +13,8 @@
 //                     a stream, 256 MiB fixed-size body (/bytes, Content-Length) read as a stream and with
 //                     arrayBuffer(); plus SSE events/s of small events (the per-chunk worst case); and, as a
 //                     reference without fetchspan, each stream read through pipeThrough(new TransformStream()) against
-//                     the plain read next to it, with the plain read's chunk count.
+//                     the plain read next to it, with the plain read's chunk count; and main-thread CPU per streamed
+//                     MiB (TaskDuration), users' configuration against uninstrumented, pairs of 64 MiB endless reads.
 //   profile:          CDP CPU profile (100 µs sampling) of instrumented requests in the users' configuration, on a
 //                     copy of the package with names kept (same code): fetchspan's top self-time functions per
 //                     request, JS and wasm, native calls fetchspan makes, and the top overall against uninstrumented.
@@ -39,6 +40,7 @@ const quantile = (values, q) => {
 const median = (values) => quantile(values, 0.5);
 const signed = (v, digits = 0) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
 const spread = (values) => `[${signed(quantile(values, 0.25))}..${signed(quantile(values, 0.75))}]`;
+const spreadOf = (ratios) => `[p25 ${quantile(ratios, 0.25).toFixed(3)} .. p75 ${quantile(ratios, 0.75).toFixed(3)}]`;
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 
@@ -120,6 +122,23 @@ try {
       }
       r.ratio.push(r.piped[round] / r.plain[round]);
     }
+  }
+  // Main-thread CPU per streamed MiB (renderer TaskDuration), users' configuration against uninstrumented: pairs of
+  // 64 MiB endless reads, order alternating. What the network and the other processes do doesn't count, so it
+  // scatters less than wall time; the chunk counts say how the reads were cut.
+  const streamCpu = { off: [], on: [], ratio: [], chunksOff: [], chunksOn: [] };
+  for (let pair = 0; pair < 2 * SPEED_ROUNDS; pair++) {
+    const perMiB = {};
+    for (const m of pair % 2 ? ['off', 'users'] : ['users', 'off']) {
+      await mode(m);
+      const before = await taskSeconds();
+      await page.evaluate(() => globalThis.bench.endless(64));
+      perMiB[m] = ((await taskSeconds()) - before) * 1000 / 64;
+      streamCpu[m === 'off' ? 'chunksOff' : 'chunksOn'].push(await page.evaluate(() => globalThis.bench.chunks));
+    }
+    streamCpu.off.push(perMiB.off);
+    streamCpu.on.push(perMiB.users);
+    streamCpu.ratio.push(perMiB.users / perMiB.off);
   }
   const sse = { off: [], on: [], ratio: [] };
   for (let round = 0; round < 4; round++) {
@@ -224,6 +243,8 @@ try {
     const bytes = (MIB * 1024 * 1024) / median(r.chunks);
     console.log(`  ${name}: plain ${median(r.plain).toFixed(0)} MiB/s, pipeThrough ${median(r.piped).toFixed(0)} MiB/s, ratio ${median(r.ratio).toFixed(3)} [${Math.min(...r.ratio).toFixed(2)}..${Math.max(...r.ratio).toFixed(2)}]; ${median(r.chunks)} chunks of ${(bytes / 1024).toFixed(1)} KiB on average`);
   }
+  console.log(`\nMain-thread CPU per streamed MiB (renderer TaskDuration), ${streamCpu.ratio.length} pairs of 64 MiB endless reads, order alternating:`);
+  console.log(`  uninstrumented ${median(streamCpu.off).toFixed(3)} ms, users' configuration ${median(streamCpu.on).toFixed(3)} ms; median of paired ratios ${median(streamCpu.ratio).toFixed(3)} ${spreadOf(streamCpu.ratio)}; chunks per 64 MiB (medians) ${median(streamCpu.chunksOff)} and ${median(streamCpu.chunksOn)}`);
   console.log(`\nretained renderer RSS growth over 512 MiB: uninstrumented ${rssOff.toFixed(1)} MiB, users' configuration ${rssOn.toFixed(1)} MiB (${signed(rssOn - rssOff, 1)} MiB)`);
   for (const [name, s] of Object.entries(speed)) console.log(`paired ratios, ${name}: ${s.ratio.map((v) => v.toFixed(3)).join(' ')}`);
   const t = report.totals.users ?? {};
