@@ -37,7 +37,8 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?]|$)/i;
 const RECENT_ENTRIES = 256;
 // Where a streamed upload's record goes in what `fetch` read of `init` (a Symbol: no init member can collide).
 const UPLOAD = Symbol('upload');
-// The engine's own `then` of its promises (an async function's result is one, whatever the global `Promise` is).
+// The engine's own promise prototype and its `then` (an async function's result is one of its promises, whatever the
+// global `Promise` is).
 const PROMISE_PROTOTYPE = Object.getPrototypeOf((async () => {})());
 const PROMISE_THEN = PROMISE_PROTOTYPE.then;
 
