@@ -68,11 +68,45 @@ try {
       })();
       return stream.readable;
     };
+    // Not shipped, measured for comparison: the transformer's `transform` as the pull, which reads the network and
+    // enqueues the chunk itself, the next probe written once the chunk went out (no pump of ours awaiting each
+    // step); with `ahead` probes written at a time instead of one. Probes left queued when the body ends must be
+    // failed by `terminate()` (an error object a body), and each write needs a rejection handler.
+    const transformDriven = (src, ahead) => {
+      let controller;
+      let writer;
+      let left = 0;
+      const stats = { bytes: 0, at: 0 };
+      const reader = src.getReader();
+      const probe = () => {
+        for (let i = 0; i < ahead; i++) writer.write(undefined).catch(() => {});
+        left = ahead;
+      };
+      const got = ({ done, value }) => {
+        stats.at = performance.now();
+        if (done) return controller.terminate();
+        stats.bytes += value.byteLength;
+        controller.enqueue(value);
+        if (--left === 0) probe();
+      };
+      const stream = new TransformStream({
+        start: (c) => { controller = c; },
+        transform: () => {
+          stats.at = performance.now();
+          return reader.read().then(got);
+        },
+      }, { highWaterMark: 2 * ahead });
+      writer = stream.writable.getWriter();
+      probe();
+      return stream.readable;
+    };
     const designs = {
       'native (no interposition)': (s) => s,
       'pump, chunk written through transform (before)': (s) => pump(s, true),
       'pump, chunk enqueued by the controller (shipped)': (s) => pump(s, false),
       'read-ahead: probe only after a chunk found no read pending (not shipped: inexact)': (s) => readAhead(s),
+      'transform-driven: the transform reads and enqueues, one probe at a time (not shipped)': (s) => transformDriven(s, 1),
+      'transform-driven, 16 probes written at a time (not shipped: terminate at the end)': (s) => transformDriven(s, 16),
       'pipeThrough a TransformStream (pipeTo: no pull seen)': (s) => s.pipeThrough(new TransformStream()),
       'a ReadableStream pull source (not a TransformStream)': (s) => {
         const reader = s.getReader();
