@@ -124,7 +124,16 @@ export function streamBody(NativeTransformStream, transformer, source, sse, stal
     try {
       reader = source.getReader();
     } catch (error) {
-      failed(error);
+      // A platform consumer holds the native body (a WebAssembly compile that took it after the app took our
+      // stream): the app's stream fails with the engine's own "locked" error, and the span is the consumer's
+      // (`platformTook`, see `compiled` in src/patch.js), as for a native body handed back.
+      if (source.locked) {
+        branch.platformTook = true;
+        controller.error(error);
+        end(() => leave());
+      } else {
+        failed(error);
+      }
       return false;
     }
     if (family === undefined || family.current === follow) follow(family?.pulled);

@@ -1172,7 +1172,9 @@ function patchPrototype(scope) {
     compiling(entry, -1);
     if (entry.state.ended || entry.took || (error !== undefined && entry.compiles > 0)) return;
     guard(entry, () => {
-      if (!nativeBodyUsed.call(response) || !untouched(entry) || (entry.stream !== null && !entry.body.detach())) return;
+      if (!nativeBodyUsed.call(response)) return;
+      // (A stream the app took and then read failed, the compile holding the native body: see `take` in body.js.)
+      if (!entry.platformTook && !(untouched(entry) && (entry.stream === null || entry.body.detach()))) return;
       entry.native = true;
       if (error === undefined || error instanceof wasm.LinkError || error instanceof wasm.RuntimeError) {
         readWhole(entry, response, undefined);

@@ -3415,6 +3415,19 @@ const SCENARIOS = {
         },
         end: ['completed', size],
       },
+      // The app looked at `body`, and reads it once the compile has the native body: natively `getReader()` throws;
+      // here the read fails, with the same error, and the span stays the compile's.
+      touchedStreamAfter: {
+        steps: async () => {
+          const r = await fetch(url('touched-stream-after'));
+          const stream = r.body;
+          const module = WebAssembly.compileStreaming(r);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          const read = await outcome(() => stream.getReader().read());
+          return [read.error?.[1], read.error?.[2], isModule(await module)];
+        },
+        end: ['completed', size],
+      },
       // Two compiles of one response: the second is refused, and the first one's success ends the span.
       twice: {
         steps: async () => {
