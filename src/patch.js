@@ -989,11 +989,13 @@ function patchPrototype(scope) {
       value: {
         [name](...args) {
           const entry = entryOf(this);
-          // (Nor a native body a WebAssembly compile took, its span the compile's, whether or not the app looked at
-          // `body` first: see `compiled`.)
-          if (entry === undefined || (nativeBodyUsed.call(this) && untouched(entry))) return nativeRead.apply(this, args);
+          if (entry === undefined) return nativeRead.apply(this, args);
+          const fresh = untouched(entry);
+          // (Nor a native body a WebAssembly compile of ours took, its span the compile's, whether or not the app
+          // looked at `body` first: see `compiled`. Only then is the native `bodyUsed` read.)
+          if (fresh && entry.compiles !== undefined && nativeBodyUsed.call(this)) return nativeRead.apply(this, args);
           // Served natively when the app hasn't read the stream it took (just touching `body` changes nothing).
-          if (untouched(entry) && (entry.stream === null || entry.body.detach())) {
+          if (fresh && (entry.stream === null || entry.body.detach())) {
             // Served natively: native timing, values and errors; the span ends when the promise settles.
             // A promise derived from the native one (same value, same error object), so that a rejection the app
             // leaves unhandled still fires `unhandledrejection` (Firefox and WebKit fire it for body reads).

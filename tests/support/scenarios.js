@@ -348,6 +348,31 @@ function listenerCounter(holders) {
   };
 }
 
+// Steps for a platform consumer (`consume(response, url)`: `cache.put`, a WebAssembly compile) called in the same
+// task as the app locks the stream it took from `url`'s response: they return how the consumer refused it, and the
+// bytes the app then read through its reader.
+function lockedThen(url, consume) {
+  return async () => {
+    const r = await fetch(url);
+    const reader = r.body.getReader();
+    const refused = await outcome(() => consume(r, url));
+    let bytes = 0;
+    for (let chunk; !(chunk = await reader.read()).done;) bytes += chunk.value.byteLength;
+    return [refused.error?.[0], bytes];
+  };
+}
+
+// The same, the app cancelling the stream it took: they return how the consumer refused it, and `bodyUsed`.
+function cancelledThen(url, consume) {
+  return async () => {
+    const r = await fetch(url);
+    const cancelled = r.body.cancel();
+    const refused = await outcome(() => consume(r, url));
+    await cancelled;
+    return [refused.error?.[0], r.bodyUsed];
+  };
+}
+
 // Runs each of `cases` (`{ steps, end }` by name) natively and instrumented (`sameAsNative`), and checks that the
 // instrumented run made one span, which ended as `end` says: `[endReason, decoded size]`, as many as given.
 async function eachEndsAs(cases) {
@@ -3307,26 +3332,11 @@ const SCENARIOS = {
       // The app locks the stream it took, or cancels it, and calls `put` in the same task: `put` refuses the body,
       // as natively, and the app reads on.
       lockedThenPut: {
-        steps: async () => {
-          const url = `${SERVER}/bytes?n=42&x=put-locked`;
-          const r = await fetch(url);
-          const reader = r.body.getReader();
-          const refused = await outcome(() => cache.put(url, r));
-          let bytes = 0;
-          for (let chunk; !(chunk = await reader.read()).done;) bytes += chunk.value.byteLength;
-          return [refused.error?.[0], bytes];
-        },
+        steps: lockedThen(`${SERVER}/bytes?n=42&x=put-locked`, (r, url) => cache.put(url, r)),
         end: ['completed', 42],
       },
       cancelledThenPut: {
-        steps: async () => {
-          const url = `${SERVER}/bytes?n=42&x=put-cancelled`;
-          const r = await fetch(url);
-          const cancelled = r.body.cancel();
-          const refused = await outcome(() => cache.put(url, r));
-          await cancelled;
-          return [refused.error?.[0], r.bodyUsed];
-        },
+        steps: cancelledThen(`${SERVER}/bytes?n=42&x=put-cancelled`, (r, url) => cache.put(url, r)),
         end: ['cancelled'],
       },
       // The body's load fails while `put` reads it: Chromium rejects with a `NetworkError`, Firefox with an
@@ -3357,6 +3367,17 @@ const SCENARIOS = {
     const size = ENGINE === 'webkit' ? undefined : BYTES;
     const url = (tag, extra = '') => `${SERVER}/wasm?pad=1000${extra}&x=wasm-${tag}`;
     const isModule = (module) => module instanceof WebAssembly.Module;
+    // Steps: fetch, look at `body` first if `touch`, start a compile, and once it has the native body (a task later)
+    // read with `read(response, stream)`; they return how the read failed, what the compile made, and whether the
+    // stream looked at is locked.
+    const readWhileCompiling = (tag, touch, read) => async () => {
+      const r = await fetch(url(tag));
+      const stream = touch ? r.body : undefined;
+      const module = WebAssembly.compileStreaming(r);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const got = await outcome(() => read(r, stream));
+      return [got.error?.[1], got.error?.[2], isModule(await module), stream?.locked];
+    };
     const cases = {
       promise: {
         steps: async () => isModule(await WebAssembly.compileStreaming(fetch(url('promise')))),
@@ -3393,39 +3414,15 @@ const SCENARIOS = {
         end: ['completed', BYTES],
       },
       // The app's read once the compile has the body is refused, as natively; the span stays the compile's.
-      readAfter: {
-        steps: async () => {
-          const r = await fetch(url('read-after'));
-          const module = WebAssembly.compileStreaming(r);
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          const text = await outcome(() => r.text());
-          return [text.error?.[1], isModule(await module)];
-        },
-        end: ['completed', size],
-      },
-      // The app looked at `body`, and reads it whole once the compile has the native body: refused, as natively.
+      readAfter: { steps: readWhileCompiling('read-after', false, (r) => r.text()), end: ['completed', size] },
+      // The same after looking at `body` first: the whole-body read is refused, as natively.
       touchedReadAfter: {
-        steps: async () => {
-          const r = await fetch(url('touched-read-after'));
-          const stream = r.body;
-          const module = WebAssembly.compileStreaming(r);
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          const read = await outcome(() => r.arrayBuffer());
-          return [read.error?.[1], isModule(await module), stream.locked];
-        },
+        steps: readWhileCompiling('touched-read-after', true, (r) => r.arrayBuffer()),
         end: ['completed', size],
       },
-      // The app looked at `body`, and reads it once the compile has the native body: natively `getReader()` throws;
-      // here the read fails, with the same error, and the span stays the compile's.
+      // And the stream taken before: natively `getReader()` throws; here the read fails, with the same error.
       touchedStreamAfter: {
-        steps: async () => {
-          const r = await fetch(url('touched-stream-after'));
-          const stream = r.body;
-          const module = WebAssembly.compileStreaming(r);
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          const read = await outcome(() => stream.getReader().read());
-          return [read.error?.[1], read.error?.[2], isModule(await module)];
-        },
+        steps: readWhileCompiling('touched-stream-after', true, (r, stream) => stream.getReader().read()),
         end: ['completed', size],
       },
       // Two compiles of one response: the second is refused, and the first one's success ends the span.
@@ -3485,27 +3482,8 @@ const SCENARIOS = {
       },
       // The app locks the stream it took, or cancels it, and compiles in the same task: the compile is refused, as
       // natively, and the app reads on.
-      locked: {
-        steps: async () => {
-          const r = await fetch(url('locked'));
-          const reader = r.body.getReader();
-          const refused = await outcome(() => WebAssembly.compileStreaming(r));
-          let bytes = 0;
-          for (let chunk; !(chunk = await reader.read()).done;) bytes += chunk.value.byteLength;
-          return [refused.error?.[0], bytes];
-        },
-        end: ['completed', BYTES],
-      },
-      cancelled: {
-        steps: async () => {
-          const r = await fetch(url('cancelled'));
-          const cancelled = r.body.cancel();
-          const refused = await outcome(() => WebAssembly.compileStreaming(r));
-          await cancelled;
-          return [refused.error?.[0], r.bodyUsed];
-        },
-        end: ['cancelled'],
-      },
+      locked: { steps: lockedThen(url('locked'), (r) => WebAssembly.compileStreaming(r)), end: ['completed', BYTES] },
+      cancelled: { steps: cancelledThen(url('cancelled'), (r) => WebAssembly.compileStreaming(r)), end: ['cancelled'] },
     };
     await eachEndsAs(cases);
     // A compile pending when the app uninstalls: the sweep of unread responses after uninstall (every
