@@ -352,13 +352,14 @@ export function installPatches(scope, hooks, config) {
   // Whether a request that failed with `error` goes out once more without our header: a TypeError of a request
   // that went out with it (see `afterSending`; a getter of `init` that threw stopped it, even where a wrapper
   // installed before us delays the rejection, and an abort is no header's fault), safe to send twice (GET or HEAD,
-  // no body), in a mode that sends our header (a `no-cors` request drops it), may be the header's fault (see
-  // `propagate`). A resend that fails too rejects with the first error.
+  // no body), in a mode where a preflight can refuse our header (a `no-cors` request drops it; a `same-origin` one
+  // fails at another origin with or without it, so its failure is never the header's), may be the header's fault
+  // (see `propagate`). A resend that fails too rejects with the first error.
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
     return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
-      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode) !== 'no-cors'
+      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode ?? 'cors') === 'cors'
       && (given.redirect ?? request?.redirect ?? 'follow') === 'follow';
   }
 

@@ -107,8 +107,50 @@ const SW_PAGE = `<!doctype html><title>fetchspan service worker</title><script t
   })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
 </script>`;
 
+// A same-origin request redirected to another origin whose preflight refuses our `traceparent` (a CDN, a storage
+// bucket), run natively first, then through fetchspan, with the requests the server got for each. A GET that fails
+// for the header is sent again without it, and succeeds as natively; one in `same-origin` mode fails natively at
+// the other origin, so its failure is never the header's, and it goes out once, as natively (WPT
+// request-cache-only-if-cached).
+const REDIRECTS_PAGE = `<!doctype html><title>fetchspan redirects</title><script type="module">
+  const steps = (tag) => [fetch('/hop?id=' + tag + '-follow'),
+    fetch('/hop?id=' + tag + '-same-origin', { mode: 'same-origin' })];
+  const outcomes = (promises) => Promise.all(promises.map((p) => p.then((r) => r.text(), (e) => [e.name, e.message])));
+  const hits = async (tag) => (await fetch('/hits?id=' + tag)).json();
+  window.result = (async () => {
+    const native = await outcomes(steps('native'));
+    const { install } = await import('/pkg/index.js');
+    const spans = [];
+    const tracer = await install({ onSpanEnd: (span) => spans.push(span) });
+    const traced = await outcomes(steps('traced'));
+    await tracer.uninstall();
+    const resends = spans.filter((span) => span.attributes['url.full'].includes('/hop?'))
+      .map((span) => [new URL(span.attributes['url.full']).search, span.attributes['http.request.resend_count'] ?? 0]).sort();
+    return { native, traced, resends, hits: { native: await hits('native'), traced: await hits('traced') } };
+  })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
+</script>`;
+// The requests the server got per `id` prefix (`/hits?id=native`), as `METHOD /path?id=…` with the prefix left out.
+const hits = [];
+
 const server = http.createServer((request, response) => {
   const url = new URL(request.url, 'http://x');
+  if (url.pathname === '/redirects') return response.writeHead(200, { 'content-type': 'text/html' }).end(REDIRECTS_PAGE);
+  if (url.pathname === '/hop' || url.pathname === '/target') {
+    hits.push(`${request.method} ${url.pathname}?id=${url.searchParams.get('id')}`);
+    const cors = { 'access-control-allow-origin': '*', 'cache-control': 'no-store' };
+    // The other origin: same server, `localhost` instead of `127.0.0.1`.
+    if (url.pathname === '/hop') {
+      return response.writeHead(302, { location: `http://localhost:${pagePort}/target${url.search}`, ...cors }).end();
+    }
+    // A preflight that allows no request header.
+    if (request.method === 'OPTIONS') return response.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET' }).end();
+    return response.writeHead(200, { 'content-type': 'text/plain', ...cors }).end('ok');
+  }
+  if (url.pathname === '/hits') {
+    const prefix = url.searchParams.get('id');
+    const seen = hits.filter((hit) => hit.includes(`?id=${prefix}-`)).map((hit) => hit.replace(`?id=${prefix}-`, '?id='));
+    return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(seen));
+  }
   if (url.pathname === '/') return response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
   if (url.pathname === '/sw-page') return response.writeHead(200, { 'content-type': 'text/html' }).end(SW_PAGE);
   if (url.pathname === '/sw.js') return response.writeHead(200, { 'content-type': 'text/javascript' }).end(SERVICE_WORKER);
@@ -198,6 +240,20 @@ try {
   check(JSON.stringify(worker.spans) === JSON.stringify([['?sw=1', 'responded', null], ['?sw=2', 'completed', BODY.length],
     ['?sw=2', 'completed', BODY.length]]),
   'service worker: respondWith(fetch(request)) ends responded; both responses cache.put takes end completed, exact size');
+  // A same-origin request redirected to an origin that refuses our header, in this engine.
+  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/redirects` });
+  const redirects = await webdriver('POST', `/session/${session}/execute/async`, {
+    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
+  });
+  console.log(`${engine}: redirects: ${JSON.stringify(redirects)}`);
+  check(!redirects.error && JSON.stringify(redirects.traced) === JSON.stringify(redirects.native)
+    && redirects.native?.[0] === 'ok' && redirects.native?.[1]?.[0] === 'TypeError',
+  'redirected to an origin that refuses the header: the same outcomes as natively (ok; a TypeError in same-origin mode)');
+  const sameOrigin = (list) => JSON.stringify(list?.filter((hit) => hit.endsWith('?id=same-origin')));
+  check(sameOrigin(redirects.hits?.traced) === sameOrigin(redirects.hits?.native),
+    `same-origin mode: the requests the server got, as natively: ${sameOrigin(redirects.hits?.traced)}`);
+  check(JSON.stringify(redirects.resends) === JSON.stringify([['?id=traced-follow', 1], ['?id=traced-same-origin', 0]]),
+    `the GET refused for the header was sent once more, the same-origin one not (${JSON.stringify(redirects.resends)})`);
 } catch (error) {
   check(false, `WebDriver: ${error.message}`);
 } finally {
