@@ -79,8 +79,8 @@ try {
     sseEvents: globalThis.demo.sseEvents,
     stats: globalThis.demo.tracer.stats(),
     probe: document.querySelector('#probe').textContent,
-    // The table's cells: method, URL, status, end reason, bytes, time to first byte, duration.
-    cells: [...document.querySelectorAll('#spans tbody tr')].map((tr) => [...tr.cells].slice(0, 7).map((td) => td.textContent)),
+    // The table's cells: method, URL, status, end reason, bytes, stream, time to first byte, duration.
+    cells: [...document.querySelectorAll('#spans tbody tr')].map((tr) => [...tr.cells].slice(0, 8).map((td) => td.textContent)),
   }));
   const reasons = (path) => summary.spans.filter(([u]) => u.startsWith(path)).map(([, r]) => r);
   check(reasons('/json').includes('completed'), 'ordinary request: completed', summary.spans);
@@ -97,8 +97,10 @@ try {
   check(summary.rows === summary.spans.length && summary.pendingRows === 0, 'a row per span, none left in flight', summary);
   const completedRow = summary.cells.find((c) => c[1].startsWith('/json') && c[3] === 'completed');
   check(completedRow && completedRow[0] === 'GET' && completedRow[2] === '200' && / B$/.test(completedRow[4])
-    && / ms$/.test(completedRow[5]) && / ms$/.test(completedRow[6]),
-  'the ordinary request\'s row: method, status, bytes, time to first byte and duration', summary.cells);
+    && completedRow[5] === '—' && / ms$/.test(completedRow[6]) && / ms$/.test(completedRow[7]),
+  'the ordinary request\'s row: method, status, bytes, no stream, time to first byte and duration', summary.cells);
+  check(summary.cells.some((c) => c[1].startsWith('/sse') && / chunks · 20 events/.test(c[5])),
+    'the SSE feed\'s row: its chunks and 20 events', summary.cells);
   check(summary.cells.some((c) => c[1].startsWith('/status') && c[2] === '500'), 'the failing request\'s row shows 500', summary.cells);
   check(summary.missing.length === 0 && summary.received >= summary.spans.length && summary.exportedMarks === summary.spans.length,
     'the collector received every span', { missing: summary.missing, received: summary.received });

@@ -68,6 +68,22 @@ function cells(row, values) {
   }
 }
 
+/** What a streamed body's span says of the stream: chunks, SSE events, the longest wait, stalls by cause. */
+function streamSummary(span) {
+  const a = span.attributes;
+  if (a['fetchspan.response.chunks'] === undefined) return ['—', 'num'];
+  const parts = [`${a['fetchspan.response.chunks']} chunks`];
+  if (a['fetchspan.sse.events'] !== undefined) parts.push(`${a['fetchspan.sse.events']} events`);
+  const gap = a['fetchspan.response.max_gap_ms'];
+  if (gap >= 1) parts.push(`max gap ${ms(gap)}`);
+  for (const [event, label] of [['fetchspan.stall', 'network stall'], ['fetchspan.backpressure', 'backpressure']]) {
+    const n = span.events.filter((e) => e.name === event).length;
+    if (n > 0) parts.push(`${n} ${label}`);
+  }
+  return [parts.join(' · '), 'num stream',
+    `first chunk after ${ms(a['fetchspan.response.time_to_first_chunk_ms'])}; the longest wait for data: ${ms(gap)}`];
+}
+
 function badge(reason) {
   const span = document.createElement('span');
   span.className = `reason ${reason}`;
@@ -80,7 +96,7 @@ function track(method, url) {
   const row = $('#spans tbody').insertRow(0);
   row.className = 'pending fresh';
   const draw = (live) => cells(row, [[method], [shortUrl(url), 'url', url], ['…'], [badge('open')],
-    [live === undefined ? '…' : bytes(live), 'num'], ['…', 'num'], ['…', 'num'], ['']]);
+    [live === undefined ? '…' : bytes(live), 'num'], ['…', 'num'], ['…', 'num'], ['…', 'num'], ['']]);
   draw();
   pending.set(absolute(url), row);
   return (live) => row.classList.contains('pending') && draw(live);
@@ -103,6 +119,7 @@ function showSpan(span) {
     [status === undefined ? (span.attributes['error.type'] ?? '—') : String(status), span.status === 'error' ? 'error' : ''],
     [badge(span.endReason)],
     [bytes(size), 'num', `size source: ${span.attributes['fetchspan.response.size_source']}`],
+    streamSummary(span),
     [ms(firstByte ? firstByte.time - span.startTime : NaN), 'num'],
     [ms(span.durationMs), 'num'],
     [received.has(span.spanId) ? '✓' : '…', 'exported', span.spanId],
@@ -409,7 +426,7 @@ async function pollCollector() {
     if (!received.has(span.spanId)) {
       received.add(span.spanId);
       const row = rowsBySpanId.get(span.spanId);
-      if (row) row.cells[7].textContent = '✓';
+      if (row) row.cells[8].textContent = '✓';
     }
   }
   for (const span of spans.slice(-12).reverse()) {
