@@ -36,6 +36,7 @@ scenarios! {
     spans_carry_semconv_attributes_and_events => "spansCarrySemconvAttributesAndEvents",
     quiet_sse_stream_stays_open_and_records_a_network_stall => "quietSseStreamStaysOpenAndRecordsANetworkStall",
     slow_consumer_records_backpressure_not_a_stall => "slowConsumerRecordsBackpressureNotAStall",
+    a_stream_given_up_while_quiet_ends_with_its_stall => "aStreamGivenUpWhileQuietEndsWithItsStall",
     sse_events_are_counted_across_chunk_boundaries => "sseEventsAreCountedAcrossChunkBoundaries",
     every_stream_end_carries_the_bytes_the_app_received => "everyStreamEndCarriesTheBytesTheAppReceived",
     pipes_and_async_iteration_read_as_natively => "pipesAndAsyncIterationReadAsNatively",

@@ -3098,9 +3098,44 @@ const SCENARIOS = {
     check(first && first.time >= span.startTime && first.time <= span.endTime, 'fetchspan.sse.first_event');
   },
 
+  async aStreamGivenUpWhileQuietEndsWithItsStall() {
+    // One event, then silence while the app waits in read(); the app gives up (a "Stop" button on a stream that
+    // hung) with a cancel, or with an abort of the request's signal. The span ends with the stall that was going on:
+    // the page waited on the network, as long as it waited. An app that gives up sooner than the threshold: none.
+    const { spans } = traced({ stallThresholdMs: 200 });
+    for (const [how, waitMs] of [['cancel', 600], ['abort', 600], ['soon', 20]]) {
+      const controller = new AbortController();
+      const tag = `x=given-up-${how}`;
+      const response = await fetch(`${SERVER}/sse?events=2&quietMs=5000&delayMs=20&${tag}`, { signal: controller.signal });
+      const reader = response.body.getReader();
+      const first = (await reader.read()).value.byteLength;
+      const pending = reader.read().catch(() => {});
+      await sleep(waitMs);
+      if (how === 'abort') controller.abort();
+      else await reader.cancel();
+      await pending;
+      const span = await spanFor(spans, tag);
+      equal([span.endReason, span.attributes['fetchspan.response.decoded_size']], [how === 'abort' ? 'aborted' : 'cancelled', first],
+        `${how}: the span`);
+      const stalls = span.events.filter((e) => e.name === 'fetchspan.stall' || e.name === 'fetchspan.backpressure');
+      if (how === 'soon') {
+        equal([stalls.length, span.attributes['fetchspan.response.stalls']], [0, 0], `${how}: no stall (${JSON.stringify(span.events)})`);
+        continue;
+      }
+      equal([stalls.map((e) => [e.name, e.attributes['fetchspan.stall.cause']]), span.attributes['fetchspan.response.stalls']],
+        [[['fetchspan.stall', 'network']], 1], `${how}: the network stall going on (${JSON.stringify(span.events)})`);
+      const { time, attributes } = stalls[0];
+      const duration = attributes['fetchspan.stall.duration_ms'];
+      check(duration >= waitMs - 50 && duration <= span.endTime - time + 1 && time + duration <= span.endTime + 1,
+        `${how}: as long as the app waited, until the span's end (${duration} ms from ${time - span.startTime} ms, end at ${span.durationMs} ms)`);
+    }
+  },
+
   async slowConsumerRecordsBackpressureNotAStall() {
     const { spans } = traced({ stallThresholdMs: 200 });
-    const response = await fetch(`${SERVER}/slow?chunks=4&delayMs=5&x=lazy-reader`);
+    // Chunks 100 ms apart, so that the first read can't get them all (with 5 ms, a slow first read sometimes did:
+    // the body then ended with it, and no chunk waited for the app); all have come by the time the app reads again.
+    const response = await fetch(`${SERVER}/slow?chunks=4&delayMs=100&x=lazy-reader`);
     const reader = response.body.getReader();
     let bytes = (await reader.read()).value.byteLength;
     await sleep(600);
