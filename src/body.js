@@ -41,7 +41,7 @@ export function streamBody(NativeTransformStream, transformer, source, sse, stal
   const stats = {
     waitingForApp: true, since: performance.now(), pulledAt: 0, firstChunkAt: -1, maxGapMs: 0,
     sseEvents: sse ? 0 : -1, sseFirstAt: -1, stalls: [], dropped: 0, bytes: 0, chunks: 0, closed: false,
-    cancelled: false, aborted: false, abortedFirst: false, reason: undefined, stallMs,
+    cancelled: false, aborted: false, abortedFirst: false, reason: undefined,
   };
   // The controller stays on the JS side (held from Rust it would root the stream, and through it the span, in a
   // cycle the collector can't see through): `start` is an own property the TransformStream calls at once. So is
@@ -78,6 +78,16 @@ export function streamBody(NativeTransformStream, transformer, source, sse, stal
   const end = (call) => {
     if (ended) return;
     ended = true;
+    // A network wait still going on, the app's read pending, is a stall once it is as long as one: a stream that
+    // went quiet and that the app then cancels or aborts (a "Stop" button), or that fails or closes after the
+    // silence, says so, as long as it waited. Taken now, at this stream's end: a cloned response's span may end
+    // with this stream's account later, once the other branches are let go.
+    if (!stats.waitingForApp && stream.readable.locked) {
+      const at = performance.now();
+      if (at - stats.pulledAt >= stallMs) stall(stats, 'stall', stats.pulledAt, at - stats.pulledAt);
+      stats.waitingForApp = true;
+      stats.since = at;
+    }
     family?.streams.delete(follow);
     try { call(); } catch (error) { branch.failed(error); }
     // (The native body stays locked by the pump's reader: releasing a reader of a closed stream makes a TypeError,
@@ -376,19 +386,12 @@ function reporter(stats, transformer) {
 //  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, bytes, chunks,
 //  ...stalls as (kind, at, ms)].
 function report(stats, transformer) {
-  const now = performance.now();
   // The app waits for data while the pump reads, unless it released its reader since it pulled (`transformer` is a
   // weak reference, see `reporter`).
-  const locked = transformer.deref()?.readable.locked;
-  const idle = stats.waitingForApp ? now - stats.since : locked === false ? now - stats.pulledAt : 0;
-  // A wait on the network still going on, the app's read pending, is a stall once it is as long as one: a stream
-  // that went quiet and that the app then cancels or aborts (a "Stop" button), or that fails or closes after the
-  // silence, says so, as long as it waited. Added to a copy, not kept: the idle timer reads this too.
-  const ended = { stalls: [...stats.stalls], dropped: stats.dropped };
-  const waited = stats.waitingForApp || !locked ? 0 : now - stats.pulledAt;
-  if (waited >= stats.stallMs) stall(ended, 'stall', stats.pulledAt, waited);
-  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, ended.dropped, stats.bytes,
-    stats.chunks, ...ended.stalls];
+  const idle = stats.waitingForApp ? performance.now() - stats.since
+    : transformer.deref()?.readable.locked === false ? performance.now() - stats.pulledAt : 0;
+  return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped, stats.bytes,
+    stats.chunks, ...stats.stalls];
 }
 
 // Counts server-sent events in the chunks as the app gets them: an event is dispatched by a blank line after at

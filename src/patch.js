@@ -353,13 +353,15 @@ export function installPatches(scope, hooks, config) {
   // that went out with it (see `afterSending`; a getter of `init` that threw stopped it, even where a wrapper
   // installed before us delays the rejection, and an abort is no header's fault), safe to send twice (GET or HEAD,
   // no body), in a mode where a preflight can refuse our header (a `no-cors` request drops it; a `same-origin` one
-  // fails at another origin with or without it, so its failure is never the header's), may be the header's fault
-  // (see `propagate`). A resend that fails too rejects with the first error.
+  // fails at another origin with or without it, so its failure is never the header's; a mode given as an object is
+  // converted by the native call alone), may be the header's fault (see `propagate`). A resend that fails too
+  // rejects with the first error.
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
+    const mode = given.mode ?? request?.mode ?? 'cors';
     return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
-      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (given.mode ?? request?.mode ?? 'cors') === 'cors'
+      && /^(GET|HEAD)$/i.test(methodName(method)) && given.body == null && (typeof mode !== 'string' || mode === 'cors')
       && (given.redirect ?? request?.redirect ?? 'follow') === 'follow';
   }
 
@@ -460,9 +462,9 @@ export function installPatches(scope, hooks, config) {
   // - If the app already sent a `traceparent`, it goes out unchanged and becomes the span's parent (whose sampled
   //   flag decides).
   // - Redirect-safe: `resend(self)` sends the request again without our header, with what the native call got
-  //   (nothing is read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice, not
-  //   `no-cors`) that went out and failed with a TypeError (`resendable`), since that may be a cross-origin
-  //   redirect whose preflight refuses the header.
+  //   (nothing is read twice); `fetch` calls it once for a GET or HEAD (no body, safe to send twice, in `cors`
+  //   mode) that went out and failed with a TypeError (`resendable`), since that may be a cross-origin redirect
+  //   whose preflight refuses the header.
   function propagate(request, input, init, extra) {
     const given = {};
     const outgoing = {

@@ -76,9 +76,9 @@ function streamSummary(span) {
   if (a['fetchspan.sse.events'] !== undefined) parts.push(`${a['fetchspan.sse.events']} events`);
   const gap = a['fetchspan.response.max_gap_ms'];
   if (gap >= 1) parts.push(`max gap ${ms(gap)}`);
-  for (const [event, label] of [['fetchspan.stall', 'network stall'], ['fetchspan.backpressure', 'backpressure']]) {
+  for (const [event, label] of [['fetchspan.stall', 'network stall'], ['fetchspan.backpressure', 'backpressure wait']]) {
     const n = span.events.filter((e) => e.name === event).length;
-    if (n > 0) parts.push(`${n} ${label}`);
+    if (n > 0) parts.push(`${n} ${label}${n > 1 ? 's' : ''}`);
   }
   return [parts.join(' · '), 'num stream',
     `first chunk after ${ms(a['fetchspan.response.time_to_first_chunk_ms'])}; the longest wait for data: ${ms(gap)}`];

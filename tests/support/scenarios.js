@@ -3129,6 +3129,29 @@ const SCENARIOS = {
       check(duration >= waitMs - 50 && duration <= span.endTime - time + 1 && time + duration <= span.endTime + 1,
         `${how}: as long as the app waited, until the span's end (${duration} ms from ${time - span.startTime} ms, end at ${span.durationMs} ms)`);
     }
+    // A cloned response, whose span ends once every branch is let go, with the account of the cancelled branch
+    // that got the most: the stall is that branch's, as it was when the app cancelled it, however long the other
+    // is kept after. Given up after 600 ms: one stall; after 20 ms, with the copy kept 600 ms more: none.
+    for (const [how, waitMs, stalls] of [['clone-quiet', 600, 1], ['clone-soon', 20, 0]]) {
+      const tag = `x=given-up-${how}`;
+      const response = await fetch(`${SERVER}/sse?events=2&quietMs=5000&delayMs=20&${tag}`);
+      const copy = response.clone();
+      const reader = response.body.getReader();
+      const first = (await reader.read()).value.byteLength;
+      const pending = reader.read().catch(() => {});
+      await sleep(waitMs);
+      await reader.cancel();
+      await pending;
+      await sleep(600 - waitMs);
+      await copy.body.cancel();
+      const span = await spanFor(spans, tag);
+      const found = span.events.filter((e) => e.name === 'fetchspan.stall' || e.name === 'fetchspan.backpressure');
+      equal([span.endReason, span.attributes['fetchspan.response.decoded_size'], found.length, span.attributes['fetchspan.response.stalls']],
+        ['cancelled', first, stalls, stalls], `${how}: the span, and its stalls (${JSON.stringify(span.events)})`);
+      if (stalls) {
+        check(found[0].attributes['fetchspan.stall.duration_ms'] < waitMs + 150, `${how}: the stall ends at the cancel, not when the copy went (${found[0].attributes['fetchspan.stall.duration_ms']} ms)`);
+      }
+    }
   },
 
   async slowConsumerRecordsBackpressureNotAStall() {
