@@ -84,7 +84,8 @@ export function streamBody(NativeTransformStream, transformer, source, sse, stal
     // with this stream's account later, once the other branches are let go.
     if (!stats.waitingForApp && stream.readable.locked) {
       const at = performance.now();
-      if (at - stats.pulledAt >= stallMs) stall(stats, 'stall', stats.pulledAt, at - stats.pulledAt);
+      const waited = at - stats.pulledAt;
+      if (waited >= stallMs) stall(stats, 'stall', stats.pulledAt, waited);
       stats.waitingForApp = true;
       stats.since = at;
     }

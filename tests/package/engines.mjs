@@ -198,6 +198,13 @@ const webdriver = async (method, route, body) => {
   return value;
 };
 let session;
+// Opens one of the pages above and waits for its `window.result`.
+const pageResult = async (route) => {
+  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}${route}` });
+  return webdriver('POST', `/session/${session}/execute/async`, {
+    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
+  });
+};
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${engine}: ${what}`); };
 try {
@@ -212,10 +219,7 @@ try {
       await new Promise((wait) => setTimeout(wait, 200));
     }
   }
-  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/` });
-  const result = await webdriver('POST', `/session/${session}/execute/async`, {
-    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
-  });
+  const result = await pageResult('/');
   console.log(`${engine}: ${JSON.stringify(result)}`);
   check(!result.error, 'the page ran');
   check(result.text === BODY.length && result.streamed === BODY.length, 'the app got every byte, whole and streamed');
@@ -230,10 +234,7 @@ try {
   check(spans['http://127.0.0.1:1/refused']?.[0] === 'error', 'refused: error');
   check(result.flushed?.exported === 5 && received.length === 5, `the collector got the 5 spans (${received.length})`);
   // The service worker, in this engine.
-  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/sw-page` });
-  const worker = await webdriver('POST', `/session/${session}/execute/async`, {
-    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
-  });
+  const worker = await pageResult('/sw-page');
   console.log(`${engine}: service worker: ${JSON.stringify(worker)}`);
   check(JSON.stringify(worker.texts) === JSON.stringify([BODY.length, BODY.length, BODY.length]),
     'service worker: the page gets every body, proxied and stale-while-revalidate');
@@ -241,10 +242,7 @@ try {
     ['?sw=2', 'completed', BODY.length]]),
   'service worker: respondWith(fetch(request)) ends responded; both responses cache.put takes end completed, exact size');
   // A same-origin request redirected to an origin that refuses our header, in this engine.
-  await webdriver('POST', `/session/${session}/url`, { url: `http://127.0.0.1:${pagePort}/redirects` });
-  const redirects = await webdriver('POST', `/session/${session}/execute/async`, {
-    script: 'const done = arguments[arguments.length - 1]; window.result.then(done);', args: [],
-  });
+  const redirects = await pageResult('/redirects');
   console.log(`${engine}: redirects: ${JSON.stringify(redirects)}`);
   check(!redirects.error && JSON.stringify(redirects.traced) === JSON.stringify(redirects.native)
     && redirects.native?.[0] === 'ok' && redirects.native?.[1]?.[0] === 'TypeError',

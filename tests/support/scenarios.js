@@ -3103,13 +3103,17 @@ const SCENARIOS = {
     // hung) with a cancel, or with an abort of the request's signal. The span ends with the stall that was going on:
     // the page waited on the network, as long as it waited. An app that gives up sooner than the threshold: none.
     const { spans } = traced({ stallThresholdMs: 200 });
+    const quiet = (tag, init) => fetch(`${SERVER}/sse?events=2&quietMs=5000&delayMs=20&${tag}`, init);
+    // The app reads the event, then waits in read(): `pending`.
+    const waiting = async (response) => {
+      const reader = response.body.getReader();
+      const first = (await reader.read()).value.byteLength;
+      return { reader, first, pending: reader.read().catch(() => {}) };
+    };
     for (const [how, waitMs] of [['cancel', 600], ['abort', 600], ['soon', 20]]) {
       const controller = new AbortController();
       const tag = `x=given-up-${how}`;
-      const response = await fetch(`${SERVER}/sse?events=2&quietMs=5000&delayMs=20&${tag}`, { signal: controller.signal });
-      const reader = response.body.getReader();
-      const first = (await reader.read()).value.byteLength;
-      const pending = reader.read().catch(() => {});
+      const { reader, first, pending } = await waiting(await quiet(tag, { signal: controller.signal }));
       await sleep(waitMs);
       if (how === 'abort') controller.abort();
       else await reader.cancel();
@@ -3134,11 +3138,9 @@ const SCENARIOS = {
     // is kept after. Given up after 600 ms: one stall; after 20 ms, with the copy kept 600 ms more: none.
     for (const [how, waitMs, stalls] of [['clone-quiet', 600, 1], ['clone-soon', 20, 0]]) {
       const tag = `x=given-up-${how}`;
-      const response = await fetch(`${SERVER}/sse?events=2&quietMs=5000&delayMs=20&${tag}`);
+      const response = await quiet(tag);
       const copy = response.clone();
-      const reader = response.body.getReader();
-      const first = (await reader.read()).value.byteLength;
-      const pending = reader.read().catch(() => {});
+      const { reader, first, pending } = await waiting(response);
       await sleep(waitMs);
       await reader.cancel();
       await pending;
