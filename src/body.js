@@ -385,14 +385,17 @@ function reporter(stats, transformer) {
 // What the Rust side reads when the span ends or the idle timer fires (one crossing, not one per chunk):
 // [ms the app has not pulled (0 while it waits for data), first chunk (performance ms, -1: none), longest gap,
 //  SSE events (-1: not SSE), first SSE event (-1: none), more stalls than kept, bytes, chunks,
-//  ...stalls as (kind, at, ms)].
+//  1 if the app cancelled its stream (else 0), ...stalls as (kind, at, ms)].
 function report(stats, transformer) {
   // The app waits for data while the pump reads, unless it released its reader since it pulled (`transformer` is a
   // weak reference, see `reporter`).
+  const streams = transformer.deref();
   const idle = stats.waitingForApp ? performance.now() - stats.since
-    : transformer.deref()?.readable.locked === false ? performance.now() - stats.pulledAt : 0;
+    : streams?.readable.locked === false ? performance.now() - stats.pulledAt : 0;
+  // (As `abortStream` tells the app's cancel, which the pump hears of a few microtasks later.)
+  const cancelled = stats.cancelled || streams?.writer.desiredSize === null ? 1 : 0;
   return [idle, stats.firstChunkAt, stats.maxGapMs, stats.sseEvents, stats.sseFirstAt, stats.dropped, stats.bytes,
-    stats.chunks, ...stats.stalls];
+    stats.chunks, cancelled, ...stats.stalls];
 }
 
 // Counts server-sent events in the chunks as the app gets them: an event is dispatched by a blank line after at

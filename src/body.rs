@@ -196,9 +196,13 @@ impl SpanCell {
         // carries the bytes the app received (a chunk the pump holds included); the app's stream fails with the
         // abort at once, as the native body did. Before the pump watches it (the app has neither read nor locked
         // its stream), nothing will: it ends now, with what the pump's report says (no bytes), and the app's stream
-        // is left to the pump (an empty body may have closed unseen).
+        // is left to the pump (an empty body may have closed unseen). Unless the app cancelled its stream first, in
+        // this task (pdf.js cancels a reader it won't use, then aborts): that cancel, on its way to the pump, ends
+        // the span as cancelled.
         if !self.progress.watched() {
-            self.end_body(EndReason::Aborted, None, 0.0);
+            if !self.progress.cancelled_by_app() {
+                self.end_body(EndReason::Aborted, None, 0.0);
+            }
         } else if let Some(reason) = self.abort_reason() {
             self.progress.abort_stream(&reason);
         }
@@ -353,6 +357,11 @@ impl BodyProgress {
         self.pump_report().get(0).as_f64().unwrap_or(0.0)
     }
 
+    /// Whether the app has cancelled its stream (the pump hears of it a few microtasks later).
+    fn cancelled_by_app(&self) -> bool {
+        self.pump_report().get(8).as_f64() == Some(1.0)
+    }
+
     /// Writes what a streamed body's span says: exact size, chunks, timings, SSE events and stalls.
     pub(crate) fn describe(&self, record: &mut SpanRecord) {
         if let Some(lookup) = self.timing.take() {
@@ -394,7 +403,7 @@ impl BodyProgress {
                 ));
             }
         }
-        let kept = report.length().saturating_sub(8) / 3;
+        let kept = report.length().saturating_sub(STALLS_AT) / 3;
         let dropped = number(5).max(0.0);
         record.dropped_events += dropped as u32;
         let stalls = f64::from(kept) + dropped;
@@ -404,7 +413,7 @@ impl BodyProgress {
                 .set(semconv::STALLS, Value::Int(stalls as i64));
         }
         for index in 0..kept {
-            let at = 8 + index * 3;
+            let at = STALLS_AT + index * 3;
             let network = number(at) == 0.0;
             let mut attributes = Attributes::default();
             let cause = if network { "network" } else { "consumer" };
@@ -425,6 +434,9 @@ impl BodyProgress {
         }
     }
 }
+
+/// Where the stalls start in the pump's report (see `report` in `body.js`).
+const STALLS_AT: u32 = 9;
 
 /// Streams checked at most between two prunings of ended ones from [`IdleWatch`]'s list.
 const PRUNE_EVERY: usize = 64;

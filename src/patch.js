@@ -258,6 +258,13 @@ export function installPatches(scope, hooks, config) {
     if (outgoing !== undefined) {
       read = outgoing.given;
       pending = send(this, outgoing.input, outgoing.init, extra);
+      if (!fetchIsNative) {
+        try {
+          joinWhatWentOut(outgoing);
+        } catch (error) {
+          failed(error);
+        }
+      }
     } else if (init !== null && typeof init === 'object') {
       read = {};
       pending = send(this, input, initView(newView(init, recorder(read), undefined)), extra);
@@ -456,7 +463,14 @@ export function installPatches(scope, hooks, config) {
   //   header set on its own headers.
   // - `fetch(input, init)`: the native call gets a Proxy of `init` that reads each member from `init` when the
   //   native call asks for it (so once each, in the native order), remembering it in `given`, and answers
-  //   `headers` with a copy plus the header. With a `Request` and no `init.headers`, the copy is of the request's
+  //   `headers` with a copy plus the header.
+  // - `fetch(request, init)` for a GET or HEAD `Request` (no body that a copy would take) without a `traceparent`:
+  //   the header goes on a copy of the request, as with no `init`, and `headers` is answered with a copy plus the
+  //   header only where `init` has headers (they replace the request's). So the `init` a `fetch` wrapper installed
+  //   before us sees has headers exactly where the app's has (Datadog's takes the request's own path for one
+  //   without, and rebuilds `init.headers` from what it finds there otherwise), and an `init` with members resets
+  //   the referrer as natively.
+  // - `fetch(request, init)` for another `Request`: with no `init.headers`, the answer is a copy of the request's
   //   headers, as natively; `referrer` and `referrerPolicy` fall back to the request's, which an init with members
   //   would otherwise reset.
   // - If the app already sent a `traceparent`, it goes out unchanged and becomes the span's parent (whose sampled
@@ -469,7 +483,7 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined, added: undefined, sent: false, view: undefined,
+      given, resend: undefined, headers: undefined, added: undefined, sent: false, view: undefined, copied: false,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -477,7 +491,7 @@ export function installPatches(scope, hooks, config) {
         // refuses a `keepalive` request with it, as natively after the same read. A locked body fails the copy.)
         if (request.bodyUsed) return undefined;
         outgoing.headers = new Headers(request.headers);
-        const added = traceHeaders(outgoing, outgoing.headers);
+        const added = outgoing.added = traceHeaders(outgoing, outgoing.headers);
         if (added === undefined) return outgoing;
         try {
           outgoing.input = new NativeRequest(request);
@@ -488,7 +502,7 @@ export function installPatches(scope, hooks, config) {
       } else {
         // A URL alone has no headers of the app's to look in: ours go as a record, the form a `fetch` wrapper
         // installed before us most likely expects (`{ ...init.headers }`).
-        outgoing.init = { headers: Object.fromEntries(ourTraceHeaders(outgoing, undefined)) };
+        outgoing.init = { headers: Object.fromEntries(outgoing.added = ourTraceHeaders(outgoing, undefined)) };
       }
       outgoing.resend = (self) => (extra === undefined ? nativeFetch.call(self, input) : send(self, input, undefined, extra));
       return outgoing;
@@ -496,10 +510,19 @@ export function installPatches(scope, hooks, config) {
     // A navigation's request (a service worker's `event.request`) keeps its mode only with an empty `init`, which
     // our header would make non-empty: it goes out as given.
     if ((typeof init !== 'object' && typeof init !== 'function') || request?.mode === 'navigate') return undefined;
+    if ((request?.method === 'GET' || request?.method === 'HEAD') && !request.headers.has('traceparent')) {
+      try {
+        const copy = new NativeRequest(request);
+        for (const [name, value] of outgoing.added = ourTraceHeaders(outgoing, request.headers)) copy.headers.set(name, value);
+        outgoing.input = copy;
+        outgoing.headers = request.headers;
+        outgoing.copied = true;
+      } catch (_) { /* a request the copy refuses: the header goes in `init.headers`, below */ }
+    }
     // Our `headers` make the `init` non-empty, which resets a `Request`'s referrer and its policy: where every
     // member read before them was undefined, they fall back to the request's own, as an empty `init` would keep
     // them (one that gives only `signal` or `window`, read later, keeps them too: README, Known differences).
-    const member = (key, value) => value === undefined && request && (key === 'referrer' || key === 'referrerPolicy')
+    const member = (key, value) => value === undefined && request && !outgoing.copied && (key === 'referrer' || key === 'referrerPolicy')
       && Object.values(given).every((read) => read === undefined) ? request[key] : value;
     // What the native call got for each member, which a resend gets again (`headers` without ours), as own
     // members: a `fetch` wrapper installed before us may copy the `init` it gets.
@@ -514,6 +537,10 @@ export function installPatches(scope, hooks, config) {
         // the native call converts for about half what two `Headers` copies cost (10 µs against 21 a call in
         // Chromium 156, `new Request` with each, hot). A `fetch` wrapper installed before us gets a `Headers`, which
         // it may `append` to, with ours as its own members too, which its spread of `init.headers` keeps.
+        if (value === undefined && outgoing.copied) {
+          outgoing.resend = (self) => send(self, input, answered, extra);
+          return value;
+        }
         if (value === undefined && request === undefined) {
           outgoing.resend = (self) => send(self, input, answered, extra);
           const added = outgoing.added = ourTraceHeaders(outgoing, undefined);
@@ -546,18 +573,40 @@ export function installPatches(scope, hooks, config) {
     return outgoing;
   }
 
-  // Whether `headers` carry the app's own `traceparent`; a valid one becomes `context`'s parent (its trace id with
-  // `context`'s own span id, and its flag decides sampling).
+  // Whether `headers` carry the app's own `traceparent`; a valid one becomes `context`'s parent (`joinTrace`).
   function appsOwnTrace(context, headers) {
     const own = headers.get('traceparent');
     if (own === null) return false;
-    const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(own.trim());
+    joinTrace(context, own);
+    return true;
+  }
+
+  // A valid `traceparent` value becomes `context`'s parent: its trace id with `context`'s own span id, and its flag
+  // decides sampling.
+  function joinTrace(context, traceparent) {
+    const parent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent.trim());
     if (parent && !/^0+$/.test(parent[1]) && !/^0+$/.test(parent[2])) {
       context.ids = parent[1] + context.ids.slice(32);
       context.parentSpanId = parent[2];
       context.sampled = (parseInt(parent[3], 16) & 1) === 1;
     }
-    return true;
+  }
+
+  // Under a `fetch` wrapper installed before us (another tracer, set up first), the request may have gone out with
+  // that tracer's `traceparent` in place of ours: OpenTelemetry's sets its own on the `Request` it gets, or on
+  // `init.headers`. Looked at once that wrapper has called on (synchronously): a valid one then becomes the span's
+  // parent, as the app's own does, so the span is in the trace the server's span is in. (Where the wrapper
+  // appends its own to ours, two values go out, which no tracer can join: README, Known differences.)
+  function joinWhatWentOut(outgoing) {
+    // (None, where the native call never read the view's `headers`: then only the request went out.)
+    const ours = outgoing.added?.[0][1];
+    const view = outgoing.view;
+    const sent = view?.headersRead && view.headersAnswer !== undefined ? view.headersAnswer
+      : typeof outgoing.input !== 'string' ? outgoing.input.headers
+        : view === undefined ? outgoing.init.headers : undefined;
+    if (sent === undefined || sent === null) return;
+    const value = (sent instanceof Headers ? sent : new Headers(sent)).get('traceparent');
+    if (value !== null && value !== ours) joinTrace(outgoing, value);
   }
 
   // The trace headers to add to a request whose headers are `headers`: `[[name, value]]`, or undefined when it has
@@ -1413,10 +1462,11 @@ const INIT_VIEW = {
 
 // Whether the view shows our trace headers as its own `headers` where the app's `init` has none at all, so that a
 // `fetch` wrapper installed before us that copies the `init` it gets (`{ ...init }`, as Sentry's does) passes them
-// on. Not for a `Request` input: a copy with `headers` is a non-empty `init`, which would reset the request's referrer
-// and its policy (see `propagate`); there the copy goes without our header, as before.
+// on, and one that looks at `init.headers` first (Datadog's) sees what a copy gets. Not where the header went on a
+// copy of the request (see `propagate`). (For a `Request` with a body and an empty `init`, the copy's `headers`
+// reset the request's referrer and its policy: README, Known differences.)
 function showsHeaders(view) {
-  return view.outgoing !== undefined && typeof view.outgoing.input === 'string';
+  return view.outgoing !== undefined && !view.outgoing.copied;
 }
 for (const trap of ['deleteProperty', 'getPrototypeOf']) {
   INIT_VIEW[trap] = (view, ...args) => Reflect[trap](view.init, ...args);

@@ -1254,6 +1254,28 @@ const SCENARIOS = {
         },
         end: 'cancelled', part: '/slow?chunks=3&delayMs=3000&x=ca',
       },
+      // The same before any read, as pdf.js cancels a reader it won't use (`disableStream`) and then aborts: before
+      // the pump holds the native body (it ended `aborted`).
+      cancelUnreadThenAbort: {
+        steps: async () => {
+          const c = new AbortController();
+          const reader = (await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=cu`, { signal: c.signal })).body.getReader();
+          const cancelled = reader.cancel(new Error('not streaming'));
+          c.abort();
+          return [await outcome(() => cancelled), await outcome(() => reader.closed)];
+        },
+        end: 'cancelled', part: '/slow?chunks=3&delayMs=3000&x=cu',
+      },
+      bodyCancelledThenAbort: {
+        steps: async () => {
+          const c = new AbortController();
+          const response = await fetch(`${SERVER}/slow?chunks=3&delayMs=3000&x=cb`, { signal: c.signal });
+          const cancelled = response.body.cancel();
+          c.abort();
+          return [await outcome(() => cancelled), response.bodyUsed];
+        },
+        end: 'cancelled', part: '/slow?chunks=3&delayMs=3000&x=cb',
+      },
       // WPT fetch/api/abort "Stream will not error if body is empty": an empty body has closed before the abort,
       // and the app locks it in the abort's task, before fetchspan's pump holds it. (WebKit closes an empty body a
       // little after the response: 300 ms, so that its native run closes too, which `premise` checks. The span ends
@@ -2298,6 +2320,80 @@ const SCENARIOS = {
       for (const [form, init] of Object.entries(inits)) {
         const echoed = await (await fetch(`${SERVER}/trace-echo?id=${id(`theirs-${form}`)}`, init())).json();
         equal(echoed.traceparent, theirs, `a wrapper's own traceparent, init with ${form}`);
+      }
+      await uninstall(tracer);
+    } finally {
+      globalThis.fetch = before;
+    }
+    // A wrapper that rebuilds `init.headers` from what it finds there (Datadog's RUM): for a `Request` and an `init`
+    // without headers, it appends its header to a copy of the request; else it copies `init` and sends its headers
+    // as pairs, its own added. The request's own headers go out as natively (they were lost: the view answered
+    // `init.headers` but its copy had none).
+    const requests = {
+      getAndInit: () => fetch(new Request(url(), { headers: { 'x-a': '1' } }), { cache: 'no-store' }),
+      getAndEmptyInit: () => fetch(new Request(url(), { headers: { 'x-a': '1' } }), {}),
+      getAndSignal: () => fetch(new Request(url(), { headers: { 'x-a': '1' } }), { signal: new AbortController().signal }),
+      getAndInitHeaders: () => fetch(new Request(url(), { headers: { 'x-a': '1' } }), { headers: { 'x-a': '2' } }),
+      postAndInit: () => fetch(new Request(url(), { method: 'POST', body: 'x', headers: { 'x-a': '1' } }), { cache: 'no-store' }),
+      postAndEmptyInit: () => fetch(new Request(url(), { method: 'POST', body: 'x', headers: { 'x-a': '1' } }), {}),
+      urlAndInit: () => fetch(url(), { cache: 'no-store' }),
+    };
+    globalThis.fetch = function fetch(input, init) {
+      if (input instanceof Request && !init?.headers) {
+        input = new Request(input);
+        input.headers.append('x-b', 'wrapper');
+      } else {
+        init = { ...init };
+        const pairs = [];
+        if (init.headers instanceof Headers) init.headers.forEach((value, name) => pairs.push([name, value]));
+        else if (Array.isArray(init.headers)) pairs.push(...init.headers);
+        else if (init.headers) for (const name of Object.keys(init.headers)) pairs.push([name, init.headers[name]]);
+        init.headers = pairs.concat([['x-b', 'wrapper']]);
+      }
+      return before.call(this, input, init);
+    };
+    try {
+      for (const [name, steps] of Object.entries(requests)) {
+        const native = await outcome(async () => echo(await steps()));
+        const { tracer } = traced({ propagateTo: [SERVER] });
+        const ours = await outcome(async () => echo(await steps()));
+        await until(() => tracer.stats().open === 0, `${name} under a wrapper that rebuilds headers: spans ended`);
+        await uninstall(tracer);
+        const expected = JSON.parse(JSON.stringify(native).replaceAll('"traceparent":"undefined"', '"traceparent":"string"'));
+        equal(ours, expected, `${name}, under a wrapper that rebuilds init.headers (vs natively, header aside)`);
+      }
+    } finally {
+      globalThis.fetch = before;
+    }
+    // Another tracer installed first, which puts its own `traceparent` in place of ours (OpenTelemetry's: set on
+    // the `Request` it gets, else on a `Headers` made from `init.headers`, which it writes back): theirs goes out,
+    // and the span joins their trace, as it does the app's own (it kept its own ids, a trace the server is not in).
+    globalThis.fetch = function fetch(input, init) {
+      const options = input instanceof Request ? input : init || {};
+      if (options instanceof Request) {
+        options.headers.set('traceparent', theirs);
+        return before.call(this, options);
+      }
+      const headers = new Headers(options.headers);
+      headers.set('traceparent', theirs);
+      options.headers = headers;
+      return before.call(this, input, options);
+    };
+    try {
+      const { tracer, spans } = traced({ propagateTo: [SERVER] });
+      const ways = {
+        url: (tag) => fetch(`${SERVER}/trace-echo?id=${tag}`),
+        urlAndInit: (tag) => fetch(`${SERVER}/trace-echo?id=${tag}`, { cache: 'no-store' }),
+        request: (tag) => fetch(new Request(`${SERVER}/trace-echo?id=${tag}`)),
+        requestAndInit: (tag) => fetch(new Request(`${SERVER}/trace-echo?id=${tag}`), { cache: 'no-store' }),
+        postAndInit: (tag) => fetch(new Request(`${SERVER}/trace-echo?id=${tag}`, { method: 'POST', body: 'x' }), { cache: 'no-store' }),
+      };
+      for (const [way, send] of Object.entries(ways)) {
+        const tag = id(`replaced-${way}`);
+        const echoed = await (await send(tag)).json();
+        const span = await spanFor(spans, tag);
+        equal([echoed.traceparent, `00-${span.traceId}-${span.parentSpanId}-01`], [theirs, theirs],
+          `${way}: theirs went out, and the span is its child`);
       }
       await uninstall(tracer);
     } finally {
