@@ -107,6 +107,40 @@ const SW_PAGE = `<!doctype html><title>fetchspan service worker</title><script t
   })().catch((error) => ({ error: String(error) + ' ' + error?.message }));
 </script>`;
 
+// A module shared worker with fetchspan installed (one install serves every page connected to it): it reads a body
+// whole and one as a stream, and reports its spans and what went out. (The body read whole has a `Content-Length`:
+// Firefox and WebKit give a shared worker's fetches resource-timing entries without sizes, 0.)
+const SHARED_WORKER = `import { install } from '/pkg/index.js';
+const spans = [];
+const ready = install({ onSpanEnd: (span) => spans.push(span) });
+onconnect = (event) => {
+  const [port] = event.ports;
+  port.onmessage = async () => {
+    try {
+      await ready;
+      const text = (await (await fetch('/sized?way=shared-text')).text()).length;
+      const reader = (await fetch('/data?way=shared-stream')).body.getReader();
+      let streamed = 0;
+      for (;;) { const { done, value } = await reader.read(); if (done) break; streamed += value.byteLength; }
+      const traced = await (await fetch('/traceparent')).text();
+      port.postMessage({ text, streamed, traced, spans: spans.map((span) => [span.attributes['url.full']
+        .replace(location.origin, ''), span.endReason, span.attributes['fetchspan.response.decoded_size'] ?? null,
+        span.traceId]) });
+    } catch (error) {
+      port.postMessage({ error: String(error) + ' ' + error?.message });
+    }
+  };
+};
+`;
+const SHARED_PAGE = `<!doctype html><title>fetchspan shared worker</title><script type="module">
+  window.result = new Promise((done) => {
+    const worker = new SharedWorker('/shared.js', { type: 'module' });
+    worker.onerror = (event) => done({ error: 'the shared worker failed: ' + event.message });
+    worker.port.onmessage = (event) => done(event.data);
+    worker.port.postMessage('go');
+  });
+</script>`;
+
 // A same-origin request redirected to another origin whose preflight refuses our `traceparent` (a CDN, a storage
 // bucket), run natively first, then through fetchspan, with the requests the server got for each. A GET that fails
 // for the header is sent again without it, and succeeds as natively; one in `same-origin` mode fails natively at
@@ -152,11 +186,19 @@ const server = http.createServer((request, response) => {
     return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(seen));
   }
   if (url.pathname === '/') return response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+  if (url.pathname === '/shared-page') return response.writeHead(200, { 'content-type': 'text/html' }).end(SHARED_PAGE);
+  if (url.pathname === '/shared.js') return response.writeHead(200, { 'content-type': 'text/javascript' }).end(SHARED_WORKER);
+  if (url.pathname === '/traceparent') {
+    return response.writeHead(200, { 'content-type': 'text/plain' }).end(request.headers.traceparent ?? 'none');
+  }
   if (url.pathname === '/sw-page') return response.writeHead(200, { 'content-type': 'text/html' }).end(SW_PAGE);
   if (url.pathname === '/sw.js') return response.writeHead(200, { 'content-type': 'text/javascript' }).end(SERVICE_WORKER);
   if (url.pathname === '/proxied' || url.pathname === '/swr') {
     return response.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length, 'cache-control': 'no-store' })
       .end(BODY);
+  }
+  if (url.pathname === '/sized') {
+    return response.writeHead(200, { 'content-type': 'text/plain', 'content-length': BODY.length }).end(BODY);
   }
   if (url.pathname === '/data') return response.writeHead(200, { 'content-type': 'text/plain' }).end(BODY);
   if (url.pathname === '/slow') {
@@ -241,6 +283,16 @@ try {
   check(JSON.stringify(worker.spans) === JSON.stringify([['?sw=1', 'responded', null], ['?sw=2', 'completed', BODY.length],
     ['?sw=2', 'completed', BODY.length]]),
   'service worker: respondWith(fetch(request)) ends responded; both responses cache.put takes end completed, exact size');
+  // A shared worker, in this engine.
+  const shared = await pageResult('/shared-page');
+  console.log(`${engine}: shared worker: ${JSON.stringify(shared)}`);
+  const sharedSpans = Object.fromEntries((shared.spans ?? []).map(([url, reason, size, trace]) => [url, [reason, size, trace]]));
+  check(shared.text === BODY.length && shared.streamed === BODY.length
+    && JSON.stringify(sharedSpans['/sized?way=shared-text']?.slice(0, 2)) === JSON.stringify(['completed', BODY.length])
+    && JSON.stringify(sharedSpans['/data?way=shared-stream']?.slice(0, 2)) === JSON.stringify(['completed', BODY.length]),
+  'shared worker: every byte, whole and streamed; both spans completed, exact size');
+  check(shared.traced?.split('-')[1] === sharedSpans['/traceparent']?.[2],
+    `shared worker: the traceparent that went out is the span's (${shared.traced})`);
   // A same-origin request redirected to an origin that refuses our header, in this engine.
   const redirects = await pageResult('/redirects');
   console.log(`${engine}: redirects: ${JSON.stringify(redirects)}`);
