@@ -333,7 +333,7 @@ export function installPatches(scope, hooks, config) {
         guard(() => span.rejected(error));
         throw error;
       };
-      if (outgoing?.resend === undefined) return pending.then(arrived, rejected);
+      if (!mayResend(outgoing)) return pending.then(arrived, rejected);
       const self = this;
       return afterSending(pending.then(arrived, (error) => {
         if (!resendable(outgoing, request, error)) return rejected(error);
@@ -365,6 +365,7 @@ export function installPatches(scope, hooks, config) {
   // rejects with the first error.
   function resendable(outgoing, request, error) {
     const { given } = outgoing;
+    if (outgoing.resend === undefined) return false;
     const method = given.method !== undefined ? given.method : request?.method ?? 'GET';
     const mode = given.mode ?? request?.mode ?? 'cors';
     return outgoing.sent && !outgoing.view?.threw && !genuineSignal(signalOf(given, request))?.aborted && error instanceof TypeError
@@ -380,12 +381,19 @@ export function installPatches(scope, hooks, config) {
     return derived;
   }
 
+  // Whether `outgoing` may be sent again without our header (see `resendable`): its resend is set, or will be if the
+  // native call reads `init.headers` later (a `fetch` wrapper installed before us that calls it later: Angular's
+  // zone.js, or one that awaits something first).
+  function mayResend(outgoing) {
+    return outgoing?.resend !== undefined || (!fetchIsNative && outgoing?.view?.headersRead === false);
+  }
+
   // The native promise of a request without a span, resent once without our header where `resendable` says so.
   // A signal that had already aborted rejects it with the signal's reason, never resendable: the native promise is
   // returned untouched, so its rejection comes as early as natively (a reaction would delay it by a microtask).
   function resending(pending, outgoing, request, self) {
     // (Not a promise: what a `fetch` wrapper installed before us returned, given to the app as it is.)
-    if (outgoing?.resend === undefined || typeof pending?.then !== 'function') return pending;
+    if (!mayResend(outgoing) || typeof pending?.then !== 'function') return pending;
     if (genuineSignal(signalOf(outgoing.given, request))?.aborted) return pending;
     return afterSending(pending.then(undefined, (error) => {
       if (!resendable(outgoing, request, error)) throw error;
@@ -455,9 +463,9 @@ export function installPatches(scope, hooks, config) {
   }
 
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
-  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, added, sent, view }`
+  // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, added, sent, view, copied }`
   // (`headers`: the app's, copied; `added`: the trace headers we add, as pairs; `sent`: see `afterSending`; `view`:
-  // see `initView`) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
+  // see `initView`; `copied`: whether `input` is our copy of the app's `Request`, set where it is) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
   // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
@@ -483,7 +491,7 @@ export function installPatches(scope, hooks, config) {
     const given = {};
     const outgoing = {
       input, init, sampled: sampleRate >= 1 || Math.random() < sampleRate, ids: newIds(), parentSpanId: undefined,
-      given, resend: undefined, headers: undefined, added: undefined, sent: false, view: undefined, copied: false,
+      given, resend: undefined, headers: undefined, added: undefined, sent: false, view: undefined,
     };
     if (init === undefined || init === null) {
       if (request) {
@@ -537,10 +545,7 @@ export function installPatches(scope, hooks, config) {
         // the native call converts for about half what two `Headers` copies cost (10 µs against 21 a call in
         // Chromium 156, `new Request` with each, hot). A `fetch` wrapper installed before us gets a `Headers`, which
         // it may `append` to, with ours as its own members too, which its spread of `init.headers` keeps.
-        if (value === undefined && outgoing.copied) {
-          outgoing.resend = (self) => send(self, input, answered, extra);
-          return value;
-        }
+        if (value === undefined && outgoing.copied) return value;
         if (value === undefined && request === undefined) {
           outgoing.resend = (self) => send(self, input, answered, extra);
           const added = outgoing.added = ourTraceHeaders(outgoing, undefined);
@@ -568,6 +573,9 @@ export function installPatches(scope, hooks, config) {
         return value;
       }
     };
+    // A copy of the request carries our header whatever the native call reads of `init` (a `fetch` wrapper
+    // installed before us that copies `init` reads no `headers` of it).
+    if (outgoing.copied) outgoing.resend = (self) => send(self, input, answered, extra);
     outgoing.view = newView(init, answer, outgoing);
     outgoing.init = initView(outgoing.view);
     return outgoing;
@@ -605,7 +613,15 @@ export function installPatches(scope, hooks, config) {
       : typeof outgoing.input !== 'string' ? outgoing.input.headers
         : view === undefined ? outgoing.init.headers : undefined;
     if (sent === undefined || sent === null) return;
-    const value = (sent instanceof Headers ? sent : new Headers(sent)).get('traceparent');
+    // (Under a wrapper that passes things on as given, zone.js's in every Angular app: a look at our own record, no
+    // `Headers` made.)
+    let value;
+    try {
+      value = sent instanceof Headers ? sent.get('traceparent')
+        : sent.traceparent === ours ? ours : new Headers(sent).get('traceparent');
+    } catch (_) {
+      return; // the app's headers, which the native call rejected
+    }
     if (value !== null && value !== ours) joinTrace(outgoing, value);
   }
 

@@ -2399,6 +2399,19 @@ const SCENARIOS = {
     } finally {
       globalThis.fetch = before;
     }
+    // Under a wrapper that passes everything on (zone.js's), the app's headers the native call rejects: its error,
+    // and no failure of ours counted (one was, where fetchspan looked at what went out).
+    globalThis.fetch = function fetch(input, init) { return before.call(this, input, init); };
+    try {
+      const { tracer } = traced({ propagateTo: [SERVER] });
+      const refused = await outcome(() => fetch(`${SERVER}/trace-echo?id=${id('passed-bad')}`, { headers: { 'bad name': 'x' } }));
+      const pairs = await outcome(() => fetch(new Request(`${SERVER}/trace-echo?id=${id('passed-pairs')}`), { headers: [['a']] }));
+      equal([refused.error?.[1], pairs.error?.[1], tracer.stats().passthroughFailures], ['TypeError', 'TypeError', 0],
+        "the app's bad headers under a pass-through wrapper");
+      await uninstall(tracer);
+    } finally {
+      globalThis.fetch = before;
+    }
   },
 
   async aRedirectToAnOriginThatRefusesTheHeaderStillSucceeds() {
@@ -2451,7 +2464,21 @@ const SCENARIOS = {
       const copying = traced({ propagateTo: [SERVER] });
       const copied = await (await fetch(hop(id('redirect-copied')), { headers: { accept: 'application/json' } })).json();
       equal([copied.accept, 'traceparent' in copied], ['application/json', false], 'resent through a wrapper that copies init');
+      // A GET `Request` and an `init`, whose copy carries our header (the wrapper's copy of `init` has no headers
+      // to read): resent too (it failed where natively it succeeds).
+      const request = id('redirect-request');
+      const fromRequest = await outcome(async () => (await fetch(new Request(hop(request)), { cache: 'no-store' })).json());
+      equal([fromRequest.ok && 'traceparent' in fromRequest.ok, (await spanFor(copying.spans, request)).attributes['http.request.resend_count']],
+        [false, 1], 'a GET Request and an init, resent through a wrapper that copies init');
       await uninstall(copying.tracer);
+      // One that calls on later (it awaits something first), so our header is handed over after `fetch` returned.
+      globalThis.fetch = function fetch(input, init) { return Promise.resolve().then(() => before.call(globalThis, input, init)); };
+      const later = traced({ propagateTo: [SERVER] });
+      const deferred = id('redirect-deferred');
+      const answered = await outcome(async () => (await fetch(hop(deferred), { headers: { accept: 'application/json' } })).json());
+      equal([answered.ok?.accept, answered.ok && 'traceparent' in answered.ok, (await spanFor(later.spans, deferred)).attributes['http.request.resend_count']],
+        ['application/json', false, 1], 'resent through a wrapper that calls on later');
+      await uninstall(later.tracer);
     } finally {
       globalThis.fetch = before;
     }
