@@ -465,8 +465,9 @@ export function installPatches(scope, hooks, config) {
   // Stage 1's request side: what goes out with a `traceparent` (same-origin requests, and those `propagateTo`
   // matches). Returns `{ input, init, sampled, ids, parentSpanId, given, resend, headers, added, sent, view, copied }`
   // (`headers`: the app's, copied; `added`: the trace headers we add, as pairs; `sent`: see `afterSending`; `view`:
-  // see `initView`; `copied`: whether `input` is our copy of the app's `Request`, set where it is) to send instead of the caller's arguments, or undefined to send those untouched. The caller's
-  // `Request`, `init` and `Headers` are never changed: the header goes on a copy.
+  // see `initView`; `copied`: set where `input` is our copy of the app's `Request` and `init` has a view) to send
+  // instead of the caller's arguments, or undefined to send those untouched. The caller's `Request`, `init` and
+  // `Headers` are never changed: the header goes on a copy.
   // - `fetch(request)`: a `new Request(request)` (which takes over the body exactly as `fetch` would) with the
   //   header set on its own headers.
   // - `fetch(input, init)`: the native call gets a Proxy of `init` that reads each member from `init` when the
