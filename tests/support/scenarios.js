@@ -2137,6 +2137,13 @@ const SCENARIOS = {
         const otherPairs = await (await fetch(`${SERVER.replace('127.0.0.1', 'localhost')}/echo?x=value-pairs`, { method: 'POST', body: 'p', headers: [['x-a', value]] })).text();
         return { seen, other, pairs, otherPairs, conversions };
       },
+      // Only a member read after `referrer` (a GET `Request`'s copy carries our header: before, the request's own
+      // policy was kept, and a Referer went out where natively none does).
+      requestPolicyAndSignal: async () => {
+        const request = new Request(url(), { referrerPolicy: 'no-referrer' });
+        const { proxy, reads } = counted({ signal: new AbortController().signal });
+        return { seen: await echo(await fetch(request, proxy)), reads };
+      },
       requestPolicyAndEmptyInit: async () => {
         const request = new Request(url(), { referrerPolicy: 'no-referrer' });
         return { seen: await echo(await fetch(request, {})) };
