@@ -199,12 +199,12 @@ impl SpanCell {
         // is left to the pump (an empty body may have closed unseen). Unless the app cancelled its stream first, in
         // this task (pdf.js cancels a reader it won't use, then aborts): that cancel, on its way to the pump, ends
         // the span as cancelled.
-        if !self.progress.watched() {
-            if !self.progress.cancelled_by_app() {
-                self.end_body(EndReason::Aborted, None, 0.0);
+        if self.progress.watched() {
+            if let Some(reason) = self.abort_reason() {
+                self.progress.abort_stream(&reason);
             }
-        } else if let Some(reason) = self.abort_reason() {
-            self.progress.abort_stream(&reason);
+        } else if !self.progress.cancelled_by_app() {
+            self.end_body(EndReason::Aborted, None, 0.0);
         }
     }
 }

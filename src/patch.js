@@ -502,12 +502,7 @@ export function installPatches(scope, hooks, config) {
         outgoing.headers = new Headers(request.headers);
         const added = outgoing.added = traceHeaders(outgoing, outgoing.headers);
         if (added === undefined) return outgoing;
-        try {
-          outgoing.input = new NativeRequest(request);
-        } catch (_) {
-          return undefined;
-        }
-        for (const [name, value] of added) outgoing.input.headers.set(name, value);
+        if (!headersOnACopy(outgoing, request, added)) return undefined;
       } else {
         // A URL alone has no headers of the app's to look in: ours go as a record, the form a `fetch` wrapper
         // installed before us most likely expects (`{ ...init.headers }`).
@@ -519,23 +514,23 @@ export function installPatches(scope, hooks, config) {
     // A navigation's request (a service worker's `event.request`) keeps its mode only with an empty `init`, which
     // our header would make non-empty: it goes out as given.
     if ((typeof init !== 'object' && typeof init !== 'function') || request?.mode === 'navigate') return undefined;
-    if ((request?.method === 'GET' || request?.method === 'HEAD') && !request.headers.has('traceparent')) {
-      try {
-        const copy = new NativeRequest(request);
-        for (const [name, value] of outgoing.added = ourTraceHeaders(outgoing, request.headers)) copy.headers.set(name, value);
-        outgoing.input = copy;
-        outgoing.headers = request.headers;
-        outgoing.copied = true;
-      } catch (_) { /* a request the copy refuses: the header goes in `init.headers`, below */ }
+    // What the native call got for each member, which a resend gets again (`headers` without ours), as own
+    // members: a `fetch` wrapper installed before us may copy the `init` it gets.
+    const answered = {};
+    // A copy of the request carries our header whatever the native call reads of `init` (a `fetch` wrapper
+    // installed before us that copies `init` reads no `headers` of it); a request the copy refuses gets it in
+    // `init.headers`, below.
+    if ((request?.method === 'GET' || request?.method === 'HEAD') && !request.headers.has('traceparent')
+      && headersOnACopy(outgoing, request, ourTraceHeaders(outgoing, request.headers))) {
+      outgoing.headers = request.headers;
+      outgoing.copied = true;
+      outgoing.resend = (self) => send(self, input, answered, extra);
     }
     // Our `headers` make the `init` non-empty, which resets a `Request`'s referrer and its policy: where every
     // member read before them was undefined, they fall back to the request's own, as an empty `init` would keep
     // them (one that gives only `signal` or `window`, read later, keeps them too: README, Known differences).
     const member = (key, value) => value === undefined && request && !outgoing.copied && (key === 'referrer' || key === 'referrerPolicy')
       && Object.values(given).every((read) => read === undefined) ? request[key] : value;
-    // What the native call got for each member, which a resend gets again (`headers` without ours), as own
-    // members: a `fetch` wrapper installed before us may copy the `init` it gets.
-    const answered = {};
     const answer = (key, value) => {
       if (key === 'headers') value = headersCopy(value);
       given[key] = value;
@@ -574,12 +569,22 @@ export function installPatches(scope, hooks, config) {
         return value;
       }
     };
-    // A copy of the request carries our header whatever the native call reads of `init` (a `fetch` wrapper
-    // installed before us that copies `init` reads no `headers` of it).
-    if (outgoing.copied) outgoing.resend = (self) => send(self, input, answered, extra);
     outgoing.view = newView(init, answer, outgoing);
     outgoing.init = initView(outgoing.view);
     return outgoing;
+  }
+
+  // `outgoing.input` becomes a copy of `request` with the trace headers `added` (`outgoing.added`): `new
+  // Request(request)`, which takes over the body exactly as `fetch` would. False if the copy fails (a locked body).
+  function headersOnACopy(outgoing, request, added) {
+    try {
+      outgoing.input = new NativeRequest(request);
+    } catch (_) {
+      return false;
+    }
+    outgoing.added = added;
+    for (const [name, value] of added) outgoing.input.headers.set(name, value);
+    return true;
   }
 
   // Whether `headers` carry the app's own `traceparent`; a valid one becomes `context`'s parent (`joinTrace`).

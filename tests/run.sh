@@ -68,7 +68,7 @@ bash tests/package.sh || failed+=(package)
 # (+232: spans of responses `cache.put` takes, the body stage's own module, the page's first abort; after 56 bytes
 # saved by shortening more internal names), then to 43 KiB for its sixth (+357: spans of responses a WebAssembly
 # streaming compile takes), then to 43.25 KiB for its seventh (+35: a network wait going on when a stream ends
-# taken as a stall), then to 43.5 KiB for its eighth (+285: under another tracer's `fetch` wrapper, a `Request`'s
+# taken as a stall), then to 43.5 KiB for its eighth (+290: under another tracer's `fetch` wrapper, a `Request`'s
 # own headers kept, a replaced `traceparent` joined, the resend set up with a copied request or a later hand-over).
 echo "== size check"
 SIZE_NO_BUILD=1 FETCHSPAN_SIZE_BUDGET=44544 bash tests/size.sh || failed+=(size)
